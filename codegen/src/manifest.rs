@@ -1,0 +1,173 @@
+//! The manifest format: `contract/manifest.json`, the list of events.
+//!
+//! These types are the single definition of the format. `serde` reads the
+//! manifest with them (unknown keys are errors, so a typo cannot silently
+//! drop a limit) and `schemars` derives `generated/schema/manifest.schema.json`
+//! from them, which the manifest names in its `$schema` so editors validate it.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The whole contract manifest.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Manifest {
+    /// Path of the JSON Schema of this file (for editors).
+    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// Human title of the contract.
+    pub title: String,
+    /// Version of the contract (semver).
+    pub version: String,
+    /// What the contract covers, in Markdown.
+    pub description: String,
+    /// How a client connects and authenticates (the seed's automatic `connect`).
+    pub handshake: Handshake,
+    /// Reference to the schema every refused ack follows.
+    pub ack_failure: SchemaRef,
+    /// The server event that carries refusals of client events without an ack.
+    pub error_event: String,
+    /// Every event, in both directions, legacy aliases included.
+    pub events: Vec<Event>,
+}
+
+/// The Socket.IO handshake.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Handshake {
+    /// Schema of the handshake `auth` object.
+    pub auth: SchemaRef,
+    /// How authentication works, in Markdown.
+    pub description: String,
+}
+
+/// A reference to a schema definition: `FILE.json#/$defs/NAME`, relative to
+/// `contract/schemas/`.
+pub type SchemaRef = String;
+
+/// Who emits an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// The browser emits it; the server handles it.
+    ClientToServer,
+    /// The server emits it; the browser listens.
+    ServerToClient,
+}
+
+/// The part of the server that owns an event. Client events of one domain
+/// form one handler trait, implemented by the server module of that name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Domain {
+    /// Handshake and session.
+    Connection,
+    /// Chat rooms and typing.
+    Chat,
+    /// Messages, receipts, reactions, offline delivery.
+    Message,
+    /// Online status.
+    Presence,
+    /// Calls, WebRTC signaling and call controls.
+    Call,
+    /// Ping and heartbeat.
+    Health,
+    /// Refusals.
+    Error,
+}
+
+impl Domain {
+    /// Every domain, in documentation order.
+    pub const ALL: [Domain; 7] = [
+        Domain::Connection,
+        Domain::Chat,
+        Domain::Message,
+        Domain::Presence,
+        Domain::Call,
+        Domain::Health,
+        Domain::Error,
+    ];
+
+    /// The snake_case name used in the manifest.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Domain::Connection => "connection",
+            Domain::Chat => "chat",
+            Domain::Message => "message",
+            Domain::Presence => "presence",
+            Domain::Call => "call",
+            Domain::Health => "health",
+            Domain::Error => "error",
+        }
+    }
+}
+
+/// One Socket.IO event.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Event {
+    /// The event name on the wire.
+    pub name: String,
+    /// Who emits it.
+    pub direction: Direction,
+    /// The domain that owns it.
+    pub domain: Domain,
+    /// One line saying what it is for.
+    pub summary: String,
+    /// Behaviour and decisions taken where the seed contract is ambiguous.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// For a legacy client event: the event it behaves exactly like. An alias
+    /// has no payload or ack of its own; it shares its target's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias_of: Option<String>,
+    /// The payload schema; absent for an event without payload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<SchemaRef>,
+    /// The ack (callback) schema of a client event that has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack: Option<SchemaRef>,
+    /// Limits the server enforces for this event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Limits>,
+    /// Set on deprecated events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deprecated: Option<Deprecation>,
+}
+
+/// Limits that apply to one client event.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Limits {
+    /// At most `count` events per `periodSeconds`, per user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<RateLimit>,
+    /// Maximum size of the `content` field in bytes of UTF-8.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_max_bytes: Option<u32>,
+}
+
+/// A per-user rate limit.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RateLimit {
+    /// Events allowed per period.
+    pub count: u32,
+    /// Length of the period in seconds.
+    pub period_seconds: u32,
+}
+
+/// Deprecation of a legacy event.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Deprecation {
+    /// The event to use instead.
+    pub replaced_by: String,
+}
+
+/// The JSON Schema of the manifest format, as published under
+/// `generated/schema/`.
+pub fn manifest_json_schema() -> serde_json::Value {
+    let schema = schemars::schema_for!(Manifest);
+    serde_json::to_value(schema).expect("a derived schema always serialises")
+}

@@ -1,0 +1,327 @@
+//! Renders `generated/rust`, the `lockstep-contract` crate.
+//!
+//! - `types.rs`: a Rust type for every schema definition, by typify.
+//! - `events.rs`: a constant per event name and a table of every event's
+//!   direction, payload, ack, limits and deprecation.
+//! - `handler.rs`: one handler trait per domain (one async method per client
+//!   event) and `register`, which installs an implementation on a socket for
+//!   every client event and legacy alias.
+//! - `emit.rs`: a typed function per server event.
+//! - `runtime.rs` and `validate.rs`: the fixed machinery those use (ordered
+//!   per-socket queue, refusals, JSON Schema validation of payloads).
+//! - `tests/examples.rs`: every `examples` entry of the contract validated
+//!   against its schema and round-tripped through its Rust type.
+//!
+//! All Rust output goes through prettyplease so formatting does not depend on
+//! the templates' whitespace.
+
+use askama::Template;
+use heck::ToUpperCamelCase;
+use crate::contract::{Contract, EventView};
+use crate::manifest::Domain;
+use crate::{DO_NOT_EDIT, GenerateError, GeneratedFile};
+
+/// Renders every file of `generated/rust`.
+pub fn render(contract: &Contract) -> Result<Vec<GeneratedFile>, GenerateError> {
+    check_refusal_shapes(contract)?;
+    let events: Vec<RustEvent> = contract.events().iter().map(RustEvent::from_view).collect();
+    let domains: Vec<RustDomain> = Domain::ALL
+        .iter()
+        .filter_map(|&domain| {
+            let handlers: Vec<RustEvent> = events
+                .iter()
+                .filter(|e| e.is_client && e.alias_of.is_none() && e.domain == domain.as_str())
+                .cloned()
+                .collect();
+            (!handlers.is_empty()).then(|| RustDomain {
+                name: domain.as_str().to_string(),
+                trait_name: format!("{}Events", domain.as_str().to_upper_camel_case()),
+                handlers,
+            })
+        })
+        .collect();
+    let error_event = contract
+        .events()
+        .into_iter()
+        .find(|e| e.name == contract.manifest.error_event)
+        .map(|e| RustEvent::from_view(&e))
+        .ok_or_else(|| GenerateError::Typify("the errorEvent is missing".into()))?;
+
+    let examples: Vec<RustExamples> = contract
+        .defs
+        .iter()
+        .filter_map(|(name, schema)| {
+            let examples = schema.get("examples")?.as_array()?;
+            Some(RustExamples {
+                def: name.clone(),
+                test_name: heck::ToSnakeCase::to_snake_case(name.as_str()),
+                json: examples.iter().map(|e| e.to_string()).collect(),
+            })
+        })
+        .collect();
+
+    let version = &contract.manifest.version;
+    let files = vec![
+        GeneratedFile::new("generated/rust/Cargo.toml", CargoTemplate { banner: DO_NOT_EDIT, version }.render()?),
+        GeneratedFile::new(
+            "generated/rust/src/lib.rs",
+            rust_file(&LibTemplate { banner: DO_NOT_EDIT, title: &contract.manifest.title, version }.render()?)?,
+        ),
+        GeneratedFile::new("generated/rust/src/types.rs", types_rs(contract)?),
+        GeneratedFile::new(
+            "generated/rust/src/events.rs",
+            rust_file(&EventsTemplate { banner: DO_NOT_EDIT, events: &events }.render()?)?,
+        ),
+        GeneratedFile::new(
+            "generated/rust/src/handler.rs",
+            rust_file(
+                &HandlerTemplate {
+                    banner: DO_NOT_EDIT,
+                    domains: &domains,
+                    events: &events,
+                    ack_failure: contract.ack_failure_type(),
+                    error_event: &error_event,
+                }
+                .render()?,
+            )?,
+        ),
+        GeneratedFile::new(
+            "generated/rust/src/emit.rs",
+            rust_file(&EmitTemplate { banner: DO_NOT_EDIT, events: &events }.render()?)?,
+        ),
+        GeneratedFile::new(
+            "generated/rust/src/runtime.rs",
+            rust_file(&RuntimeTemplate { banner: DO_NOT_EDIT }.render()?)?,
+        ),
+        GeneratedFile::new(
+            "generated/rust/src/validate.rs",
+            rust_file(
+                &ValidateTemplate {
+                    banner: DO_NOT_EDIT,
+                    handshake_auth: contract.handshake_auth_type(),
+                }
+                .render()?,
+            )?,
+        ),
+        GeneratedFile::new(
+            "generated/rust/tests/examples.rs",
+            rust_file(&ExamplesTemplate { banner: DO_NOT_EDIT, examples: &examples }.render()?)?,
+        ),
+    ];
+    Ok(files)
+}
+
+/// The generated refusal code fills in `success`, `code` and `error` of the
+/// ack failure, and `error`, `message` and `event` of the error event: check
+/// the contract still has them, so a contract change fails here with a clear
+/// message instead of in the generated crate's build.
+fn check_refusal_shapes(contract: &Contract) -> Result<(), GenerateError> {
+    let error_payload = contract
+        .event(&contract.manifest.error_event)
+        .and_then(|e| e.payload.as_deref())
+        .and_then(Contract::def_name)
+        .unwrap_or_default();
+    for (def, fields) in [
+        (contract.ack_failure_type(), ["success", "code", "error"]),
+        (error_payload, ["error", "message", "event"]),
+    ] {
+        let properties = contract.defs.get(def).and_then(|d| d.get("properties"));
+        for field in fields {
+            if properties.and_then(|p| p.get(field)).is_none() {
+                return Err(GenerateError::Typify(format!(
+                    "`{def}` must have a `{field}` property: the generated refusal code fills it in"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// typify over the bundled schema.
+fn types_rs(contract: &Contract) -> Result<String, GenerateError> {
+    let bundle = contract.bundle();
+    let root: schemars::schema::RootSchema =
+        serde_json::from_value(bundle).map_err(|e| GenerateError::Typify(e.to_string()))?;
+    let mut settings = typify::TypeSpaceSettings::default();
+    settings.with_struct_builder(false);
+    let mut space = typify::TypeSpace::new(&settings);
+    space
+        .add_root_schema(root)
+        .map_err(|e| GenerateError::Typify(e.to_string()))?;
+    let header = format!(
+        "//! {DO_NOT_EDIT}\n//!\n//! A Rust type for every definition of the contract, by typify.\n\n{}",
+        space.to_stream()
+    );
+    rust_file(&header)
+}
+
+/// Parses and pretty-prints Rust source, so templates need not be tidy.
+fn rust_file(source: &str) -> Result<String, GenerateError> {
+    let file: syn::File = syn::parse_str(source).map_err(|e| {
+        let line = e.span().start().line;
+        let context: String = source
+            .lines()
+            .enumerate()
+            .skip(line.saturating_sub(3))
+            .take(5)
+            .map(|(i, l)| format!("{:>5} | {l}\n", i + 1))
+            .collect();
+        GenerateError::RustSyntax(format!("{e} at line {line}\n{context}"))
+    })?;
+    Ok(prettyplease::unparse(&file))
+}
+
+/// One event as the Rust templates need it: every optional value already
+/// rendered as Rust source.
+#[derive(Debug, Clone)]
+struct RustEvent {
+    name: String,
+    const_name: String,
+    domain: String,
+    is_client: bool,
+    summary: String,
+    description: String,
+    /// `types::SendMessage`, or `()` for an event without payload.
+    payload_type: String,
+    has_payload: bool,
+    /// `Some(types::SendMessageAck)`.
+    ack_type: Option<String>,
+    alias_of: Option<String>,
+    /// The handler method (the alias target for an alias).
+    handler: String,
+    direction_rs: String,
+    payload_def_rs: String,
+    ack_def_rs: String,
+    alias_of_rs: String,
+    replaced_by_rs: String,
+    rate_rs: String,
+    content_max_bytes_rs: String,
+    deprecated_note: String,
+}
+
+impl RustEvent {
+    fn from_view(e: &EventView) -> Self {
+        let quoted = |o: &Option<String>| match o {
+            Some(s) => format!("Some({s:?})"),
+            None => "None".into(),
+        };
+        Self {
+            name: e.name.clone(),
+            const_name: e.const_name.clone(),
+            domain: e.domain.as_str().to_string(),
+            is_client: e.is_client(),
+            summary: doc_text(&e.summary),
+            description: doc_text(&e.description),
+            payload_type: e
+                .payload_type
+                .as_ref()
+                .map(|t| format!("types::{t}"))
+                .unwrap_or_else(|| "()".into()),
+            has_payload: e.payload_type.is_some(),
+            ack_type: e.ack_type.as_ref().map(|t| format!("types::{t}")),
+            alias_of: e.alias_of.clone(),
+            handler: e.handler_name().to_string(),
+            direction_rs: if e.is_client() {
+                "Direction::ClientToServer".into()
+            } else {
+                "Direction::ServerToClient".into()
+            },
+            payload_def_rs: quoted(&e.payload_type),
+            ack_def_rs: quoted(&e.ack_type),
+            alias_of_rs: quoted(&e.alias_of),
+            replaced_by_rs: quoted(&e.replaced_by),
+            rate_rs: match (e.rate_count, e.rate_period_seconds) {
+                (Some(count), Some(period_seconds)) => {
+                    format!("Some(RateLimit {{ count: {count}, period_seconds: {period_seconds} }})")
+                }
+                _ => "None".into(),
+            },
+            content_max_bytes_rs: e
+                .content_max_bytes
+                .map(|b| format!("Some({b})"))
+                .unwrap_or_else(|| "None".into()),
+            deprecated_note: e
+                .replaced_by
+                .as_ref()
+                .map(|r| format!("Deprecated: use `{r}`."))
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// Escapes text for a `///` doc comment rendered on one line.
+fn doc_text(text: &str) -> String {
+    text.replace('\n', " ")
+}
+
+#[derive(Debug, Clone)]
+struct RustDomain {
+    name: String,
+    trait_name: String,
+    handlers: Vec<RustEvent>,
+}
+
+struct RustExamples {
+    def: String,
+    test_name: String,
+    json: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "rust/Cargo.toml.txt", escape = "none")]
+struct CargoTemplate<'a> {
+    banner: &'a str,
+    version: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "rust/lib.rs.txt", escape = "none")]
+struct LibTemplate<'a> {
+    banner: &'a str,
+    title: &'a str,
+    version: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "rust/events.rs.txt", escape = "none")]
+struct EventsTemplate<'a> {
+    banner: &'a str,
+    events: &'a [RustEvent],
+}
+
+#[derive(Template)]
+#[template(path = "rust/handler.rs.txt", escape = "none")]
+struct HandlerTemplate<'a> {
+    banner: &'a str,
+    domains: &'a [RustDomain],
+    events: &'a [RustEvent],
+    ack_failure: &'a str,
+    error_event: &'a RustEvent,
+}
+
+#[derive(Template)]
+#[template(path = "rust/emit.rs.txt", escape = "none")]
+struct EmitTemplate<'a> {
+    banner: &'a str,
+    events: &'a [RustEvent],
+}
+
+#[derive(Template)]
+#[template(path = "rust/runtime.rs.txt", escape = "none")]
+struct RuntimeTemplate<'a> {
+    banner: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "rust/validate.rs.txt", escape = "none")]
+struct ValidateTemplate<'a> {
+    banner: &'a str,
+    handshake_auth: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "rust/examples.rs.txt", escape = "none")]
+struct ExamplesTemplate<'a> {
+    banner: &'a str,
+    examples: &'a [RustExamples],
+}

@@ -1,0 +1,49 @@
+//! `cargo xtask`: the project's development tasks.
+//!
+//! - `cargo xtask codegen` writes `generated/` from `contract/`.
+//! - `cargo xtask codegen --check` fails, with a diff, when `generated/` is
+//!   not exactly what the contract produces (stray files included).
+//! - `cargo xtask test` runs every test CI runs.
+
+mod codegen;
+mod test;
+
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Lockstep development tasks")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Render generated/ from contract/.
+    Codegen {
+        /// Do not write: fail when generated/ differs from what the contract produces.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Run every test: the drift check, cargo tests, the JavaScript tests.
+    Test(test::TestArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let root = repo_root();
+    match Cli::parse().task {
+        Task::Codegen { check: false } => codegen::write(&root),
+        Task::Codegen { check: true } => codegen::check(&root),
+        Task::Test(args) => test::run(&root, &args),
+    }
+}
+
+/// The repository root: the parent of this crate's directory.
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the repository root")
+        .to_path_buf()
+}
