@@ -1,0 +1,212 @@
+//! Chat rooms: joining and leaving a chat's room, typing indicators, and
+//! the chat REST API ([`rest`]).
+//!
+//! A socket joins a chat's room to receive the room's live events (who
+//! joined or left, who is typing). Messages do not depend on it: they go to
+//! every participant's user room (see [`crate::message`]).
+
+pub mod permissions;
+pub mod rest;
+pub mod typing;
+
+use std::sync::Arc;
+
+use lockstep_contract::handler::{ChatEvents, EventContext};
+use lockstep_contract::types::{self, ErrorCode};
+use lockstep_contract::{emit, events};
+use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
+use socketioxide::operators::BroadcastOperators;
+
+use crate::app::App;
+use crate::refusal::{self, Refusal};
+use crate::session::{Session, chat_room, iso, now, session_of, user_room};
+use crate::store::{Chat, Role};
+
+/// A rate limit refusal and how long to wait.
+pub struct Limited {
+    pub refusal: Refusal,
+    pub retry_after: std::time::Duration,
+}
+
+impl From<Limited> for Refusal {
+    fn from(limited: Limited) -> Self {
+        limited.refusal
+    }
+}
+
+/// The chat id of the contract's string-or-object form.
+pub fn chatid_of(chat: &types::ChatRef) -> &str {
+    match chat {
+        types::ChatRef::Id(id) => id,
+        types::ChatRef::ChatRefObject(object) => &object.chatid,
+    }
+}
+
+impl<A: Adapter> App<A> {
+    /// The chat and the user's role in it, or the refusal: `CHAT_NOT_FOUND`
+    /// for an unknown id, `NOT_PARTICIPANT` for a chat the user is not in.
+    /// Telling the two apart reveals only that an id exists, and chat ids
+    /// are unguessable ULIDs.
+    pub async fn participant(&self, chatid: &str, profileid: &str) -> Result<(Chat, Role), Refusal> {
+        let chat = self
+            .store
+            .get_chat(chatid)
+            .await
+            .map_err(refusal::from_store)?
+            .ok_or_else(|| Refusal::new(ErrorCode::ChatNotFound, "no such chat"))?;
+        let role = self
+            .store
+            .get_participant(chatid, profileid)
+            .await
+            .map_err(refusal::from_store)?
+            .ok_or_else(|| Refusal::new(ErrorCode::NotParticipant, "you are not a participant of this chat"))?;
+        Ok((chat, role))
+    }
+
+    /// Counts a rate-limited event; over the limit, tells the client with
+    /// `rate_limited` and refuses.
+    pub async fn within_rate(
+        &self,
+        socket: &socketioxide::extract::SocketRef<A>,
+        event: &'static str,
+        session: &Session,
+    ) -> Result<(), Limited> {
+        match self.rate_limits.check(event, &session.profileid) {
+            Ok(()) => Ok(()),
+            Err(retry_after) => {
+                tracing::info!(profileid = %session.profileid, event, "rate limited");
+                refusal::rate_limited_event(socket, event, retry_after).await;
+                Err(Limited {
+                    refusal: refusal::rate_limited(event, retry_after),
+                    retry_after,
+                })
+            }
+        }
+    }
+
+    async fn join_room(&self, ctx: &EventContext<A>, session: &Session, chatid: &str) -> Result<(), Refusal> {
+        let (chat, role) = self.participant(chatid, &session.profileid).await?;
+        let participants = self.store.list_participants(chatid).await.map_err(refusal::from_store)?;
+        ctx.socket.join(chat_room(chatid));
+        let joined = types::ChatJoined {
+            chatid: chatid.to_owned(),
+            role: permissions::role_to_wire(role),
+            permissions: permissions::permissions(role, chat.chat_type),
+            chat_info: types::ChatInfo {
+                chat_name: chat.chat_name.clone().unwrap_or_default(),
+                chat_type: permissions::chat_type_to_wire(chat.chat_type),
+                participant_count: participants.len() as u64,
+                settings: chat.settings.as_object().cloned().unwrap_or_default(),
+            },
+        };
+        let _ = emit::chat_joined(&ctx.socket, &joined).await;
+        let announcement = types::UserJoinedChat {
+            chatid: chatid.to_owned(),
+            profileid: session.profileid.clone(),
+            username: session.username.clone(),
+            role: permissions::role_to_wire(role),
+            is_online: true,
+            joined_at: iso(now()),
+        };
+        let others = ctx.socket.to(chat_room(chatid)).except(user_room(&session.profileid));
+        let _ = emit::user_joined_chat(others, &announcement).await;
+        Ok(())
+    }
+
+    async fn leave_room(&self, ctx: &EventContext<A>, session: &Session, chatid: &str) -> Result<(), Refusal> {
+        self.participant(chatid, &session.profileid).await?;
+        ctx.socket.leave(chat_room(chatid));
+        let left = types::UserLeft {
+            chatid: chatid.to_owned(),
+            profileid: session.profileid.clone(),
+            username: session.username.clone(),
+        };
+        let others = ctx.socket.to(chat_room(chatid)).except(user_room(&session.profileid));
+        let _ = emit::user_left(others, &left).await;
+        Ok(())
+    }
+
+    async fn start_typing(&self, ctx: &EventContext<A>, session: &Session, chatid: &str) -> Result<(), Refusal> {
+        self.participant(chatid, &session.profileid).await?;
+        self.within_rate(&ctx.socket, events::TYPING_START, session).await?;
+        let generation = self.typing.start(chatid, &session.profileid);
+        let typing = types::UserTyping {
+            chatid: chatid.to_owned(),
+            profileid: session.profileid.clone(),
+            username: session.username.clone(),
+            started_at: iso(now()),
+        };
+        let _ = emit::user_typing(others_in_room(&self.io, chatid, session), &typing).await;
+
+        let (io, typing, timeout) = (self.io.clone(), Arc::clone(&self.typing), self.config.typing_timeout);
+        let (chatid, session) = (chatid.to_owned(), session.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(timeout).await;
+            if typing.expire(&chatid, &session.profileid, generation) {
+                announce_stopped_typing(&io, &chatid, &session).await;
+            }
+        });
+        Ok(())
+    }
+
+    async fn stop_typing(&self, ctx: &EventContext<A>, session: &Session, chatid: &str) -> Result<(), Refusal> {
+        self.participant(chatid, &session.profileid).await?;
+        self.within_rate(&ctx.socket, events::TYPING_STOP, session).await?;
+        if self.typing.stop(chatid, &session.profileid) {
+            announce_stopped_typing(&self.io, chatid, session).await;
+        }
+        Ok(())
+    }
+}
+
+async fn announce_stopped_typing<A: Adapter>(io: &SocketIo<A>, chatid: &str, session: &Session) {
+    let stopped = types::UserStoppedTyping {
+        chatid: chatid.to_owned(),
+        profileid: session.profileid.clone(),
+        username: session.username.clone(),
+    };
+    let _ = emit::user_stopped_typing(others_in_room(io, chatid, session), &stopped).await;
+}
+
+/// The chat's room without any socket of the user (typing is never shown to
+/// the typer, on any of their devices).
+fn others_in_room<A: Adapter>(io: &SocketIo<A>, chatid: &str, session: &Session) -> BroadcastOperators<A> {
+    io.to(chat_room(chatid)).except(user_room(&session.profileid))
+}
+
+/// Runs a chat-room handler and answers its refusal with `chat_error`.
+async fn answer<A: Adapter, F>(ctx: &EventContext<A>, chatid: &str, work: F)
+where
+    F: Future<Output = Result<(), Refusal>>,
+{
+    if let Err(refusal) = work.await {
+        refusal::chat_error(&ctx.socket, ctx.event, Some(chatid), refusal).await;
+    }
+}
+
+impl<A: Adapter> ChatEvents<A> for App<A> {
+    async fn join_chat(&self, ctx: EventContext<A>, payload: types::ChatRef) {
+        let Some(session) = session_of(&ctx.socket) else { return };
+        let chatid = chatid_of(&payload);
+        answer(&ctx, chatid, self.join_room(&ctx, &session, chatid)).await;
+    }
+
+    async fn leave_chat(&self, ctx: EventContext<A>, payload: types::ChatRef) {
+        let Some(session) = session_of(&ctx.socket) else { return };
+        let chatid = chatid_of(&payload);
+        answer(&ctx, chatid, self.leave_room(&ctx, &session, chatid)).await;
+    }
+
+    async fn typing_start(&self, ctx: EventContext<A>, payload: types::ChatRef) {
+        let Some(session) = session_of(&ctx.socket) else { return };
+        let chatid = chatid_of(&payload);
+        answer(&ctx, chatid, self.start_typing(&ctx, &session, chatid)).await;
+    }
+
+    async fn typing_stop(&self, ctx: EventContext<A>, payload: types::ChatRef) {
+        let Some(session) = session_of(&ctx.socket) else { return };
+        let chatid = chatid_of(&payload);
+        answer(&ctx, chatid, self.stop_typing(&ctx, &session, chatid)).await;
+    }
+}

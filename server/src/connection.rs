@@ -1,0 +1,275 @@
+//! A socket's life: the authenticated handshake, the welcome, the session's
+//! expiry and the goodbye.
+//!
+//! Authentication runs in socketioxide's connect *middleware*, which
+//! completes before the client is told it is connected: the event handlers
+//! are registered there, so an event the client emits right after `connect`
+//! cannot arrive before its handler. Middleware cannot emit, so it records
+//! its verdict in the socket's extensions and the connect handler that runs
+//! next says `authenticated`, or `auth_error` and disconnects. A refused
+//! socket never has a handler registered: no event of it is ever served.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use lockstep_contract::handler::{self, ContractHandler};
+use lockstep_contract::types::{self, ErrorCode};
+use lockstep_contract::{emit, validate::Refusal};
+use serde_json::Value;
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::{SocketRef, TryData};
+use socketioxide::handler::ConnectHandler;
+use socketioxide_core::adapter::DefinedAdapter;
+
+use crate::app::App;
+use crate::auth::{self, AuthFailure, AuthenticatedSession};
+use crate::presence;
+use crate::session::{Session, iso, now, session_of, user_room};
+use crate::store::Profile;
+
+/// The middleware's verdict, read by the connect handler.
+#[derive(Clone)]
+enum Admission {
+    Welcome(Arc<Welcome>),
+    Refused(Refusal),
+}
+
+/// What the connect handler tells an admitted client.
+struct Welcome {
+    authenticated: types::Authenticated,
+    refreshed: bool,
+    first_socket: bool,
+}
+
+/// Registers the default namespace: authentication middleware plus the
+/// connect handler.
+pub fn register_namespace<A: Adapter + DefinedAdapter>(app: &Arc<App<A>>) -> A::InitRes
+where
+    App<A>: ContractHandler<A>,
+{
+    let admit_socket = {
+        let app = Arc::clone(app);
+        move |socket: SocketRef<A>, TryData(auth): TryData<Value>| {
+            let app = Arc::clone(&app);
+            async move {
+                let admission = match admit(&app, &socket, auth.ok()).await {
+                    Ok(welcome) => Admission::Welcome(Arc::new(welcome)),
+                    Err(refusal) => Admission::Refused(refusal),
+                };
+                socket.extensions.insert(admission);
+                Ok::<(), Infallible>(())
+            }
+        }
+    };
+    let greet_socket = {
+        let app = Arc::clone(app);
+        move |socket: SocketRef<A>| {
+            let app = Arc::clone(&app);
+            async move { greet(&app, socket).await }
+        }
+    };
+    app.io.ns("/", greet_socket.with(admit_socket))
+}
+
+/// Authenticates the handshake, takes a slot under the per-user socket limit,
+/// and registers the handlers.
+async fn admit<A: Adapter>(app: &Arc<App<A>>, socket: &SocketRef<A>, auth: Option<Value>) -> Result<Welcome, Refusal>
+where
+    App<A>: ContractHandler<A>,
+{
+    let connected_at = now();
+    let parts = socket.req_parts();
+    let client_ip = auth::client_ip(&parts.headers, &parts.extensions, app.config.trust_proxy);
+    let session = match auth::authenticate_handshake(&app.verifier, &parts.headers, auth.as_ref(), connected_at) {
+        Ok(session) => session,
+        Err(failure) => {
+            tracing::warn!(sid = %socket.id, client = ?client_ip, code = failure.code(), reason = ?failure, "authentication failed");
+            return Err(auth_refusal(&failure));
+        }
+    };
+    let claims = &session.claims;
+    let user_agent = parts
+        .headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+
+    let first_socket = app
+        .presence
+        .connect(&claims.profileid, socket.id, app.config.limits.max_sockets_per_user)
+        .map_err(|_| {
+            tracing::warn!(profileid = %claims.profileid, client = ?client_ip, "socket limit reached");
+            Refusal::new(
+                ErrorCode::TooManyConnections,
+                format!(
+                    "at most {} connections per user; close another one first",
+                    app.config.limits.max_sockets_per_user
+                ),
+            )
+        })?;
+
+    // From here on nothing refuses: the presence slot is released by the
+    // disconnect handler registered below.
+    let session_info = Arc::new(session_from(&session, connected_at));
+    socket.extensions.insert(Arc::clone(&session_info));
+    socket.join(user_room(&session_info.profileid));
+    handler::register(socket, Arc::clone(app));
+    socket.on_disconnect({
+        let app = Arc::clone(app);
+        move |socket: SocketRef<A>| async move { goodbye(&app, &socket).await }
+    });
+
+    remember_profile(app, &session_info).await;
+    let fingerprint = auth::fingerprint(user_agent.as_deref(), client_ip);
+    let device_trusted = match app
+        .store
+        .touch_device(&session_info.profileid, &fingerprint, connected_at)
+        .await
+    {
+        Ok(seen) => seen.previously_seen,
+        Err(error) => {
+            tracing::warn!(%error, "could not look up the device; treating it as new");
+            false
+        }
+    };
+    let risk = auth::risk_score(device_trusted, session.refreshed, user_agent.is_some());
+    tracing::info!(sid = %socket.id, profileid = %session_info.profileid, client = ?client_ip, refreshed = session.refreshed, "authenticated");
+
+    Ok(Welcome {
+        authenticated: types::Authenticated {
+            user: types::AuthenticatedUser {
+                id: session_info.user_id.clone(),
+                username: session_info.username.clone(),
+                email: session_info.email.clone(),
+                permissions: session_info.permissions.clone(),
+            },
+            profile: types::AuthenticatedProfile {
+                profileid: session_info.profileid.clone(),
+                username: session_info.username.clone(),
+                displayname: session_info.displayname.clone(),
+                avatar: session_info.avatar.clone(),
+            },
+            security: types::SessionSecurity {
+                risk_score: i64::from(risk),
+                device_trusted,
+                device_fingerprint: fingerprint,
+            },
+            session: types::SessionWindow {
+                connected_at: iso(connected_at),
+                expires_at: iso(session.expires_at),
+            },
+        },
+        refreshed: session.refreshed,
+        first_socket,
+    })
+}
+
+/// The connect handler: tells the client the verdict, then brings it up to
+/// date (presence, offline queue) and arms the session's expiry.
+async fn greet<A: Adapter>(app: &Arc<App<A>>, socket: SocketRef<A>) {
+    let welcome = match socket.extensions.get::<Admission>() {
+        Some(Admission::Welcome(welcome)) => welcome,
+        Some(Admission::Refused(refusal)) => return refuse_connection(&socket, refusal).await,
+        None => {
+            let refusal = Refusal::new(ErrorCode::InternalError, "the connection could not be authenticated");
+            return refuse_connection(&socket, refusal).await;
+        }
+    };
+    let Some(session) = session_of(&socket) else { return };
+
+    let _ = emit::authenticated(&socket, &welcome.authenticated).await;
+    if welcome.refreshed {
+        let refreshed = types::TokensRefreshed {
+            expires_at: iso(session.expires_at),
+            refreshed: true,
+        };
+        let _ = emit::tokens_refreshed(&socket, &refreshed).await;
+    }
+    if welcome.first_socket {
+        announce_presence(app, &session.profileid, true).await;
+    }
+    crate::message::offline::deliver(app, &socket, &session).await;
+    expire_session_at(app, &socket, session.expires_at);
+}
+
+async fn refuse_connection<A: Adapter>(socket: &SocketRef<A>, refusal: Refusal) {
+    let payload = types::AuthError {
+        error: refusal.code,
+        message: refusal.message,
+    };
+    let _ = emit::auth_error(socket, &payload).await;
+    let _ = socket.clone().disconnect();
+}
+
+/// Past the token's expiry the session ends: `auth_required`, then a
+/// disconnect. The timer holds only the socket id, not the socket, so a
+/// socket that left early is not kept alive until its token expires.
+fn expire_session_at<A: Adapter>(app: &Arc<App<A>>, socket: &SocketRef<A>, expires_at: DateTime<Utc>) {
+    let io = app.io.clone();
+    let sid = socket.id;
+    let wait = (expires_at - Utc::now()).to_std().unwrap_or_default();
+    tokio::spawn(async move {
+        tokio::time::sleep(wait).await;
+        if let Some(socket) = io.get_socket(sid) {
+            tracing::info!(%sid, "session expired");
+            let _ = emit::auth_required(&socket).await;
+            let _ = socket.disconnect();
+        }
+    });
+}
+
+/// The disconnect handler: releases the presence slot and, for the user's
+/// last socket, tells their partners they went offline.
+async fn goodbye<A: Adapter>(app: &Arc<App<A>>, socket: &SocketRef<A>) {
+    let Some(session) = session_of(socket) else { return };
+    if app.presence.disconnect(&session.profileid, socket.id) {
+        announce_presence(app, &session.profileid, false).await;
+    }
+}
+
+async fn announce_presence<A: Adapter>(app: &Arc<App<A>>, profileid: &str, is_online: bool) {
+    match app.store.chat_partners(profileid).await {
+        Ok(partners) => {
+            presence::announce(&app.io, profileid, &partners, is_online, app.config.legacy_events).await;
+        }
+        Err(error) => tracing::warn!(%error, "could not load chat partners for a presence change"),
+    }
+}
+
+/// Keeps the profile of the token's claims, for other users' views of it.
+async fn remember_profile<A: Adapter>(app: &Arc<App<A>>, session: &Session) {
+    let profile = Profile {
+        profileid: session.profileid.clone(),
+        user_id: session.user_id.clone(),
+        username: session.username.clone(),
+        displayname: Some(session.displayname.clone()),
+        avatar: Some(session.avatar.clone()),
+        email: Some(session.email.clone()).filter(|e| !e.is_empty()),
+        updated_at: session.connected_at,
+    };
+    if let Err(error) = app.store.upsert_profile(&profile).await {
+        tracing::warn!(%error, "could not store the profile");
+    }
+}
+
+fn session_from(session: &AuthenticatedSession, connected_at: DateTime<Utc>) -> Session {
+    let claims = &session.claims;
+    Session {
+        profileid: claims.profileid.clone(),
+        user_id: claims.sub.clone(),
+        username: claims.username.clone(),
+        displayname: claims.displayname.clone().unwrap_or_else(|| claims.username.clone()),
+        avatar: claims.avatar.clone().unwrap_or_default(),
+        email: claims.email.clone().unwrap_or_default(),
+        permissions: claims.permissions.clone().unwrap_or_default(),
+        connected_at,
+        expires_at: session.expires_at,
+    }
+}
+
+/// The contract's code for an authentication failure.
+pub fn auth_refusal(failure: &AuthFailure) -> Refusal {
+    let code = failure.code().parse().unwrap_or(ErrorCode::AuthInvalidToken);
+    Refusal::new(code, failure.message())
+}

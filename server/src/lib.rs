@@ -1,0 +1,19 @@
+//! The `lockstep` server: the generated handler traits of `lockstep-contract`
+//! implemented by domain, on top of one storage interface.
+//!
+//! See ARCHITECTURE.md at the repository root for how an event flows
+//! through these modules.
+
+pub mod app;
+pub mod auth;
+pub mod call;
+pub mod chat;
+pub mod config;
+pub mod connection;
+pub mod health;
+pub mod limits;
+pub mod message;
+pub mod presence;
+pub mod refusal;
+pub mod session;
+pub mod store;

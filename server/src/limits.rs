@@ -1,0 +1,116 @@
+//! Per-user rate limits, read from the contract.
+//!
+//! Each client event whose contract entry has a `rate` gets one keyed
+//! [`governor`] limiter (GCRA: the quota refills evenly over the period, with
+//! the full count as burst). The operator's flags override the contract's
+//! numbers for the two limits the seed names (messages per second, calls per
+//! minute). Keys are profile ids, so a user's sockets share one budget.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
+use lockstep_contract::events::{self, Direction};
+
+use crate::config::Limits;
+
+/// The rate limiters of every limited client event.
+pub struct RateLimits {
+    by_event: HashMap<&'static str, DefaultKeyedRateLimiter<String>>,
+    clock: DefaultClock,
+}
+
+impl RateLimits {
+    /// One limiter per client event with a contract rate, with the
+    /// configured overrides applied.
+    pub fn from_contract(limits: &Limits) -> Self {
+        let mut by_event = HashMap::new();
+        for spec in events::ALL {
+            let (Direction::ClientToServer, None, Some(rate)) = (spec.direction, spec.alias_of, spec.rate) else {
+                continue;
+            };
+            let (count, period) = match spec.name {
+                events::SEND_MESSAGE => (limits.messages_per_second, Duration::from_secs(1)),
+                events::INITIATE_CALL => (limits.calls_per_minute, Duration::from_secs(60)),
+                _ => (
+                    NonZeroU32::new(rate.count).unwrap_or(NonZeroU32::MIN),
+                    Duration::from_secs(u64::from(rate.period_seconds.max(1))),
+                ),
+            };
+            by_event.insert(spec.name, DefaultKeyedRateLimiter::keyed(quota(count, period)));
+        }
+        Self {
+            by_event,
+            clock: DefaultClock::default(),
+        }
+    }
+
+    /// Counts one `event` by `profileid`; `Err` carries how long to wait.
+    /// Events without a limit always pass.
+    pub fn check(&self, event: &'static str, profileid: &str) -> Result<(), Duration> {
+        let Some(limiter) = self.by_event.get(event) else {
+            return Ok(());
+        };
+        limiter
+            .check_key(&profileid.to_owned())
+            .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
+    }
+
+    /// Forgets users whose budget is full again, so the maps do not grow
+    /// with every user ever seen. Called periodically.
+    pub fn forget_idle(&self) {
+        for limiter in self.by_event.values() {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+    }
+}
+
+/// `count` events per `period`, refilled evenly, with `count` as burst.
+fn quota(count: NonZeroU32, period: Duration) -> Quota {
+    let interval = period / count.get();
+    Quota::with_period(interval.max(Duration::from_nanos(1)))
+        .expect("the interval is never zero")
+        .allow_burst(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_past_the_message_rate_is_refused_with_a_wait() {
+        let limits = RateLimits::from_contract(&Limits::default());
+        for _ in 0..10 {
+            assert!(limits.check(events::SEND_MESSAGE, "p-alice").is_ok());
+        }
+        let wait = limits
+            .check(events::SEND_MESSAGE, "p-alice")
+            .expect_err("the 11th message within a second is over the limit");
+        assert!(wait > Duration::ZERO && wait <= Duration::from_secs(1));
+        // Another user has their own budget.
+        assert!(limits.check(events::SEND_MESSAGE, "p-bob").is_ok());
+    }
+
+    #[test]
+    fn the_call_rate_follows_the_configured_override() {
+        let configured = Limits {
+            calls_per_minute: NonZeroU32::new(2).unwrap(),
+            ..Limits::default()
+        };
+        let limits = RateLimits::from_contract(&configured);
+        assert!(limits.check(events::INITIATE_CALL, "p").is_ok());
+        assert!(limits.check(events::INITIATE_CALL, "p").is_ok());
+        assert!(limits.check(events::INITIATE_CALL, "p").is_err());
+    }
+
+    #[test]
+    fn events_without_a_contract_rate_are_not_limited() {
+        let limits = RateLimits::from_contract(&Limits::default());
+        for _ in 0..1000 {
+            assert!(limits.check(events::JOIN_CHAT, "p").is_ok());
+        }
+    }
+}

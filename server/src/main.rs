@@ -1,0 +1,115 @@
+//! The `lockstep` binary: parses the command line and runs one of `serve`,
+//! `token` or `migrate`.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use lockstep::auth::{JwtSecret, RECOMMENDED_SECRET_BYTES, TokenVerifier};
+use lockstep::config::{Cli, Command, LogFormat, MigrateArgs, ServeArgs, ServeConfig, TokenArgs};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Serve(args) => block_on(serve(args)),
+        Command::Token(args) => token(&args),
+        Command::Migrate(args) => block_on(migrate(args)),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // `{:#}` prints the whole context chain on one line.
+            eprintln!("lockstep: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Only `serve` and `migrate` need a runtime; `token` stays synchronous.
+fn block_on(task: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?
+        .block_on(task)
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = ServeConfig::from_args(args);
+    init_tracing(config.log_format);
+    if config.dev_mode {
+        announce_dev_mode(&config.jwt_secret);
+    } else if config.jwt_secret.is_weak() {
+        tracing::warn!(
+            "the JWT secret is shorter than {RECOMMENDED_SECRET_BYTES} bytes; use a longer random one"
+        );
+    }
+    tracing::info!(?config, "starting lockstep");
+    lockstep::app::run(config).await
+}
+
+fn token(args: &TokenArgs) -> anyhow::Result<()> {
+    // A random development secret would sign a token no server accepts.
+    let secret = args.secret.jwt_secret.as_ref().context(
+        "no JWT secret configured: pass --jwt-secret or set LOCKSTEP_JWT_SECRET to the secret \
+         the server uses (a server started without one prints its development secret at start-up)",
+    )?;
+    let claims = args.claims(chrono::Utc::now())?;
+    let token = TokenVerifier::new(secret).mint(&claims)?;
+    println!("{token}");
+    Ok(())
+}
+
+async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
+    init_tracing(LogFormat::Text);
+    let url = args.database.database_url;
+    let redacted = lockstep::config::redact_url_password(&url).into_owned();
+    tracing::info!(database_url = %redacted, "applying migrations");
+    let store = lockstep::store::connect(&url).await?;
+    store.migrate().await?;
+    // Closing waits for the pool, so SQLite checkpoints its WAL before exit.
+    store.close().await;
+    tracing::info!("migrations applied");
+    Ok(())
+}
+
+/// Logs go to stdout as text or JSON; the level comes from RUST_LOG
+/// (default `info`).
+fn init_tracing(format: LogFormat) {
+    let invalid_filter = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|value| EnvFilter::try_new(value).is_err());
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+    if let Some(value) = invalid_filter {
+        tracing::warn!(rust_log = %value, "RUST_LOG is not a valid filter; logging at info");
+    }
+}
+
+/// Development mode must be impossible to miss: the banner goes straight to
+/// stderr, whatever the log level or format.
+fn announce_dev_mode(secret: &JwtSecret) {
+    let secret = secret.expose_str();
+    eprintln!(
+        "\
+================================================================================
+ lockstep is running in DEVELOPMENT MODE: no JWT secret was configured.
+ A random secret was generated for this process only:
+
+     LOCKSTEP_JWT_SECRET={secret}
+
+ Mint a token for it with:
+
+     LOCKSTEP_JWT_SECRET={secret} lockstep token --profile-id alice --username alice
+
+ Tokens stop working when the server restarts. Do NOT run like this in
+ production: set --jwt-secret or LOCKSTEP_JWT_SECRET.
+================================================================================"
+    );
+    tracing::warn!("development mode: JWT secret generated at start-up (see the banner on stderr)");
+}

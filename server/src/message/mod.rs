@@ -1,0 +1,279 @@
+//! Messages: sending with durable acks, read receipts, reactions, and the
+//! offline queue ([`offline`]).
+//!
+//! A message goes to every participant's user room, so every device of
+//! every participant receives it whether or not that socket joined the
+//! chat's room. Participants with no socket anywhere get it queued.
+
+pub mod offline;
+pub mod render;
+
+use lockstep_contract::handler::{EventContext, MessageEvents};
+use lockstep_contract::types::{self, ErrorCode};
+use lockstep_contract::{emit, events};
+use socketioxide::adapter::Adapter;
+
+use crate::app::App;
+use crate::chat::permissions::permissions;
+use crate::refusal::{self, Refusal};
+use crate::session::{Session, iso, now, session_of, user_room};
+use crate::store::{self, StoredMessage};
+
+/// Why a send was refused, and when to retry if it was the rate limit.
+struct SendRefusal {
+    refusal: Refusal,
+    retry_after: Option<f64>,
+}
+
+impl From<Refusal> for SendRefusal {
+    fn from(refusal: Refusal) -> Self {
+        Self {
+            refusal,
+            retry_after: None,
+        }
+    }
+}
+
+impl From<crate::chat::Limited> for SendRefusal {
+    fn from(limited: crate::chat::Limited) -> Self {
+        Self {
+            refusal: limited.refusal,
+            retry_after: Some(limited.retry_after.as_secs_f64()),
+        }
+    }
+}
+
+impl<A: Adapter> App<A> {
+    /// Checks, stores and fans out one message. Returns the stored message;
+    /// a retry of a stored one returns it again without fanning out.
+    async fn send(
+        &self,
+        ctx: &EventContext<A>,
+        session: &Session,
+        payload: &types::SendMessage,
+    ) -> Result<StoredMessage, SendRefusal> {
+        let chatid = payload.chatid.as_str();
+        let (chat, role) = self.participant(chatid, &session.profileid).await?;
+        if !permissions(role, chat.chat_type).can_send_messages {
+            return Err(Refusal::new(ErrorCode::Forbidden, "your role cannot send messages in this chat").into());
+        }
+        self.within_rate(&ctx.socket, events::SEND_MESSAGE, session).await?;
+
+        let max_bytes = self.config.limits.max_message_bytes;
+        if payload.content.len() > max_bytes {
+            return Err(Refusal::new(
+                ErrorCode::ContentTooLarge,
+                format!("content is {} bytes; at most {max_bytes} are allowed", payload.content.len()),
+            )
+            .into());
+        }
+        let participants = self.store.list_participants(chatid).await.map_err(refusal::from_store)?;
+        let is_participant = |id: &str| participants.iter().any(|p| p.profileid == id);
+        if !payload.mentions.iter().all(|m| is_participant(m)) {
+            return Err(Refusal::new(ErrorCode::InvalidMention, "a mentioned profile is not a participant of this chat").into());
+        }
+        let reply_to = match &payload.reply_to {
+            None => None,
+            Some(replied) => match self.store.get_message(replied).await.map_err(refusal::from_store)? {
+                Some(original) if original.chatid == chatid => Some(original),
+                _ => {
+                    return Err(Refusal::new(ErrorCode::InvalidReply, "replyTo must be a message of the same chat").into());
+                }
+            },
+        };
+
+        let new_message = store::NewMessage {
+            chatid: chatid.to_owned(),
+            senderid: session.profileid.clone(),
+            client_message_id: payload.client_message_id.to_string(),
+            message_type: payload.message_type.to_string(),
+            content: payload.content.to_string(),
+            attachments: payload
+                .attachments
+                .iter()
+                .filter_map(|a| serde_json::to_value(a).ok())
+                .collect(),
+            reply_to: reply_to.as_ref().map(|m| m.messageid.clone()),
+            mentions: payload.mentions.iter().map(|m| m.to_string()).collect(),
+            created_at: now(),
+        };
+        let inserted = self.store.insert_message(&new_message).await.map_err(refusal::from_store)?;
+        if !inserted.created {
+            // A retry: the first attempt stored (and fanned out) this message.
+            return Ok(inserted.message);
+        }
+        let stored = inserted.message;
+
+        // The message is durable from here on; what follows is delivery.
+        let recipients = participants
+            .iter()
+            .map(|p| p.profileid.clone())
+            .filter(|p| *p != session.profileid);
+        let (online, offline) = self.presence.partition(recipients);
+        let broadcast = types::NewMessage {
+            message: render::message(&stored, &[], reply_to.as_ref()),
+            chat: render::chat_summary(&chat),
+            sender: types::SenderProfile {
+                profileid: session.profileid.clone(),
+                username: session.username.clone(),
+                displayname: session.displayname.clone(),
+                avatar: session.avatar.clone(),
+            },
+            is_offline_delivery: None,
+            delivered_at: None,
+            queued_duration: None,
+        };
+        let rooms: Vec<String> = participants.iter().map(|p| user_room(&p.profileid)).collect();
+        if let Err(error) = emit::new_message(ctx.socket.to(rooms), &broadcast).await {
+            tracing::warn!(%error, "could not broadcast a new message");
+        }
+        if !offline.is_empty() {
+            let cap = u32::try_from(self.config.limits.offline_queue_cap).unwrap_or(u32::MAX);
+            if let Err(error) = self
+                .store
+                .enqueue_offline(&offline, &stored.messageid, stored.created_at, cap)
+                .await
+            {
+                // The message is in history; offline recipients find it there.
+                tracing::warn!(%error, "could not queue a message for offline recipients");
+            }
+        }
+
+        let sender_sockets = || self.io.to(user_room(&session.profileid));
+        let sent = types::MessageSent {
+            client_message_id: stored.client_message_id.clone(),
+            server_message_id: stored.messageid.clone(),
+            chatid: stored.chatid.clone(),
+            timestamp: iso(stored.created_at),
+            status: types::MessageSentStatus::Sent,
+            delivered_to: online.clone(),
+        };
+        let _ = emit::message_sent(sender_sockets(), &sent).await;
+        let delivered_at = iso(now());
+        for recipient in online {
+            let delivered = types::MessageDelivered {
+                messageid: stored.messageid.clone(),
+                client_message_id: Some(stored.client_message_id.clone()),
+                chatid: Some(stored.chatid.clone()),
+                delivered_to: recipient,
+                delivered_at: delivered_at.clone(),
+                is_offline_delivery: None,
+            };
+            let _ = emit::message_delivered(sender_sockets(), &delivered).await;
+        }
+        Ok(stored)
+    }
+
+    /// The message `messageid` if it belongs to `chatid`.
+    async fn message_in_chat(&self, messageid: &str, chatid: &str) -> Result<StoredMessage, Refusal> {
+        match self.store.get_message(messageid).await.map_err(refusal::from_store)? {
+            Some(message) if message.chatid == chatid => Ok(message),
+            _ => Err(Refusal::new(ErrorCode::MessageNotFound, "no such message in this chat")),
+        }
+    }
+
+    async fn mark_read(&self, ctx: &EventContext<A>, session: &Session, payload: &types::MarkMessageRead) -> Result<(), Refusal> {
+        self.participant(&payload.chatid, &session.profileid).await?;
+        self.within_rate(&ctx.socket, events::MARK_MESSAGE_READ, session).await?;
+        let message = self.message_in_chat(&payload.messageid, &payload.chatid).await?;
+        if message.senderid == session.profileid {
+            return Ok(());
+        }
+        let read_at = now();
+        let first_time = self
+            .store
+            .mark_read(&message.messageid, &session.profileid, read_at)
+            .await
+            .map_err(refusal::from_store)?;
+        if first_time {
+            let read = types::MessageRead {
+                messageid: message.messageid.clone(),
+                client_message_id: Some(message.client_message_id.clone()),
+                chatid: Some(message.chatid.clone()),
+                read_by: session.profileid.clone(),
+                read_at: iso(read_at),
+            };
+            let _ = emit::message_read(self.io.to(user_room(&message.senderid)), &read).await;
+        }
+        Ok(())
+    }
+
+    async fn react(&self, ctx: &EventContext<A>, session: &Session, payload: &types::ReactToMessage) -> Result<(), Refusal> {
+        self.participant(&payload.chatid, &session.profileid).await?;
+        self.within_rate(&ctx.socket, events::REACT_TO_MESSAGE, session).await?;
+        let message = self.message_in_chat(&payload.messageid, &payload.chatid).await?;
+        let at = now();
+        let new = self
+            .store
+            .add_reaction(&message.messageid, &session.profileid, &payload.emoji, at)
+            .await
+            .map_err(refusal::from_store)?;
+        if new {
+            let participants = self
+                .store
+                .list_participants(&message.chatid)
+                .await
+                .map_err(refusal::from_store)?;
+            let rooms: Vec<String> = participants.iter().map(|p| user_room(&p.profileid)).collect();
+            let added = types::MessageReactionAdded {
+                messageid: message.messageid.clone(),
+                chatid: message.chatid.clone(),
+                reaction: types::ReactionDetail {
+                    emoji: payload.emoji.to_string(),
+                    profileid: session.profileid.clone(),
+                    username: session.username.clone(),
+                    timestamp: iso(at),
+                },
+            };
+            let _ = emit::message_reaction_added(self.io.to(rooms), &added).await;
+        }
+        Ok(())
+    }
+}
+
+impl<A: Adapter> MessageEvents<A> for App<A> {
+    async fn send_message(&self, ctx: EventContext<A>, payload: types::SendMessage) -> types::SendMessageAck {
+        let client_message_id = Some(payload.client_message_id.to_string());
+        let outcome = match session_of(&ctx.socket) {
+            Some(session) => self.send(&ctx, &session, &payload).await,
+            None => Err(Refusal::new(ErrorCode::AuthMissingToken, "not authenticated").into()),
+        };
+        match outcome {
+            Ok(stored) => types::SendMessageAck {
+                success: true,
+                client_message_id,
+                server_message_id: Some(stored.messageid),
+                timestamp: Some(iso(stored.created_at)),
+                error: None,
+                code: None,
+                retry_after: None,
+            },
+            Err(SendRefusal { refusal, retry_after }) => {
+                refusal::log(&ctx.socket, ctx.event, &refusal);
+                types::SendMessageAck {
+                    success: false,
+                    client_message_id,
+                    server_message_id: None,
+                    timestamp: None,
+                    error: Some(refusal.message),
+                    code: Some(refusal.code),
+                    retry_after,
+                }
+            }
+        }
+    }
+
+    async fn mark_message_read(&self, ctx: EventContext<A>, payload: types::MarkMessageRead) {
+        let Some(session) = session_of(&ctx.socket) else { return };
+        if let Err(refusal) = self.mark_read(&ctx, &session, &payload).await {
+            refusal::chat_error(&ctx.socket, ctx.event, Some(&payload.chatid), refusal).await;
+        }
+    }
+
+    async fn react_to_message(&self, ctx: EventContext<A>, payload: types::ReactToMessage) {
+        let Some(session) = session_of(&ctx.socket) else { return };
+        if let Err(refusal) = self.react(&ctx, &session, &payload).await {
+            refusal::chat_error(&ctx.socket, ctx.event, Some(&payload.chatid), refusal).await;
+        }
+    }
+}

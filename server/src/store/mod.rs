@@ -1,0 +1,228 @@
+//! Durable storage for Lockstep: profiles, chats and participants, messages
+//! with receipts and reactions, the offline queue and known devices.
+//!
+//! # Shape
+//!
+//! Domain modules hold an `Arc<dyn Store>` made by [`connect`], which picks
+//! the backend from the URL scheme:
+//!
+//! * `sqlite://path/to/file.db` (the default deployment: one embedded file,
+//!   created if missing);
+//! * `postgres://user@host/db` (or `postgresql://`), for several server nodes
+//!   sharing one database.
+//!
+//! [`Store`] is a trait rather than an enum so that domain modules can be
+//! tested against a stand-in (for example one that fails with
+//! [`StoreError::Unavailable`] to exercise `STORAGE_UNAVAILABLE`) and so a
+//! decorator (metrics, caching) can wrap it without touching call sites. There
+//! is one real implementation, [`SqlStore`], and it writes every statement and
+//! every step once for both databases: each method body is expanded per
+//! concrete pool type by a small macro. (The alternative, code generic over
+//! `sqlx::Database`, needs higher-ranked bounds that async-trait's `Send`
+//! futures handle poorly; sqlx's `Any` driver would drop JSONB and the typed
+//! SQLite options.) Both drivers accept `$1` placeholders, and the schemas in
+//! `migrations/{sqlite,postgres}` keep the same tables and constraint names,
+//! so the SQL text is identical on both.
+//!
+//! # Guarantees the server relies on
+//!
+//! * Every write has been committed when its method returns `Ok` (SQLite
+//!   runs with `synchronous=FULL`, see [`connect`]), so a message can be
+//!   acknowledged as soon as [`Store::insert_message`] returns.
+//! * Idempotency lives in the database, not in memory: unique constraints
+//!   plus `INSERT … ON CONFLICT`, so concurrent retries from several tasks or
+//!   several nodes still produce one row.
+//! * Errors never carry SQL or database text in their `Display`.
+//!
+//! Nothing here knows about sockets, rooms or the wire format.
+
+mod error;
+mod model;
+mod sql;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+
+pub use error::{StoreError, StoreResult};
+pub use model::{
+    Backend, Chat, ChatSummary, ChatType, CreatedChat, DeviceSeen, HistoryMessage, HistoryPage,
+    Inserted, NewChat, NewMessage, OfflineEnqueued, Participant, Profile, QueuedMessage, Reaction,
+    Role, StoredMessage, Timestamp, UnknownVariant,
+};
+pub use sql::{SqlStore, connect};
+
+/// The contract's limit on queued offline messages per user.
+pub const DEFAULT_OFFLINE_CAP: u32 = 25;
+
+/// The storage operations the server needs.
+///
+/// Reads of a single thing return `Ok(None)` when it does not exist; writes
+/// that refer to something missing fail with [`StoreError::NotFound`].
+#[async_trait::async_trait]
+pub trait Store: Send + Sync {
+    /// Which database this is.
+    fn backend(&self) -> Backend;
+
+    /// Applies pending migrations. Safe to run on every start and from
+    /// several nodes at once on PostgreSQL (sqlx takes an advisory lock).
+    async fn migrate(&self) -> StoreResult<()>;
+
+    /// A cheap round trip (`SELECT 1`) for the readiness check.
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Closes the pool, waiting for connections in use to be returned. Later
+    /// calls fail with [`StoreError::Unavailable`].
+    async fn close(&self);
+
+    // --- profiles ---
+
+    /// Inserts or refreshes a profile. Optional fields that are `None` keep
+    /// the value already stored (a token without `displayname` does not
+    /// erase it).
+    async fn upsert_profile(&self, profile: &Profile) -> StoreResult<()>;
+
+    async fn get_profile(&self, profileid: &str) -> StoreResult<Option<Profile>>;
+
+    /// The known profiles among `profileids`, in no particular order; unknown
+    /// ids are left out.
+    async fn get_profiles(&self, profileids: &[String]) -> StoreResult<Vec<Profile>>;
+
+    // --- chats ---
+
+    /// Creates a chat and its participants in one transaction: the creator
+    /// is `owner`, every other distinct id is `member`.
+    ///
+    /// A `direct` chat must have exactly two distinct members, the creator
+    /// and one other (else [`StoreError::Invalid`]). If a direct chat between
+    /// the same two people exists, it is returned with `created: false`
+    /// instead of creating a second one, so "message B" always lands in the
+    /// same conversation; the database enforces this even for concurrent
+    /// requests on several nodes.
+    async fn create_chat(&self, new_chat: &NewChat) -> StoreResult<CreatedChat>;
+
+    async fn get_chat(&self, chatid: &str) -> StoreResult<Option<Chat>>;
+
+    /// The chats `profileid` takes part in, most recently active first (by
+    /// newest message, else creation time), with their role and member count.
+    async fn list_chats_for(&self, profileid: &str) -> StoreResult<Vec<ChatSummary>>;
+
+    /// The role of `profileid` in `chatid`, or `None` if not a participant
+    /// (or the chat does not exist).
+    async fn get_participant(&self, chatid: &str, profileid: &str) -> StoreResult<Option<Role>>;
+
+    /// Participants in join order.
+    async fn list_participants(&self, chatid: &str) -> StoreResult<Vec<Participant>>;
+
+    /// Adds a participant; returns true if they were not one already. An
+    /// existing participant keeps their role. Unknown chat: `NotFound`.
+    async fn add_participant(
+        &self,
+        chatid: &str,
+        profileid: &str,
+        role: Role,
+        at: Timestamp,
+    ) -> StoreResult<bool>;
+
+    /// Everyone who shares at least one chat with `profileid` (not
+    /// `profileid` itself), sorted: the audience of presence changes.
+    async fn chat_partners(&self, profileid: &str) -> StoreResult<Vec<String>>;
+
+    /// A chat both people are in, preferring their direct chat; for calls.
+    async fn shared_chat(&self, a: &str, b: &str) -> StoreResult<Option<String>>;
+
+    // --- messages ---
+
+    /// Stores a message, idempotently on (senderid, client_message_id): when
+    /// that pair exists, the stored row is returned with `created: false`
+    /// (whatever the retry carried). The store makes the messageid (a ULID).
+    /// Unknown chat or `reply_to`: `NotFound`.
+    async fn insert_message(&self, message: &NewMessage) -> StoreResult<Inserted>;
+
+    async fn get_message(&self, messageid: &str) -> StoreResult<Option<StoredMessage>>;
+
+    /// Up to `limit` messages of `chatid`, newest first, older than the
+    /// message `before` if given, with their reactions (loaded with one query
+    /// for the page). `before` must be a message of this chat, else
+    /// `NotFound`.
+    async fn history(
+        &self,
+        chatid: &str,
+        before: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<HistoryPage>;
+
+    /// Reactions of each of `messageids` (oldest first), in one query per
+    /// few hundred ids. Messages without reactions are absent from the map.
+    async fn reactions_for(
+        &self,
+        messageids: &[String],
+    ) -> StoreResult<HashMap<String, Vec<Reaction>>>;
+
+    // --- receipts and reactions ---
+
+    /// Records delivery to `profileid`; true only the first time.
+    async fn mark_delivered(
+        &self,
+        messageid: &str,
+        profileid: &str,
+        at: Timestamp,
+    ) -> StoreResult<bool>;
+
+    /// Records that `profileid` read the message (and so received it); true
+    /// only the first time, so `message_read` is emitted once.
+    async fn mark_read(&self, messageid: &str, profileid: &str, at: Timestamp)
+    -> StoreResult<bool>;
+
+    /// Adds a reaction; true if this (profile, emoji) was new on the message.
+    /// Unknown message: `NotFound`.
+    async fn add_reaction(
+        &self,
+        messageid: &str,
+        profileid: &str,
+        emoji: &str,
+        at: Timestamp,
+    ) -> StoreResult<bool>;
+
+    // --- offline queue ---
+
+    /// Queues `messageid` for each of `profileids` in one transaction (a few
+    /// multi-row inserts, not one statement per recipient), then drops each
+    /// recipient's oldest entries beyond `cap` (the messages stay in history).
+    /// Queuing a message twice for someone is a no-op.
+    ///
+    /// On PostgreSQL, two enqueues for the same user committing at the same
+    /// moment can leave that user one entry over the cap until the next one.
+    async fn enqueue_offline(
+        &self,
+        profileids: &[String],
+        messageid: &str,
+        at: Timestamp,
+        cap: u32,
+    ) -> StoreResult<OfflineEnqueued>;
+
+    /// The user's queued messages in queue order. Does not remove them:
+    /// deliver, then [`Store::ack_offline`], so a crash in between re-delivers
+    /// rather than loses.
+    async fn take_offline(&self, profileid: &str) -> StoreResult<Vec<QueuedMessage>>;
+
+    /// Deletes the delivered entries (their `queue_id`s) from the user's
+    /// queue; returns how many were deleted.
+    ///
+    /// Ids rather than "everything up to id N": on PostgreSQL an entry with
+    /// a lower id can commit after a higher one was read, and a range delete
+    /// would drop it undelivered.
+    async fn ack_offline(&self, profileid: &str, queue_ids: &[i64]) -> StoreResult<u64>;
+
+    // --- devices ---
+
+    /// Records a connection from a device fingerprint and says whether the
+    /// profile had used it before (`deviceTrusted`).
+    async fn touch_device(
+        &self,
+        profileid: &str,
+        fingerprint: &str,
+        at: Timestamp,
+    ) -> StoreResult<DeviceSeen>;
+}

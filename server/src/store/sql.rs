@@ -1,0 +1,1067 @@
+//! [`SqlStore`]: the SQLite and PostgreSQL implementation of [`Store`].
+//!
+//! Every statement below runs unchanged on both databases: `$n` placeholders
+//! (sqlx's SQLite driver maps `$n` to the n-th bound value), `INSERT … ON
+//! CONFLICT … DO NOTHING/DO UPDATE … RETURNING`, window functions and scalar
+//! subqueries, all supported by the bundled SQLite (3.35+) and PostgreSQL 12+.
+//! The two backends differ only in how they are opened and migrated.
+//!
+//! SQLite note: a transaction here always starts with a write, so it takes
+//! the write lock on its first statement and the busy timeout applies; a
+//! deferred transaction that read first and wrote later could fail at once
+//! with SQLITE_BUSY when another connection wrote in between.
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::types::Json;
+use ulid::Ulid;
+
+use super::{
+    Backend, Chat, ChatSummary, ChatType, CreatedChat, DeviceSeen, HistoryMessage, HistoryPage,
+    Inserted, NewChat, NewMessage, OfflineEnqueued, Participant, Profile, QueuedMessage, Reaction,
+    Role, Store, StoreError, StoreResult, StoredMessage, Timestamp,
+};
+
+/// How long a request waits for a free pooled connection before the store
+/// reports `Unavailable` (instead of hanging a socket handler).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long SQLite waits for another connection's write lock.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// SQLite allows one writer at a time; a few connections let reads proceed
+/// beside it (WAL) without piling up file handles on a 2-core machine.
+const SQLITE_MAX_CONNECTIONS: u32 = 8;
+
+const POSTGRES_MAX_CONNECTIONS: u32 = 16;
+
+/// Rows (or ids) per multi-row statement. Keeps the bound-parameter count
+/// well under both databases' limits (SQLite 32766, PostgreSQL 65535) while
+/// still turning a whole group's fan-out into one statement.
+const MAX_ROWS_PER_STATEMENT: usize = 500;
+
+enum Pools {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// The SQL implementation of [`Store`]; make one with [`connect`].
+pub struct SqlStore {
+    pools: Pools,
+}
+
+/// Opens the database named by `database_url` (not yet migrated: call
+/// [`Store::migrate`]).
+///
+/// * `sqlite://path` (or `sqlite:path`): the file is created if missing.
+///   (`sqlite::memory:` works too, on a single connection, and is gone when
+///   the store closes.)
+///   Journal mode WAL (readers do not block the writer), `synchronous=FULL`,
+///   foreign keys on, 5 s busy timeout. FULL makes each commit fsync the WAL
+///   before returning, so an acknowledged message survives not only `kill
+///   -9` of the process (NORMAL would too: the WAL write has reached the OS)
+///   but also a power cut or kernel crash, which NORMAL may roll back. The
+///   cost, one fsync per commit, is well within the contract's 100 ms budget
+///   for a send.
+/// * `postgres://…` or `postgresql://…`: a pool of up to 16 connections.
+///   PostgreSQL's default `synchronous_commit=on` gives the same guarantee.
+///
+/// Connects eagerly, so a wrong path, host or password fails here
+/// ([`StoreError::Unavailable`]) rather than at the first request. The URL is
+/// never echoed in errors (it may hold a password).
+pub async fn connect(database_url: &str) -> StoreResult<Arc<dyn Store>> {
+    let scheme = database_url
+        .split_once(':')
+        .map(|(scheme, _)| scheme.to_ascii_lowercase());
+    let pools = match scheme.as_deref() {
+        Some("sqlite") => {
+            let options = SqliteConnectOptions::from_str(database_url)
+                .map_err(|_| StoreError::Config("malformed sqlite:// database URL"))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(SQLITE_BUSY_TIMEOUT);
+            // `sqlite::memory:` (throwaway use such as tests): the database
+            // lives as long as a connection to it, so keep exactly one open.
+            let in_memory =
+                database_url.contains(":memory:") || database_url.contains("mode=memory");
+            let pool_options = if in_memory {
+                SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+            } else {
+                SqlitePoolOptions::new().max_connections(SQLITE_MAX_CONNECTIONS)
+            };
+            let pool = pool_options
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .connect_with(options)
+                .await
+                .map_err(connect_error)?;
+            Pools::Sqlite(pool)
+        }
+        Some("postgres" | "postgresql") => {
+            let options = PgConnectOptions::from_str(database_url)
+                .map_err(|_| StoreError::Config("malformed postgres:// database URL"))?
+                .application_name("lockstep");
+            let pool = PgPoolOptions::new()
+                .max_connections(POSTGRES_MAX_CONNECTIONS)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .connect_with(options)
+                .await
+                .map_err(connect_error)?;
+            Pools::Postgres(pool)
+        }
+        _ => {
+            return Err(StoreError::Config(
+                "database URL must start with sqlite:// or postgres://",
+            ));
+        }
+    };
+    Ok(Arc::new(SqlStore { pools }))
+}
+
+/// A connection attempt's failure: bad options are the operator's mistake,
+/// anything else means the database is not there for us.
+fn connect_error(error: sqlx::Error) -> StoreError {
+    match error {
+        sqlx::Error::Configuration(_) => StoreError::Config("invalid database URL options"),
+        sqlx::Error::Database(_) => StoreError::Unavailable(error),
+        other => StoreError::from(other),
+    }
+}
+
+/// Runs `$body` with `$pool` bound to the backend's concrete pool type. The
+/// body is expanded once per backend, so each statement and each step is
+/// written once and compiled against both drivers.
+macro_rules! on_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.pools {
+            Pools::Sqlite($pool) => $body,
+            Pools::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// The columns of `messages` in [`MessageRow`] order, each prefixed with
+/// `$table` (`""` or `"m."`).
+#[rustfmt::skip] // one column per line, prefix beside its name
+macro_rules! message_columns {
+    ($table:literal) => {
+        concat!(
+            $table, "seq, ",
+            $table, "messageid, ",
+            $table, "chatid, ",
+            $table, "senderid, ",
+            $table, "client_message_id, ",
+            $table, "message_type, ",
+            $table, "content, ",
+            $table, "attachments, ",
+            $table, "reply_to, ",
+            $table, "mentions, ",
+            $table, "created_at"
+        )
+    };
+}
+
+/// The columns of `chats` in [`ChatRow`] order, each prefixed with `$table`.
+#[rustfmt::skip] // one column per line, prefix beside its name
+macro_rules! chat_columns {
+    ($table:literal) => {
+        concat!(
+            $table, "chatid, ",
+            $table, "chat_type, ",
+            $table, "chat_name, ",
+            $table, "settings, ",
+            $table, "created_by, ",
+            $table, "created_at"
+        )
+    };
+}
+
+/// The columns of `profiles` in [`ProfileRow`] order.
+macro_rules! profile_columns {
+    () => {
+        "profileid, user_id, username, displayname, avatar, email, updated_at"
+    };
+}
+
+#[async_trait::async_trait]
+impl Store for SqlStore {
+    fn backend(&self) -> Backend {
+        match self.pools {
+            Pools::Sqlite(_) => Backend::Sqlite,
+            Pools::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        // Not `on_pool!`: each backend has its own migration set, embedded at
+        // compile time from migrations/{sqlite,postgres}.
+        match &self.pools {
+            Pools::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+            Pools::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        on_pool!(self, |pool| {
+            sqlx::query("SELECT 1").execute(pool).await?;
+            Ok(())
+        })
+    }
+
+    async fn close(&self) {
+        on_pool!(self, |pool| pool.close().await)
+    }
+
+    async fn upsert_profile(&self, profile: &Profile) -> StoreResult<()> {
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO profiles \
+                     (profileid, user_id, username, displayname, avatar, email, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                 ON CONFLICT (profileid) DO UPDATE SET \
+                     user_id = excluded.user_id, \
+                     username = excluded.username, \
+                     displayname = COALESCE(excluded.displayname, profiles.displayname), \
+                     avatar = COALESCE(excluded.avatar, profiles.avatar), \
+                     email = COALESCE(excluded.email, profiles.email), \
+                     updated_at = excluded.updated_at",
+            )
+            .bind(&profile.profileid)
+            .bind(&profile.user_id)
+            .bind(&profile.username)
+            .bind(&profile.displayname)
+            .bind(&profile.avatar)
+            .bind(&profile.email)
+            .bind(millis(profile.updated_at))
+            .execute(pool)
+            .await?;
+            Ok(())
+        })
+    }
+
+    async fn get_profile(&self, profileid: &str) -> StoreResult<Option<Profile>> {
+        let row: Option<ProfileRow> = on_pool!(self, |pool| {
+            sqlx::query_as(concat!(
+                "SELECT ",
+                profile_columns!(),
+                " FROM profiles WHERE profileid = $1"
+            ))
+            .bind(profileid)
+            .fetch_optional(pool)
+            .await?
+        });
+        row.map(Profile::try_from).transpose()
+    }
+
+    async fn get_profiles(&self, profileids: &[String]) -> StoreResult<Vec<Profile>> {
+        let profileids = distinct(profileids.iter().map(String::as_str));
+        let mut profiles = Vec::with_capacity(profileids.len());
+        for chunk in profileids.chunks(MAX_ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "SELECT {} FROM profiles WHERE profileid IN ({})",
+                profile_columns!(),
+                placeholders(1, chunk.len())
+            );
+            let rows: Vec<ProfileRow> = on_pool!(self, |pool| {
+                let mut query = sqlx::query_as(&sql);
+                for profileid in chunk {
+                    query = query.bind(*profileid);
+                }
+                query.fetch_all(pool).await?
+            });
+            for row in rows {
+                profiles.push(Profile::try_from(row)?);
+            }
+        }
+        Ok(profiles)
+    }
+
+    async fn create_chat(&self, new_chat: &NewChat) -> StoreResult<CreatedChat> {
+        let members = distinct(
+            std::iter::once(new_chat.creator.as_str())
+                .chain(new_chat.participants.iter().map(String::as_str)),
+        );
+        let direct_key = match new_chat.chat_type {
+            ChatType::Direct => match members.as_slice() {
+                [a, b] => Some(direct_chat_key(a, b)),
+                _ => {
+                    return Err(StoreError::Invalid(
+                        "a direct chat has exactly two members: the creator and one other",
+                    ));
+                }
+            },
+            ChatType::Group | ChatType::Channel => None,
+        };
+        let chatid = Ulid::new().to_string();
+        let created_at = millis(new_chat.created_at);
+
+        let (row, created): (ChatRow, bool) = on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let inserted: Option<ChatRow> = sqlx::query_as(concat!(
+                "INSERT INTO chats \
+                     (chatid, chat_type, chat_name, created_by, created_at, direct_key) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (direct_key) DO NOTHING \
+                 RETURNING ",
+                chat_columns!("")
+            ))
+            .bind(&chatid)
+            .bind(new_chat.chat_type.as_str())
+            .bind(&new_chat.chat_name)
+            .bind(&new_chat.creator)
+            .bind(created_at)
+            .bind(&direct_key)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let outcome = match inserted {
+                Some(row) => {
+                    for chunk in members.chunks(MAX_ROWS_PER_STATEMENT) {
+                        // ($1 chatid, $2 joined_at) shared; two values per member.
+                        let values = (0..chunk.len())
+                            .map(|i| format!("($1, ${}, ${}, $2)", 3 + 2 * i, 4 + 2 * i))
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        let sql = format!(
+                            "INSERT INTO chat_participants (chatid, profileid, role, joined_at) \
+                             VALUES {values} ON CONFLICT (chatid, profileid) DO NOTHING"
+                        );
+                        let mut query = sqlx::query(&sql).bind(&chatid).bind(created_at);
+                        for profileid in chunk {
+                            let role = if *profileid == new_chat.creator {
+                                Role::Owner
+                            } else {
+                                Role::Member
+                            };
+                            query = query.bind(*profileid).bind(role.as_str());
+                        }
+                        query.execute(&mut *tx).await?;
+                    }
+                    (row, true)
+                }
+                None => {
+                    let existing: ChatRow = sqlx::query_as(concat!(
+                        "SELECT ",
+                        chat_columns!(""),
+                        " FROM chats WHERE direct_key = $1"
+                    ))
+                    .bind(&direct_key)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    (existing, false)
+                }
+            };
+            tx.commit().await?;
+            outcome
+        });
+        Ok(CreatedChat {
+            chat: Chat::try_from(row)?,
+            created,
+        })
+    }
+
+    async fn get_chat(&self, chatid: &str) -> StoreResult<Option<Chat>> {
+        let row: Option<ChatRow> = on_pool!(self, |pool| {
+            sqlx::query_as(concat!(
+                "SELECT ",
+                chat_columns!(""),
+                " FROM chats WHERE chatid = $1"
+            ))
+            .bind(chatid)
+            .fetch_optional(pool)
+            .await?
+        });
+        row.map(Chat::try_from).transpose()
+    }
+
+    async fn list_chats_for(&self, profileid: &str) -> StoreResult<Vec<ChatSummary>> {
+        let rows: Vec<ChatSummaryRow> = on_pool!(self, |pool| {
+            sqlx::query_as(concat!(
+                "SELECT ",
+                chat_columns!("summary."),
+                ", summary.role, summary.participant_count, summary.last_message_at \
+                 FROM ( \
+                     SELECT ",
+                chat_columns!("c."),
+                ", me.role, \
+                         (SELECT COUNT(*) FROM chat_participants p \
+                          WHERE p.chatid = c.chatid) AS participant_count, \
+                         (SELECT m.created_at FROM messages m WHERE m.chatid = c.chatid \
+                          ORDER BY m.seq DESC LIMIT 1) AS last_message_at \
+                     FROM chat_participants me JOIN chats c ON c.chatid = me.chatid \
+                     WHERE me.profileid = $1 \
+                 ) AS summary \
+                 ORDER BY COALESCE(summary.last_message_at, summary.created_at) DESC, \
+                          summary.chatid DESC"
+            ))
+            .bind(profileid)
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter().map(ChatSummary::try_from).collect()
+    }
+
+    async fn get_participant(&self, chatid: &str, profileid: &str) -> StoreResult<Option<Role>> {
+        let role: Option<String> = on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT role FROM chat_participants WHERE chatid = $1 AND profileid = $2",
+            )
+            .bind(chatid)
+            .bind(profileid)
+            .fetch_optional(pool)
+            .await?
+        });
+        role.as_deref().map(parse_stored).transpose()
+    }
+
+    async fn list_participants(&self, chatid: &str) -> StoreResult<Vec<Participant>> {
+        let rows: Vec<ParticipantRow> = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT profileid, role, joined_at FROM chat_participants \
+                 WHERE chatid = $1 ORDER BY joined_at, profileid",
+            )
+            .bind(chatid)
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter().map(Participant::try_from).collect()
+    }
+
+    async fn add_participant(
+        &self,
+        chatid: &str,
+        profileid: &str,
+        role: Role,
+        at: Timestamp,
+    ) -> StoreResult<bool> {
+        let result = on_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO chat_participants (chatid, profileid, role, joined_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (chatid, profileid) DO NOTHING",
+            )
+            .bind(chatid)
+            .bind(profileid)
+            .bind(role.as_str())
+            .bind(millis(at))
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        });
+        Ok(result.map_err(|e| StoreError::from_sqlx(e, "chat"))? > 0)
+    }
+
+    async fn chat_partners(&self, profileid: &str) -> StoreResult<Vec<String>> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT DISTINCT other.profileid \
+                 FROM chat_participants me \
+                 JOIN chat_participants other ON other.chatid = me.chatid \
+                 WHERE me.profileid = $1 AND other.profileid <> $1 \
+                 ORDER BY other.profileid",
+            )
+            .bind(profileid)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
+    async fn shared_chat(&self, a: &str, b: &str) -> StoreResult<Option<String>> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT pa.chatid \
+                 FROM chat_participants pa \
+                 JOIN chat_participants pb ON pb.chatid = pa.chatid \
+                 JOIN chats c ON c.chatid = pa.chatid \
+                 WHERE pa.profileid = $1 AND pb.profileid = $2 \
+                 ORDER BY CASE WHEN c.chat_type = 'direct' THEN 0 ELSE 1 END, pa.chatid \
+                 LIMIT 1",
+            )
+            .bind(a)
+            .bind(b)
+            .fetch_optional(pool)
+            .await?
+        }))
+    }
+
+    async fn insert_message(&self, message: &NewMessage) -> StoreResult<Inserted> {
+        let messageid = Ulid::new().to_string();
+        let (row, created): (MessageRow, bool) = on_pool!(self, |pool| {
+            // One atomic statement: either this call's row is created and
+            // returned, or the unique (senderid, client_message_id) constraint
+            // turns it into a no-op and the earlier row is read below. On
+            // PostgreSQL a concurrent insert of the same pair waits for the
+            // other transaction, so the read always finds a committed row.
+            let inserted: Option<MessageRow> = sqlx::query_as(concat!(
+                "INSERT INTO messages (messageid, chatid, senderid, client_message_id, \
+                     message_type, content, attachments, reply_to, mentions, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                 ON CONFLICT (senderid, client_message_id) DO NOTHING \
+                 RETURNING ",
+                message_columns!("")
+            ))
+            .bind(&messageid)
+            .bind(&message.chatid)
+            .bind(&message.senderid)
+            .bind(&message.client_message_id)
+            .bind(&message.message_type)
+            .bind(&message.content)
+            .bind(Json(&message.attachments))
+            .bind(&message.reply_to)
+            .bind(Json(&message.mentions))
+            .bind(millis(message.created_at))
+            .fetch_optional(pool)
+            .await
+            .map_err(|e| StoreError::from_sqlx(e, "chat or replied-to message"))?;
+            match inserted {
+                Some(row) => (row, true),
+                None => {
+                    let existing = sqlx::query_as(concat!(
+                        "SELECT ",
+                        message_columns!(""),
+                        " FROM messages WHERE senderid = $1 AND client_message_id = $2"
+                    ))
+                    .bind(&message.senderid)
+                    .bind(&message.client_message_id)
+                    .fetch_one(pool)
+                    .await?;
+                    (existing, false)
+                }
+            }
+        });
+        Ok(Inserted {
+            message: StoredMessage::try_from(row)?,
+            created,
+        })
+    }
+
+    async fn get_message(&self, messageid: &str) -> StoreResult<Option<StoredMessage>> {
+        let row: Option<MessageRow> = on_pool!(self, |pool| {
+            sqlx::query_as(concat!(
+                "SELECT ",
+                message_columns!(""),
+                " FROM messages WHERE messageid = $1"
+            ))
+            .bind(messageid)
+            .fetch_optional(pool)
+            .await?
+        });
+        row.map(StoredMessage::try_from).transpose()
+    }
+
+    async fn history(
+        &self,
+        chatid: &str,
+        before: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<HistoryPage> {
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let mut rows: Vec<MessageRow> = on_pool!(self, |pool| {
+            let before_seq: i64 = match before {
+                None => i64::MAX,
+                Some(messageid) => sqlx::query_scalar(
+                    "SELECT seq FROM messages WHERE messageid = $1 AND chatid = $2",
+                )
+                .bind(messageid)
+                .bind(chatid)
+                .fetch_optional(pool)
+                .await?
+                .ok_or(StoreError::NotFound("message"))?,
+            };
+            // One row past the page tells whether there are more.
+            sqlx::query_as(concat!(
+                "SELECT ",
+                message_columns!(""),
+                " FROM messages WHERE chatid = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
+            ))
+            .bind(chatid)
+            .bind(before_seq)
+            .bind(i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX))
+            .fetch_all(pool)
+            .await?
+        });
+        let has_more = rows.len() > limit;
+        rows.truncate(limit);
+
+        let messages = rows
+            .into_iter()
+            .map(StoredMessage::try_from)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let messageids: Vec<String> = messages.iter().map(|m| m.messageid.clone()).collect();
+        let mut reactions = self.reactions_for(&messageids).await?;
+        Ok(HistoryPage {
+            messages: messages
+                .into_iter()
+                .map(|message| HistoryMessage {
+                    reactions: reactions.remove(&message.messageid).unwrap_or_default(),
+                    message,
+                })
+                .collect(),
+            has_more,
+        })
+    }
+
+    async fn reactions_for(
+        &self,
+        messageids: &[String],
+    ) -> StoreResult<HashMap<String, Vec<Reaction>>> {
+        let mut by_message: HashMap<String, Vec<Reaction>> = HashMap::new();
+        for chunk in distinct(messageids.iter().map(String::as_str)).chunks(MAX_ROWS_PER_STATEMENT)
+        {
+            let sql = format!(
+                "SELECT messageid, profileid, emoji, created_at FROM message_reactions \
+                 WHERE messageid IN ({}) ORDER BY created_at, profileid, emoji",
+                placeholders(1, chunk.len())
+            );
+            let rows: Vec<ReactionRow> = on_pool!(self, |pool| {
+                let mut query = sqlx::query_as(&sql);
+                for messageid in chunk {
+                    query = query.bind(*messageid);
+                }
+                query.fetch_all(pool).await?
+            });
+            for row in rows {
+                by_message.entry(row.messageid).or_default().push(Reaction {
+                    profileid: row.profileid,
+                    emoji: row.emoji,
+                    created_at: from_millis(row.created_at)?,
+                });
+            }
+        }
+        Ok(by_message)
+    }
+
+    async fn mark_delivered(
+        &self,
+        messageid: &str,
+        profileid: &str,
+        at: Timestamp,
+    ) -> StoreResult<bool> {
+        let result = on_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO message_receipts (messageid, profileid, delivered_at) \
+                 VALUES ($1, $2, $3) \
+                 ON CONFLICT (messageid, profileid) DO UPDATE \
+                     SET delivered_at = excluded.delivered_at \
+                     WHERE message_receipts.delivered_at IS NULL",
+            )
+            .bind(messageid)
+            .bind(profileid)
+            .bind(millis(at))
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        });
+        Ok(result.map_err(|e| StoreError::from_sqlx(e, "message"))? > 0)
+    }
+
+    async fn mark_read(
+        &self,
+        messageid: &str,
+        profileid: &str,
+        at: Timestamp,
+    ) -> StoreResult<bool> {
+        let result = on_pool!(self, |pool| {
+            // Reading implies delivery: fill delivered_at too if it is empty.
+            sqlx::query(
+                "INSERT INTO message_receipts (messageid, profileid, delivered_at, read_at) \
+                 VALUES ($1, $2, $3, $3) \
+                 ON CONFLICT (messageid, profileid) DO UPDATE \
+                     SET read_at = excluded.read_at, \
+                         delivered_at = COALESCE(message_receipts.delivered_at, \
+                                                 excluded.read_at) \
+                     WHERE message_receipts.read_at IS NULL",
+            )
+            .bind(messageid)
+            .bind(profileid)
+            .bind(millis(at))
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        });
+        Ok(result.map_err(|e| StoreError::from_sqlx(e, "message"))? > 0)
+    }
+
+    async fn add_reaction(
+        &self,
+        messageid: &str,
+        profileid: &str,
+        emoji: &str,
+        at: Timestamp,
+    ) -> StoreResult<bool> {
+        let result = on_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO message_reactions (messageid, profileid, emoji, created_at) \
+                 VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (messageid, profileid, emoji) DO NOTHING",
+            )
+            .bind(messageid)
+            .bind(profileid)
+            .bind(emoji)
+            .bind(millis(at))
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        });
+        Ok(result.map_err(|e| StoreError::from_sqlx(e, "message"))? > 0)
+    }
+
+    async fn enqueue_offline(
+        &self,
+        profileids: &[String],
+        messageid: &str,
+        at: Timestamp,
+        cap: u32,
+    ) -> StoreResult<OfflineEnqueued> {
+        let recipients = distinct(profileids.iter().map(String::as_str));
+        if recipients.is_empty() {
+            return Ok(OfflineEnqueued::default());
+        }
+        let queued_at = millis(at);
+        let mut attempt = 1;
+        loop {
+            let outcome: Result<OfflineEnqueued, sqlx::Error> = on_pool!(self, |pool| {
+                async {
+                    let mut tx = pool.begin().await?;
+                    let mut queued = 0;
+                    for chunk in recipients.chunks(MAX_ROWS_PER_STATEMENT) {
+                        // ($1 messageid, $2 queued_at) shared; one value per recipient.
+                        let values = (0..chunk.len())
+                            .map(|i| format!("(${}, $1, $2)", 3 + i))
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        let sql = format!(
+                            "INSERT INTO offline_queue (profileid, messageid, queued_at) \
+                             VALUES {values} ON CONFLICT (messageid, profileid) DO NOTHING"
+                        );
+                        let mut query = sqlx::query(&sql).bind(messageid).bind(queued_at);
+                        for profileid in chunk {
+                            query = query.bind(*profileid);
+                        }
+                        queued += query.execute(&mut *tx).await?.rows_affected();
+                    }
+                    // Trim every recipient of this message to their newest
+                    // `cap` entries, in one statement.
+                    let dropped = sqlx::query(
+                        "DELETE FROM offline_queue WHERE id IN ( \
+                             SELECT id FROM ( \
+                                 SELECT id, ROW_NUMBER() OVER ( \
+                                     PARTITION BY profileid ORDER BY id DESC \
+                                 ) AS newest_rank \
+                                 FROM offline_queue \
+                                 WHERE profileid IN ( \
+                                     SELECT profileid FROM offline_queue WHERE messageid = $1 \
+                                 ) \
+                             ) AS ranked \
+                             WHERE newest_rank > $2 \
+                         )",
+                    )
+                    .bind(messageid)
+                    .bind(i64::from(cap))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    tx.commit().await?;
+                    Ok(OfflineEnqueued { queued, dropped })
+                }
+                .await
+            });
+            match outcome {
+                // Trims of overlapping recipients on two PostgreSQL nodes can
+                // deadlock; the loser is rolled back whole, so running it
+                // again is safe (and the inserts are idempotent anyway).
+                Err(error) if attempt < 3 && is_transaction_conflict(&error) => attempt += 1,
+                other => return other.map_err(|e| StoreError::from_sqlx(e, "message")),
+            }
+        }
+    }
+
+    async fn take_offline(&self, profileid: &str) -> StoreResult<Vec<QueuedMessage>> {
+        let rows: Vec<QueuedRow> = on_pool!(self, |pool| {
+            sqlx::query_as(concat!(
+                "SELECT q.id AS queue_id, q.queued_at AS queued_at, ",
+                message_columns!("m."),
+                " FROM offline_queue q JOIN messages m ON m.messageid = q.messageid \
+                 WHERE q.profileid = $1 ORDER BY q.id"
+            ))
+            .bind(profileid)
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter()
+            .map(|row| {
+                Ok(QueuedMessage {
+                    queue_id: row.queue_id,
+                    queued_at: from_millis(row.queued_at)?,
+                    message: StoredMessage::try_from(row.message)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn ack_offline(&self, profileid: &str, queue_ids: &[i64]) -> StoreResult<u64> {
+        let mut deleted = 0;
+        for chunk in queue_ids.chunks(MAX_ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "DELETE FROM offline_queue WHERE profileid = $1 AND id IN ({})",
+                placeholders(2, chunk.len())
+            );
+            deleted += on_pool!(self, |pool| {
+                let mut query = sqlx::query(&sql).bind(profileid);
+                for queue_id in chunk {
+                    query = query.bind(*queue_id);
+                }
+                query.execute(pool).await?.rows_affected()
+            });
+        }
+        Ok(deleted)
+    }
+
+    async fn touch_device(
+        &self,
+        profileid: &str,
+        fingerprint: &str,
+        at: Timestamp,
+    ) -> StoreResult<DeviceSeen> {
+        let row: DeviceRow = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "INSERT INTO devices (profileid, fingerprint, first_seen, last_seen, seen_count) \
+                 VALUES ($1, $2, $3, $3, 1) \
+                 ON CONFLICT (profileid, fingerprint) DO UPDATE \
+                     SET last_seen = excluded.last_seen, \
+                         seen_count = devices.seen_count + 1 \
+                 RETURNING first_seen, last_seen, seen_count",
+            )
+            .bind(profileid)
+            .bind(fingerprint)
+            .bind(millis(at))
+            .fetch_one(pool)
+            .await?
+        });
+        Ok(DeviceSeen {
+            previously_seen: row.seen_count > 1,
+            first_seen: from_millis(row.first_seen)?,
+            last_seen: from_millis(row.last_seen)?,
+            seen_count: row.seen_count,
+        })
+    }
+}
+
+// --- helpers ---
+
+/// PostgreSQL's "this transaction lost a race, run it again": deadlock
+/// detected (40P01) or serialization failure (40001).
+fn is_transaction_conflict(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("40P01" | "40001")),
+        _ => false,
+    }
+}
+
+/// `$first, $first+1, …` for `count` values.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The values in first-seen order without repeats (a repeated id would
+/// otherwise cost a duplicate row or a duplicate bound parameter).
+fn distinct<'a>(values: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut seen = HashSet::new();
+    values
+        .into_iter()
+        .filter(|value| seen.insert(*value))
+        .collect()
+}
+
+/// The unique key of the direct chat between two people: the same for
+/// either order, and unambiguous for any ids (the first id's length says
+/// where it ends).
+fn direct_chat_key(a: &str, b: &str) -> String {
+    let (first, second) = if a <= b { (a, b) } else { (b, a) };
+    format!("{}:{first}{second}", first.len())
+}
+
+fn millis(at: Timestamp) -> i64 {
+    at.timestamp_millis()
+}
+
+fn from_millis(ms: i64) -> StoreResult<Timestamp> {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .ok_or_else(|| StoreError::Corrupt(format!("timestamp out of range: {ms}").into()))
+}
+
+/// Parses a stored enum value; an unknown one means bad data, not a bad
+/// request.
+fn parse_stored<T: FromStr<Err = super::UnknownVariant>>(value: &str) -> StoreResult<T> {
+    value
+        .parse()
+        .map_err(|e: super::UnknownVariant| StoreError::Corrupt(Box::new(e)))
+}
+
+// --- rows: raw column values, converted to the model with checks ---
+
+#[derive(sqlx::FromRow)]
+struct ProfileRow {
+    profileid: String,
+    user_id: String,
+    username: String,
+    displayname: Option<String>,
+    avatar: Option<String>,
+    email: Option<String>,
+    updated_at: i64,
+}
+
+impl TryFrom<ProfileRow> for Profile {
+    type Error = StoreError;
+
+    fn try_from(row: ProfileRow) -> StoreResult<Self> {
+        Ok(Profile {
+            profileid: row.profileid,
+            user_id: row.user_id,
+            username: row.username,
+            displayname: row.displayname,
+            avatar: row.avatar,
+            email: row.email,
+            updated_at: from_millis(row.updated_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ChatRow {
+    chatid: String,
+    chat_type: String,
+    chat_name: Option<String>,
+    settings: Json<Value>,
+    created_by: String,
+    created_at: i64,
+}
+
+impl TryFrom<ChatRow> for Chat {
+    type Error = StoreError;
+
+    fn try_from(row: ChatRow) -> StoreResult<Self> {
+        Ok(Chat {
+            chatid: row.chatid,
+            chat_type: parse_stored(&row.chat_type)?,
+            chat_name: row.chat_name,
+            settings: row.settings.0,
+            created_by: row.created_by,
+            created_at: from_millis(row.created_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ChatSummaryRow {
+    #[sqlx(flatten)]
+    chat: ChatRow,
+    role: String,
+    participant_count: i64,
+    last_message_at: Option<i64>,
+}
+
+impl TryFrom<ChatSummaryRow> for ChatSummary {
+    type Error = StoreError;
+
+    fn try_from(row: ChatSummaryRow) -> StoreResult<Self> {
+        Ok(ChatSummary {
+            chat: Chat::try_from(row.chat)?,
+            role: parse_stored(&row.role)?,
+            participant_count: row.participant_count,
+            last_message_at: row.last_message_at.map(from_millis).transpose()?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ParticipantRow {
+    profileid: String,
+    role: String,
+    joined_at: i64,
+}
+
+impl TryFrom<ParticipantRow> for Participant {
+    type Error = StoreError;
+
+    fn try_from(row: ParticipantRow) -> StoreResult<Self> {
+        Ok(Participant {
+            profileid: row.profileid,
+            role: parse_stored(&row.role)?,
+            joined_at: from_millis(row.joined_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct MessageRow {
+    seq: i64,
+    messageid: String,
+    chatid: String,
+    senderid: String,
+    client_message_id: String,
+    message_type: String,
+    content: String,
+    attachments: Json<Vec<Value>>,
+    reply_to: Option<String>,
+    mentions: Json<Vec<String>>,
+    created_at: i64,
+}
+
+impl TryFrom<MessageRow> for StoredMessage {
+    type Error = StoreError;
+
+    fn try_from(row: MessageRow) -> StoreResult<Self> {
+        Ok(StoredMessage {
+            seq: row.seq,
+            messageid: row.messageid,
+            chatid: row.chatid,
+            senderid: row.senderid,
+            client_message_id: row.client_message_id,
+            message_type: row.message_type,
+            content: row.content,
+            attachments: row.attachments.0,
+            reply_to: row.reply_to,
+            mentions: row.mentions.0,
+            created_at: from_millis(row.created_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct QueuedRow {
+    queue_id: i64,
+    queued_at: i64,
+    #[sqlx(flatten)]
+    message: MessageRow,
+}
+
+#[derive(sqlx::FromRow)]
+struct ReactionRow {
+    messageid: String,
+    profileid: String,
+    emoji: String,
+    created_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct DeviceRow {
+    first_seen: i64,
+    last_seen: i64,
+    seen_count: i64,
+}
