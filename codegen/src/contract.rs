@@ -418,12 +418,10 @@ fn check_subset(schema: &Value, at: &str, defs: &Map<String, Value>) -> Result<(
                     check_subset(sub, &format!("{here}/{index}"), defs)?;
                 }
             }
-            "additionalProperties" => {
-                if value != &Value::Bool(false) {
-                    return Err(invalid(format!(
-                        "{here}: only `additionalProperties: false` is supported (use `type: object` alone for free-form data)"
-                    )));
-                }
+            "additionalProperties" if value != &Value::Bool(false) => {
+                return Err(invalid(format!(
+                    "{here}: only `additionalProperties: false` is supported (use `type: object` alone for free-form data)"
+                )));
             }
             "required" => {
                 let declared = map.get("properties").and_then(Value::as_object);
@@ -434,18 +432,15 @@ fn check_subset(schema: &Value, at: &str, defs: &Map<String, Value>) -> Result<(
                     }
                 }
             }
-            "enum" => {
+            "enum"
                 if !value
                     .as_array()
-                    .is_some_and(|v| !v.is_empty() && v.iter().all(Value::is_string))
-                {
-                    return Err(invalid(format!("{here}: enums are non-empty lists of strings")));
-                }
+                    .is_some_and(|v| !v.is_empty() && v.iter().all(Value::is_string)) =>
+            {
+                return Err(invalid(format!("{here}: enums are non-empty lists of strings")));
             }
-            "format" => {
-                if !value.as_str().is_some_and(|f| SUPPORTED_FORMATS.contains(&f)) {
-                    return Err(invalid(format!("{here}: supported formats are {SUPPORTED_FORMATS:?}")));
-                }
+            "format" if !value.as_str().is_some_and(|f| SUPPORTED_FORMATS.contains(&f)) => {
+                return Err(invalid(format!("{here}: supported formats are {SUPPORTED_FORMATS:?}")));
             }
             "type" => {
                 let types: Vec<&str> = match value {

@@ -219,7 +219,30 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                     let reply = has_ack.then_some(ack);
                     match validate::decode::<types::ChatRef>(Some("ChatRef"), raw) {
                         Err(refusal) => {
-                            refuse(&*handler, &socket, events::JOIN_CHAT, &refusal, None)
+                            let refused_by = Arc::clone(&handler);
+                            let refused_socket = socket.clone();
+                            let reply = {
+                                let _ = reply;
+                                None
+                            };
+                            let job = async move {
+                                refuse(
+                                    &*refused_by,
+                                    &refused_socket,
+                                    events::JOIN_CHAT,
+                                    &refusal,
+                                    reply,
+                                );
+                            };
+                            if queue.push(job).is_err() {
+                                refuse(
+                                    &*handler,
+                                    &socket,
+                                    events::JOIN_CHAT,
+                                    &Refusal::overloaded(),
+                                    None,
+                                );
+                            }
                         }
                         Ok(payload) => {
                             let ctx = EventContext {
@@ -261,13 +284,30 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                     let reply = has_ack.then_some(ack);
                     match validate::decode::<types::ChatRef>(Some("ChatRef"), raw) {
                         Err(refusal) => {
-                            refuse(
-                                &*handler,
-                                &socket,
-                                events::LEAVE_CHAT,
-                                &refusal,
-                                None,
-                            )
+                            let refused_by = Arc::clone(&handler);
+                            let refused_socket = socket.clone();
+                            let reply = {
+                                let _ = reply;
+                                None
+                            };
+                            let job = async move {
+                                refuse(
+                                    &*refused_by,
+                                    &refused_socket,
+                                    events::LEAVE_CHAT,
+                                    &refusal,
+                                    reply,
+                                );
+                            };
+                            if queue.push(job).is_err() {
+                                refuse(
+                                    &*handler,
+                                    &socket,
+                                    events::LEAVE_CHAT,
+                                    &Refusal::overloaded(),
+                                    None,
+                                );
+                            }
                         }
                         Ok(payload) => {
                             let ctx = EventContext {
@@ -309,13 +349,30 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                     let reply = has_ack.then_some(ack);
                     match validate::decode::<types::ChatRef>(Some("ChatRef"), raw) {
                         Err(refusal) => {
-                            refuse(
-                                &*handler,
-                                &socket,
-                                events::TYPING_START,
-                                &refusal,
-                                None,
-                            )
+                            let refused_by = Arc::clone(&handler);
+                            let refused_socket = socket.clone();
+                            let reply = {
+                                let _ = reply;
+                                None
+                            };
+                            let job = async move {
+                                refuse(
+                                    &*refused_by,
+                                    &refused_socket,
+                                    events::TYPING_START,
+                                    &refusal,
+                                    reply,
+                                );
+                            };
+                            if queue.push(job).is_err() {
+                                refuse(
+                                    &*handler,
+                                    &socket,
+                                    events::TYPING_START,
+                                    &Refusal::overloaded(),
+                                    None,
+                                );
+                            }
                         }
                         Ok(payload) => {
                             let ctx = EventContext {
@@ -357,13 +414,30 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                     let reply = has_ack.then_some(ack);
                     match validate::decode::<types::ChatRef>(Some("ChatRef"), raw) {
                         Err(refusal) => {
-                            refuse(
-                                &*handler,
-                                &socket,
-                                events::TYPING_STOP,
-                                &refusal,
-                                None,
-                            )
+                            let refused_by = Arc::clone(&handler);
+                            let refused_socket = socket.clone();
+                            let reply = {
+                                let _ = reply;
+                                None
+                            };
+                            let job = async move {
+                                refuse(
+                                    &*refused_by,
+                                    &refused_socket,
+                                    events::TYPING_STOP,
+                                    &refusal,
+                                    reply,
+                                );
+                            };
+                            if queue.push(job).is_err() {
+                                refuse(
+                                    &*handler,
+                                    &socket,
+                                    events::TYPING_STOP,
+                                    &Refusal::overloaded(),
+                                    None,
+                                );
+                            }
                         }
                         Ok(payload) => {
                             let ctx = EventContext {
@@ -407,13 +481,27 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                         types::SendMessage,
                     >(Some("SendMessage"), raw) {
                         Err(refusal) => {
-                            refuse(
-                                &*handler,
-                                &socket,
-                                events::SEND_MESSAGE,
-                                &refusal,
-                                reply,
-                            )
+                            let refused_by = Arc::clone(&handler);
+                            let refused_socket = socket.clone();
+                            let reply = reply;
+                            let job = async move {
+                                refuse(
+                                    &*refused_by,
+                                    &refused_socket,
+                                    events::SEND_MESSAGE,
+                                    &refusal,
+                                    reply,
+                                );
+                            };
+                            if queue.push(job).is_err() {
+                                refuse(
+                                    &*handler,
+                                    &socket,
+                                    events::SEND_MESSAGE,
+                                    &Refusal::overloaded(),
+                                    None,
+                                );
+                            }
                         }
                         Ok(payload) => {
                             let ctx = EventContext {
@@ -459,13 +547,30 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                         types::MarkMessageRead,
                     >(Some("MarkMessageRead"), raw) {
                         Err(refusal) => {
-                            refuse(
-                                &*handler,
-                                &socket,
-                                events::MARK_MESSAGE_READ,
-                                &refusal,
-                                None,
-                            )
+                            let refused_by = Arc::clone(&handler);
+                            let refused_socket = socket.clone();
+                            let reply = {
+                                let _ = reply;
+                                None
+                            };
+                            let job = async move {
+                                refuse(
+                                    &*refused_by,
+                                    &refused_socket,
+                                    events::MARK_MESSAGE_READ,
+                                    &refusal,
+                                    reply,
+                                );
+                            };
+                            if queue.push(job).is_err() {
+                                refuse(
+                                    &*handler,
+                                    &socket,
+                                    events::MARK_MESSAGE_READ,
+                                    &Refusal::overloaded(),
+                                    None,
+                                );
+                            }
                         }
                         Ok(payload) => {
                             let ctx = EventContext {
@@ -509,13 +614,30 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                         types::ReactToMessage,
                     >(Some("ReactToMessage"), raw) {
                         Err(refusal) => {
-                            refuse(
-                                &*handler,
-                                &socket,
-                                events::REACT_TO_MESSAGE,
-                                &refusal,
-                                None,
-                            )
+                            let refused_by = Arc::clone(&handler);
+                            let refused_socket = socket.clone();
+                            let reply = {
+                                let _ = reply;
+                                None
+                            };
+                            let job = async move {
+                                refuse(
+                                    &*refused_by,
+                                    &refused_socket,
+                                    events::REACT_TO_MESSAGE,
+                                    &refusal,
+                                    reply,
+                                );
+                            };
+                            if queue.push(job).is_err() {
+                                refuse(
+                                    &*handler,
+                                    &socket,
+                                    events::REACT_TO_MESSAGE,
+                                    &Refusal::overloaded(),
+                                    None,
+                                );
+                            }
                         }
                         Ok(payload) => {
                             let ctx = EventContext {
@@ -559,13 +681,27 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                         types::InitiateCall,
                     >(Some("InitiateCall"), raw) {
                         Err(refusal) => {
-                            refuse(
-                                &*handler,
-                                &socket,
-                                events::INITIATE_CALL,
-                                &refusal,
-                                reply,
-                            )
+                            let refused_by = Arc::clone(&handler);
+                            let refused_socket = socket.clone();
+                            let reply = reply;
+                            let job = async move {
+                                refuse(
+                                    &*refused_by,
+                                    &refused_socket,
+                                    events::INITIATE_CALL,
+                                    &refusal,
+                                    reply,
+                                );
+                            };
+                            if queue.push(job).is_err() {
+                                refuse(
+                                    &*handler,
+                                    &socket,
+                                    events::INITIATE_CALL,
+                                    &Refusal::overloaded(),
+                                    None,
+                                );
+                            }
                         }
                         Ok(payload) => {
                             let ctx = EventContext {
@@ -611,13 +747,30 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                         types::AnswerCall,
                     >(Some("AnswerCall"), raw) {
                         Err(refusal) => {
-                            refuse(
-                                &*handler,
-                                &socket,
-                                events::ANSWER_CALL,
-                                &refusal,
-                                None,
-                            )
+                            let refused_by = Arc::clone(&handler);
+                            let refused_socket = socket.clone();
+                            let reply = {
+                                let _ = reply;
+                                None
+                            };
+                            let job = async move {
+                                refuse(
+                                    &*refused_by,
+                                    &refused_socket,
+                                    events::ANSWER_CALL,
+                                    &refusal,
+                                    reply,
+                                );
+                            };
+                            if queue.push(job).is_err() {
+                                refuse(
+                                    &*handler,
+                                    &socket,
+                                    events::ANSWER_CALL,
+                                    &Refusal::overloaded(),
+                                    None,
+                                );
+                            }
                         }
                         Ok(payload) => {
                             let ctx = EventContext {
@@ -661,13 +814,30 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                         types::RejectCall,
                     >(Some("RejectCall"), raw) {
                         Err(refusal) => {
-                            refuse(
-                                &*handler,
-                                &socket,
-                                events::REJECT_CALL,
-                                &refusal,
-                                None,
-                            )
+                            let refused_by = Arc::clone(&handler);
+                            let refused_socket = socket.clone();
+                            let reply = {
+                                let _ = reply;
+                                None
+                            };
+                            let job = async move {
+                                refuse(
+                                    &*refused_by,
+                                    &refused_socket,
+                                    events::REJECT_CALL,
+                                    &refusal,
+                                    reply,
+                                );
+                            };
+                            if queue.push(job).is_err() {
+                                refuse(
+                                    &*handler,
+                                    &socket,
+                                    events::REJECT_CALL,
+                                    &Refusal::overloaded(),
+                                    None,
+                                );
+                            }
                         }
                         Ok(payload) => {
                             let ctx = EventContext {
@@ -709,7 +879,30 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                     let reply = has_ack.then_some(ack);
                     match validate::decode::<types::EndCall>(Some("EndCall"), raw) {
                         Err(refusal) => {
-                            refuse(&*handler, &socket, events::END_CALL, &refusal, None)
+                            let refused_by = Arc::clone(&handler);
+                            let refused_socket = socket.clone();
+                            let reply = {
+                                let _ = reply;
+                                None
+                            };
+                            let job = async move {
+                                refuse(
+                                    &*refused_by,
+                                    &refused_socket,
+                                    events::END_CALL,
+                                    &refusal,
+                                    reply,
+                                );
+                            };
+                            if queue.push(job).is_err() {
+                                refuse(
+                                    &*handler,
+                                    &socket,
+                                    events::END_CALL,
+                                    &Refusal::overloaded(),
+                                    None,
+                                );
+                            }
                         }
                         Ok(payload) => {
                             let ctx = EventContext {
@@ -751,13 +944,30 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                     let reply = has_ack.then_some(ack);
                     match validate::decode::<types::CallRef>(Some("CallRef"), raw) {
                         Err(refusal) => {
-                            refuse(
-                                &*handler,
-                                &socket,
-                                events::CALL_CANCELLED,
-                                &refusal,
-                                None,
-                            )
+                            let refused_by = Arc::clone(&handler);
+                            let refused_socket = socket.clone();
+                            let reply = {
+                                let _ = reply;
+                                None
+                            };
+                            let job = async move {
+                                refuse(
+                                    &*refused_by,
+                                    &refused_socket,
+                                    events::CALL_CANCELLED,
+                                    &refusal,
+                                    reply,
+                                );
+                            };
+                            if queue.push(job).is_err() {
+                                refuse(
+                                    &*handler,
+                                    &socket,
+                                    events::CALL_CANCELLED,
+                                    &Refusal::overloaded(),
+                                    None,
+                                );
+                            }
                         }
                         Ok(payload) => {
                             let ctx = EventContext {
@@ -801,13 +1011,30 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                         types::WebrtcOffer,
                     >(Some("WebrtcOffer"), raw) {
                         Err(refusal) => {
-                            refuse(
-                                &*handler,
-                                &socket,
-                                events::WEBRTC_OFFER,
-                                &refusal,
-                                None,
-                            )
+                            let refused_by = Arc::clone(&handler);
+                            let refused_socket = socket.clone();
+                            let reply = {
+                                let _ = reply;
+                                None
+                            };
+                            let job = async move {
+                                refuse(
+                                    &*refused_by,
+                                    &refused_socket,
+                                    events::WEBRTC_OFFER,
+                                    &refusal,
+                                    reply,
+                                );
+                            };
+                            if queue.push(job).is_err() {
+                                refuse(
+                                    &*handler,
+                                    &socket,
+                                    events::WEBRTC_OFFER,
+                                    &Refusal::overloaded(),
+                                    None,
+                                );
+                            }
                         }
                         Ok(payload) => {
                             let ctx = EventContext {
@@ -851,13 +1078,30 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                         types::WebrtcAnswer,
                     >(Some("WebrtcAnswer"), raw) {
                         Err(refusal) => {
-                            refuse(
-                                &*handler,
-                                &socket,
-                                events::WEBRTC_ANSWER,
-                                &refusal,
-                                None,
-                            )
+                            let refused_by = Arc::clone(&handler);
+                            let refused_socket = socket.clone();
+                            let reply = {
+                                let _ = reply;
+                                None
+                            };
+                            let job = async move {
+                                refuse(
+                                    &*refused_by,
+                                    &refused_socket,
+                                    events::WEBRTC_ANSWER,
+                                    &refusal,
+                                    reply,
+                                );
+                            };
+                            if queue.push(job).is_err() {
+                                refuse(
+                                    &*handler,
+                                    &socket,
+                                    events::WEBRTC_ANSWER,
+                                    &Refusal::overloaded(),
+                                    None,
+                                );
+                            }
                         }
                         Ok(payload) => {
                             let ctx = EventContext {
@@ -901,13 +1145,30 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                         types::WebrtcIceCandidate,
                     >(Some("WebrtcIceCandidate"), raw) {
                         Err(refusal) => {
-                            refuse(
-                                &*handler,
-                                &socket,
-                                events::WEBRTC_ICE_CANDIDATE,
-                                &refusal,
-                                None,
-                            )
+                            let refused_by = Arc::clone(&handler);
+                            let refused_socket = socket.clone();
+                            let reply = {
+                                let _ = reply;
+                                None
+                            };
+                            let job = async move {
+                                refuse(
+                                    &*refused_by,
+                                    &refused_socket,
+                                    events::WEBRTC_ICE_CANDIDATE,
+                                    &refusal,
+                                    reply,
+                                );
+                            };
+                            if queue.push(job).is_err() {
+                                refuse(
+                                    &*handler,
+                                    &socket,
+                                    events::WEBRTC_ICE_CANDIDATE,
+                                    &Refusal::overloaded(),
+                                    None,
+                                );
+                            }
                         }
                         Ok(payload) => {
                             let ctx = EventContext {
@@ -951,13 +1212,30 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                         types::ToggleMute,
                     >(Some("ToggleMute"), raw) {
                         Err(refusal) => {
-                            refuse(
-                                &*handler,
-                                &socket,
-                                events::TOGGLE_MUTE,
-                                &refusal,
-                                None,
-                            )
+                            let refused_by = Arc::clone(&handler);
+                            let refused_socket = socket.clone();
+                            let reply = {
+                                let _ = reply;
+                                None
+                            };
+                            let job = async move {
+                                refuse(
+                                    &*refused_by,
+                                    &refused_socket,
+                                    events::TOGGLE_MUTE,
+                                    &refusal,
+                                    reply,
+                                );
+                            };
+                            if queue.push(job).is_err() {
+                                refuse(
+                                    &*handler,
+                                    &socket,
+                                    events::TOGGLE_MUTE,
+                                    &Refusal::overloaded(),
+                                    None,
+                                );
+                            }
                         }
                         Ok(payload) => {
                             let ctx = EventContext {
@@ -1001,13 +1279,30 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                         types::ToggleVideo,
                     >(Some("ToggleVideo"), raw) {
                         Err(refusal) => {
-                            refuse(
-                                &*handler,
-                                &socket,
-                                events::TOGGLE_VIDEO,
-                                &refusal,
-                                None,
-                            )
+                            let refused_by = Arc::clone(&handler);
+                            let refused_socket = socket.clone();
+                            let reply = {
+                                let _ = reply;
+                                None
+                            };
+                            let job = async move {
+                                refuse(
+                                    &*refused_by,
+                                    &refused_socket,
+                                    events::TOGGLE_VIDEO,
+                                    &refusal,
+                                    reply,
+                                );
+                            };
+                            if queue.push(job).is_err() {
+                                refuse(
+                                    &*handler,
+                                    &socket,
+                                    events::TOGGLE_VIDEO,
+                                    &Refusal::overloaded(),
+                                    None,
+                                );
+                            }
                         }
                         Ok(payload) => {
                             let ctx = EventContext {
@@ -1051,13 +1346,30 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                         types::ToggleScreenShare,
                     >(Some("ToggleScreenShare"), raw) {
                         Err(refusal) => {
-                            refuse(
-                                &*handler,
-                                &socket,
-                                events::TOGGLE_SCREEN_SHARE,
-                                &refusal,
-                                None,
-                            )
+                            let refused_by = Arc::clone(&handler);
+                            let refused_socket = socket.clone();
+                            let reply = {
+                                let _ = reply;
+                                None
+                            };
+                            let job = async move {
+                                refuse(
+                                    &*refused_by,
+                                    &refused_socket,
+                                    events::TOGGLE_SCREEN_SHARE,
+                                    &refusal,
+                                    reply,
+                                );
+                            };
+                            if queue.push(job).is_err() {
+                                refuse(
+                                    &*handler,
+                                    &socket,
+                                    events::TOGGLE_SCREEN_SHARE,
+                                    &Refusal::overloaded(),
+                                    None,
+                                );
+                            }
                         }
                         Ok(payload) => {
                             let ctx = EventContext {
@@ -1101,13 +1413,27 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                         types::InitiateCall,
                     >(Some("InitiateCall"), raw) {
                         Err(refusal) => {
-                            refuse(
-                                &*handler,
-                                &socket,
-                                events::CALL_OFFER,
-                                &refusal,
-                                reply,
-                            )
+                            let refused_by = Arc::clone(&handler);
+                            let refused_socket = socket.clone();
+                            let reply = reply;
+                            let job = async move {
+                                refuse(
+                                    &*refused_by,
+                                    &refused_socket,
+                                    events::CALL_OFFER,
+                                    &refusal,
+                                    reply,
+                                );
+                            };
+                            if queue.push(job).is_err() {
+                                refuse(
+                                    &*handler,
+                                    &socket,
+                                    events::CALL_OFFER,
+                                    &Refusal::overloaded(),
+                                    None,
+                                );
+                            }
                         }
                         Ok(payload) => {
                             let ctx = EventContext {
@@ -1153,13 +1479,30 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                         types::AnswerCall,
                     >(Some("AnswerCall"), raw) {
                         Err(refusal) => {
-                            refuse(
-                                &*handler,
-                                &socket,
-                                events::CALL_ANSWER,
-                                &refusal,
-                                None,
-                            )
+                            let refused_by = Arc::clone(&handler);
+                            let refused_socket = socket.clone();
+                            let reply = {
+                                let _ = reply;
+                                None
+                            };
+                            let job = async move {
+                                refuse(
+                                    &*refused_by,
+                                    &refused_socket,
+                                    events::CALL_ANSWER,
+                                    &refusal,
+                                    reply,
+                                );
+                            };
+                            if queue.push(job).is_err() {
+                                refuse(
+                                    &*handler,
+                                    &socket,
+                                    events::CALL_ANSWER,
+                                    &Refusal::overloaded(),
+                                    None,
+                                );
+                            }
                         }
                         Ok(payload) => {
                             let ctx = EventContext {
@@ -1203,13 +1546,30 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                         types::RejectCall,
                     >(Some("RejectCall"), raw) {
                         Err(refusal) => {
-                            refuse(
-                                &*handler,
-                                &socket,
-                                events::DECLINE_CALL,
-                                &refusal,
-                                None,
-                            )
+                            let refused_by = Arc::clone(&handler);
+                            let refused_socket = socket.clone();
+                            let reply = {
+                                let _ = reply;
+                                None
+                            };
+                            let job = async move {
+                                refuse(
+                                    &*refused_by,
+                                    &refused_socket,
+                                    events::DECLINE_CALL,
+                                    &refusal,
+                                    reply,
+                                );
+                            };
+                            if queue.push(job).is_err() {
+                                refuse(
+                                    &*handler,
+                                    &socket,
+                                    events::DECLINE_CALL,
+                                    &Refusal::overloaded(),
+                                    None,
+                                );
+                            }
                         }
                         Ok(payload) => {
                             let ctx = EventContext {
@@ -1253,13 +1613,30 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                         types::RejectCall,
                     >(Some("RejectCall"), raw) {
                         Err(refusal) => {
-                            refuse(
-                                &*handler,
-                                &socket,
-                                events::CALL_REJECT,
-                                &refusal,
-                                None,
-                            )
+                            let refused_by = Arc::clone(&handler);
+                            let refused_socket = socket.clone();
+                            let reply = {
+                                let _ = reply;
+                                None
+                            };
+                            let job = async move {
+                                refuse(
+                                    &*refused_by,
+                                    &refused_socket,
+                                    events::CALL_REJECT,
+                                    &refusal,
+                                    reply,
+                                );
+                            };
+                            if queue.push(job).is_err() {
+                                refuse(
+                                    &*handler,
+                                    &socket,
+                                    events::CALL_REJECT,
+                                    &Refusal::overloaded(),
+                                    None,
+                                );
+                            }
                         }
                         Ok(payload) => {
                             let ctx = EventContext {
@@ -1301,7 +1678,30 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                     let reply = has_ack.then_some(ack);
                     match validate::decode::<types::EndCall>(Some("EndCall"), raw) {
                         Err(refusal) => {
-                            refuse(&*handler, &socket, events::CALL_END, &refusal, None)
+                            let refused_by = Arc::clone(&handler);
+                            let refused_socket = socket.clone();
+                            let reply = {
+                                let _ = reply;
+                                None
+                            };
+                            let job = async move {
+                                refuse(
+                                    &*refused_by,
+                                    &refused_socket,
+                                    events::CALL_END,
+                                    &refusal,
+                                    reply,
+                                );
+                            };
+                            if queue.push(job).is_err() {
+                                refuse(
+                                    &*handler,
+                                    &socket,
+                                    events::CALL_END,
+                                    &Refusal::overloaded(),
+                                    None,
+                                );
+                            }
                         }
                         Ok(payload) => {
                             let ctx = EventContext {
@@ -1343,13 +1743,30 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                     let reply = has_ack.then_some(ack);
                     match validate::decode::<types::CallRef>(Some("CallRef"), raw) {
                         Err(refusal) => {
-                            refuse(
-                                &*handler,
-                                &socket,
-                                events::CANCEL_CALL,
-                                &refusal,
-                                None,
-                            )
+                            let refused_by = Arc::clone(&handler);
+                            let refused_socket = socket.clone();
+                            let reply = {
+                                let _ = reply;
+                                None
+                            };
+                            let job = async move {
+                                refuse(
+                                    &*refused_by,
+                                    &refused_socket,
+                                    events::CANCEL_CALL,
+                                    &refusal,
+                                    reply,
+                                );
+                            };
+                            if queue.push(job).is_err() {
+                                refuse(
+                                    &*handler,
+                                    &socket,
+                                    events::CANCEL_CALL,
+                                    &Refusal::overloaded(),
+                                    None,
+                                );
+                            }
                         }
                         Ok(payload) => {
                             let ctx = EventContext {
@@ -1393,13 +1810,30 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                         types::WebrtcIceCandidate,
                     >(Some("WebrtcIceCandidate"), raw) {
                         Err(refusal) => {
-                            refuse(
-                                &*handler,
-                                &socket,
-                                events::ICE_CANDIDATE,
-                                &refusal,
-                                None,
-                            )
+                            let refused_by = Arc::clone(&handler);
+                            let refused_socket = socket.clone();
+                            let reply = {
+                                let _ = reply;
+                                None
+                            };
+                            let job = async move {
+                                refuse(
+                                    &*refused_by,
+                                    &refused_socket,
+                                    events::ICE_CANDIDATE,
+                                    &refusal,
+                                    reply,
+                                );
+                            };
+                            if queue.push(job).is_err() {
+                                refuse(
+                                    &*handler,
+                                    &socket,
+                                    events::ICE_CANDIDATE,
+                                    &Refusal::overloaded(),
+                                    None,
+                                );
+                            }
                         }
                         Ok(payload) => {
                             let ctx = EventContext {
@@ -1443,7 +1877,30 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                         types::EpochMillis,
                     >(Some("EpochMillis"), raw) {
                         Err(refusal) => {
-                            refuse(&*handler, &socket, events::PONG, &refusal, None)
+                            let refused_by = Arc::clone(&handler);
+                            let refused_socket = socket.clone();
+                            let reply = {
+                                let _ = reply;
+                                None
+                            };
+                            let job = async move {
+                                refuse(
+                                    &*refused_by,
+                                    &refused_socket,
+                                    events::PONG,
+                                    &refusal,
+                                    reply,
+                                );
+                            };
+                            if queue.push(job).is_err() {
+                                refuse(
+                                    &*handler,
+                                    &socket,
+                                    events::PONG,
+                                    &Refusal::overloaded(),
+                                    None,
+                                );
+                            }
                         }
                         Ok(payload) => {
                             let ctx = EventContext {
@@ -1485,13 +1942,30 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                         types::HeartbeatResponse,
                     >(Some("HeartbeatResponse"), raw) {
                         Err(refusal) => {
-                            refuse(
-                                &*handler,
-                                &socket,
-                                events::HEARTBEAT_RESPONSE,
-                                &refusal,
-                                None,
-                            )
+                            let refused_by = Arc::clone(&handler);
+                            let refused_socket = socket.clone();
+                            let reply = {
+                                let _ = reply;
+                                None
+                            };
+                            let job = async move {
+                                refuse(
+                                    &*refused_by,
+                                    &refused_socket,
+                                    events::HEARTBEAT_RESPONSE,
+                                    &refusal,
+                                    reply,
+                                );
+                            };
+                            if queue.push(job).is_err() {
+                                refuse(
+                                    &*handler,
+                                    &socket,
+                                    events::HEARTBEAT_RESPONSE,
+                                    &Refusal::overloaded(),
+                                    None,
+                                );
+                            }
                         }
                         Ok(payload) => {
                             let ctx = EventContext {

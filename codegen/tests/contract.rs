@@ -1,0 +1,169 @@
+//! The real contract loads, covers the seed, and produces `generated/`
+//! exactly; the loader refuses what the renderers cannot honour.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use lockstep_codegen::{Contract, generate};
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn contract() -> Contract {
+    Contract::load(&repo_root().join("contract")).expect("the contract loads")
+}
+
+#[test]
+fn every_event_of_the_seed_contract_is_in_the_contract() {
+    let fixture = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seed-events.txt")).unwrap();
+    let contract = contract();
+    let missing: Vec<&str> = fixture
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter(|name| *name != "connect" && contract.event(name).is_none())
+        .collect();
+    assert!(missing.is_empty(), "events of the seed missing from contract/manifest.json: {missing:?}");
+}
+
+#[test]
+fn the_legacy_aliases_behave_like_their_replacements() {
+    let contract = contract();
+    for (legacy, replacement) in [
+        ("call_offer", "initiate_call"),
+        ("call_answer", "answer_call"),
+        ("decline_call", "reject_call"),
+        ("call_reject", "reject_call"),
+        ("call_end", "end_call"),
+        ("cancel_call", "call_cancelled"),
+        ("ice_candidate", "webrtc_ice_candidate"),
+    ] {
+        let event = contract.event(legacy).unwrap_or_else(|| panic!("{legacy} is missing"));
+        assert_eq!(event.alias_of.as_deref(), Some(replacement), "{legacy}");
+        assert_eq!(event.deprecated.as_ref().map(|d| d.replaced_by.as_str()), Some(replacement));
+    }
+    for legacy in ["user_online", "user_offline"] {
+        let event = contract.event(legacy).unwrap();
+        assert_eq!(event.deprecated.as_ref().map(|d| d.replaced_by.as_str()), Some("user_status_changed"));
+    }
+}
+
+#[test]
+fn generation_is_deterministic() {
+    let contract = contract();
+    assert_eq!(generate(&contract).unwrap(), generate(&contract).unwrap());
+}
+
+/// The drift check, as a test: `generated/` is exactly what the contract
+/// produces (rust-analyzer's "sourcegen" pattern). `cargo xtask codegen`
+/// fixes it.
+#[test]
+fn generated_files_are_up_to_date() {
+    let root = repo_root();
+    for file in generate(&contract()).unwrap() {
+        let on_disk = fs::read_to_string(root.join(&file.path)).unwrap_or_default();
+        assert!(
+            on_disk == file.contents,
+            "{} is out of date with contract/: run `cargo xtask codegen`",
+            file.path.display()
+        );
+    }
+}
+
+/// A copy of the contract in a temporary directory, edited by `edit`.
+fn edited_contract(edit: impl FnOnce(&Path)) -> Result<Contract, lockstep_codegen::ContractError> {
+    let dir = tempfile::tempdir().unwrap();
+    let source = repo_root().join("contract");
+    fs::create_dir_all(dir.path().join("schemas")).unwrap();
+    fs::copy(source.join("manifest.json"), dir.path().join("manifest.json")).unwrap();
+    for entry in fs::read_dir(source.join("schemas")).unwrap() {
+        let path = entry.unwrap().path();
+        fs::copy(&path, dir.path().join("schemas").join(path.file_name().unwrap())).unwrap();
+    }
+    edit(dir.path());
+    Contract::load(dir.path())
+}
+
+fn replace_in(path: &Path, from: &str, to: &str) {
+    let text = fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{from} not in {}", path.display());
+    fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+#[test]
+fn one_field_changed_in_the_contract_changes_rust_typescript_and_docs_together() {
+    let before = generate(&contract()).unwrap();
+    let changed = edited_contract(|dir| {
+        replace_in(
+            &dir.join("schemas/typing.json"),
+            "\"startedAt\": { \"$ref\": \"common.json#/$defs/IsoTimestamp\" }",
+            "\"startedAt\": { \"$ref\": \"common.json#/$defs/IsoTimestamp\" },\n        \"device\": { \"type\": \"string\" }",
+        )
+    })
+    .unwrap();
+    let after = generate(&changed).unwrap();
+    let differs = |path: &str| {
+        let find = |files: &[lockstep_codegen::GeneratedFile]| {
+            files.iter().find(|f| f.path == Path::new(path)).map(|f| f.contents.clone()).unwrap()
+        };
+        let (old, new) = (find(&before), find(&after));
+        old != new && new.contains("device")
+    };
+    for path in [
+        "generated/rust/src/types.rs",
+        "generated/ts/index.d.ts",
+        "generated/docs/CONTRACT.md",
+        "generated/docs/asyncapi.json",
+    ] {
+        assert!(differs(path), "{path} did not follow the contract change");
+    }
+}
+
+#[test]
+fn keywords_outside_the_supported_subset_are_refused() {
+    let error = edited_contract(|dir| {
+        replace_in(&dir.join("schemas/common.json"), "\"oneOf\": [", "\"anyOf\": [")
+    })
+    .unwrap_err();
+    assert!(error.to_string().contains("anyOf"), "{error}");
+}
+
+#[test]
+fn a_dangling_ref_is_refused() {
+    let error = edited_contract(|dir| {
+        replace_in(&dir.join("schemas/typing.json"), "common.json#/$defs/IsoTimestamp", "common.json#/$defs/NoSuchType")
+    })
+    .unwrap_err();
+    assert!(error.to_string().contains("NoSuchType"), "{error}");
+}
+
+#[test]
+fn a_definition_name_used_twice_is_refused() {
+    let error = edited_contract(|dir| {
+        replace_in(&dir.join("schemas/typing.json"), "\"UserStoppedTyping\": {", "\"UserLeft\": {")
+    })
+    .unwrap_err();
+    assert!(error.to_string().contains("UserLeft"), "{error}");
+}
+
+#[test]
+fn an_alias_may_not_carry_its_own_payload() {
+    let error = edited_contract(|dir| {
+        replace_in(
+            &dir.join("manifest.json"),
+            "\"aliasOf\": \"initiate_call\",",
+            "\"aliasOf\": \"initiate_call\",\n      \"payload\": \"call.json#/$defs/InitiateCall\",",
+        )
+    })
+    .unwrap_err();
+    assert!(error.to_string().contains("call_offer"), "{error}");
+}
+
+#[test]
+fn an_unknown_manifest_key_is_refused() {
+    let error = edited_contract(|dir| {
+        replace_in(&dir.join("manifest.json"), "\"summary\": \"Send a message to a chat.\"", "\"summery\": \"typo\"")
+    })
+    .unwrap_err();
+    assert!(error.to_string().contains("summery"), "{error}");
+}

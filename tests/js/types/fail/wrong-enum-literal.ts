@@ -1,0 +1,8 @@
+// Must not compile: `gif` is not a MessageType.
+// expect: TS2322
+import { io, type Socket } from 'socket.io-client';
+import type { ClientToServerEvents, ServerToClientEvents } from '@lockstep/contract';
+
+const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io('http://localhost:3000');
+
+socket.emit('send_message', { chatid: 'chat-1', clientMessageId: 'c-1', messageType: 'gif', content: '' }, () => {});
