@@ -91,12 +91,13 @@ impl Contract {
     /// Loads `dir/manifest.json` and every `dir/schemas/*.json`.
     pub fn load(dir: &Path) -> Result<Self, ContractError> {
         let manifest_path = dir.join("manifest.json");
-        let manifest: Manifest = serde_json::from_str(&read(&manifest_path)?).map_err(|source| {
-            ContractError::Parse {
-                path: manifest_path.clone(),
-                source,
-            }
-        })?;
+        let manifest: Manifest =
+            serde_json::from_str(&read(&manifest_path)?).map_err(|source| {
+                ContractError::Parse {
+                    path: manifest_path.clone(),
+                    source,
+                }
+            })?;
 
         let schema_dir = dir.join("schemas");
         let mut files: Vec<PathBuf> = fs::read_dir(&schema_dir)
@@ -125,7 +126,11 @@ impl Contract {
             let file_defs = document
                 .get("$defs")
                 .and_then(Value::as_object)
-                .ok_or_else(|| invalid(format!("{file_name}: a schema file holds its types in `$defs`")))?;
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "{file_name}: a schema file holds its types in `$defs`"
+                    ))
+                })?;
             for (name, schema) in file_defs {
                 if name.to_upper_camel_case() != *name {
                     return Err(invalid(format!(
@@ -206,11 +211,7 @@ impl Contract {
                         .map(str::to_string),
                     alias_of: event.alias_of.clone(),
                     replaced_by: event.deprecated.as_ref().map(|d| d.replaced_by.clone()),
-                    rate_count: target
-                        .limits
-                        .as_ref()
-                        .and_then(|l| l.rate)
-                        .map(|r| r.count),
+                    rate_count: target.limits.as_ref().and_then(|l| l.rate).map(|r| r.count),
                     rate_period_seconds: target
                         .limits
                         .as_ref()
@@ -234,7 +235,11 @@ impl Contract {
 
     fn check(&self) -> Result<(), ContractError> {
         for (name, schema) in &self.defs {
-            check_subset(schema, &format!("{}#/$defs/{name}", self.def_files[name]), &self.defs)?;
+            check_subset(
+                schema,
+                &format!("{}#/$defs/{name}", self.def_files[name]),
+                &self.defs,
+            )?;
         }
 
         let mut seen = BTreeSet::new();
@@ -244,17 +249,23 @@ impl Contract {
                 return Err(invalid(format!("event `{name}` is listed twice")));
             }
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
-                return Err(invalid(format!("event `{name}`: names are snake_case ASCII")));
+                return Err(invalid(format!(
+                    "event `{name}`: names are snake_case ASCII"
+                )));
             }
             for reference in [&event.payload, &event.ack].into_iter().flatten() {
                 self.check_ref(name, reference)?;
             }
             if event.ack.is_some() && event.direction == Direction::ServerToClient {
-                return Err(invalid(format!("event `{name}`: only client events have an ack")));
+                return Err(invalid(format!(
+                    "event `{name}`: only client events have an ack"
+                )));
             }
             if let Some(target) = &event.alias_of {
                 let Some(target_event) = self.event(target) else {
-                    return Err(invalid(format!("event `{name}` is an alias of unknown event `{target}`")));
+                    return Err(invalid(format!(
+                        "event `{name}` is an alias of unknown event `{target}`"
+                    )));
                 };
                 if event.direction != Direction::ClientToServer
                     || target_event.direction != Direction::ClientToServer
@@ -270,7 +281,9 @@ impl Contract {
                     )));
                 }
                 if event.deprecated.is_none() {
-                    return Err(invalid(format!("event `{name}`: an alias must be deprecated")));
+                    return Err(invalid(format!(
+                        "event `{name}`: an alias must be deprecated"
+                    )));
                 }
             }
             if let Some(deprecation) = &event.deprecated
@@ -297,12 +310,16 @@ impl Contract {
     }
 
     fn check_ref(&self, owner: &str, reference: &str) -> Result<(), ContractError> {
-        let (file, name) = reference
-            .split_once("#/$defs/")
-            .ok_or_else(|| invalid(format!("{owner}: `{reference}` is not FILE.json#/$defs/NAME")))?;
+        let (file, name) = reference.split_once("#/$defs/").ok_or_else(|| {
+            invalid(format!(
+                "{owner}: `{reference}` is not FILE.json#/$defs/NAME"
+            ))
+        })?;
         match self.def_files.get(name) {
             Some(actual) if actual == file => Ok(()),
-            Some(actual) => Err(invalid(format!("{owner}: `{reference}`: `{name}` lives in {actual}"))),
+            Some(actual) => Err(invalid(format!(
+                "{owner}: `{reference}`: `{name}` lives in {actual}"
+            ))),
             None => Err(invalid(format!("{owner}: `{reference}` does not resolve"))),
         }
     }
@@ -352,11 +369,15 @@ fn rewrite_refs(schema: &mut Value, at: &str) -> Result<(), ContractError> {
     match schema {
         Value::Object(map) => {
             if let Some(Value::String(reference)) = map.get_mut("$ref") {
-                let (target_file, name) = reference
-                    .split_once("#/$defs/")
-                    .ok_or_else(|| invalid(format!("{at}: `$ref` `{reference}` is not [FILE.json]#/$defs/NAME")))?;
+                let (target_file, name) = reference.split_once("#/$defs/").ok_or_else(|| {
+                    invalid(format!(
+                        "{at}: `$ref` `{reference}` is not [FILE.json]#/$defs/NAME"
+                    ))
+                })?;
                 if !target_file.is_empty() && target_file.contains('/') {
-                    return Err(invalid(format!("{at}: `$ref` `{reference}` must stay in contract/schemas/")));
+                    return Err(invalid(format!(
+                        "{at}: `$ref` `{reference}` must stay in contract/schemas/"
+                    )));
                 }
                 *reference = format!("#/$defs/{name}");
             }
@@ -397,7 +418,9 @@ fn check_subset(schema: &Value, at: &str, defs: &Map<String, Value>) -> Result<(
                     .and_then(|r| r.strip_prefix("#/$defs/"))
                     .ok_or_else(|| invalid(format!("{here}: malformed `$ref`")))?;
                 if !defs.contains_key(name) {
-                    return Err(invalid(format!("{here}: `$ref` to `{name}` does not resolve")));
+                    return Err(invalid(format!(
+                        "{here}: `$ref` to `{name}` does not resolve"
+                    )));
                 }
             }
             "properties" => {
@@ -428,7 +451,9 @@ fn check_subset(schema: &Value, at: &str, defs: &Map<String, Value>) -> Result<(
                 for field in value.as_array().into_iter().flatten() {
                     let field = field.as_str().unwrap_or_default();
                     if !declared.is_some_and(|p| p.contains_key(field)) {
-                        return Err(invalid(format!("{here}: required field `{field}` is not among the properties")));
+                        return Err(invalid(format!(
+                            "{here}: required field `{field}` is not among the properties"
+                        )));
                     }
                 }
             }
@@ -437,10 +462,18 @@ fn check_subset(schema: &Value, at: &str, defs: &Map<String, Value>) -> Result<(
                     .as_array()
                     .is_some_and(|v| !v.is_empty() && v.iter().all(Value::is_string)) =>
             {
-                return Err(invalid(format!("{here}: enums are non-empty lists of strings")));
+                return Err(invalid(format!(
+                    "{here}: enums are non-empty lists of strings"
+                )));
             }
-            "format" if !value.as_str().is_some_and(|f| SUPPORTED_FORMATS.contains(&f)) => {
-                return Err(invalid(format!("{here}: supported formats are {SUPPORTED_FORMATS:?}")));
+            "format"
+                if !value
+                    .as_str()
+                    .is_some_and(|f| SUPPORTED_FORMATS.contains(&f)) =>
+            {
+                return Err(invalid(format!(
+                    "{here}: supported formats are {SUPPORTED_FORMATS:?}"
+                )));
             }
             "type" => {
                 let types: Vec<&str> = match value {
@@ -448,9 +481,14 @@ fn check_subset(schema: &Value, at: &str, defs: &Map<String, Value>) -> Result<(
                     Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
                     _ => vec![],
                 };
-                let known = ["object", "array", "string", "number", "integer", "boolean", "null"];
+                let known = [
+                    "object", "array", "string", "number", "integer", "boolean", "null",
+                ];
                 let nullable_pair = types.len() == 2 && types.contains(&"null");
-                if types.is_empty() || types.iter().any(|t| !known.contains(t)) || (types.len() > 1 && !nullable_pair) {
+                if types.is_empty()
+                    || types.iter().any(|t| !known.contains(t))
+                    || (types.len() > 1 && !nullable_pair)
+                {
                     return Err(invalid(format!(
                         "{here}: `type` is one JSON type, or a pair of one type and \"null\""
                     )));

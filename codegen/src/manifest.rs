@@ -57,7 +57,9 @@ pub enum Direction {
 
 /// The part of the server that owns an event. Client events of one domain
 /// form one handler trait, implemented by the server module of that name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Domain {
     /// Handshake and session.

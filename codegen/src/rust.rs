@@ -9,17 +9,17 @@
 //! - `emit.rs`: a typed function per server event.
 //! - `runtime.rs` and `validate.rs`: the fixed machinery those use (ordered
 //!   per-socket queue, refusals, JSON Schema validation of payloads).
-//! - `tests/examples.rs`: every `examples` entry of the contract validated
+//! - `examples.rs` (a test module): every `examples` entry of the contract validated
 //!   against its schema and round-tripped through its Rust type.
 //!
 //! All Rust output goes through prettyplease so formatting does not depend on
 //! the templates' whitespace.
 
-use askama::Template;
-use heck::ToUpperCamelCase;
 use crate::contract::{Contract, EventView};
 use crate::manifest::Domain;
 use crate::{DO_NOT_EDIT, GenerateError, GeneratedFile};
+use askama::Template;
+use heck::ToUpperCamelCase;
 
 /// Renders every file of `generated/rust`.
 pub fn render(contract: &Contract) -> Result<Vec<GeneratedFile>, GenerateError> {
@@ -62,15 +62,35 @@ pub fn render(contract: &Contract) -> Result<Vec<GeneratedFile>, GenerateError> 
 
     let version = &contract.manifest.version;
     let files = vec![
-        GeneratedFile::new("generated/rust/Cargo.toml", CargoTemplate { banner: DO_NOT_EDIT, version }.render()?),
+        GeneratedFile::new(
+            "generated/rust/Cargo.toml",
+            CargoTemplate {
+                banner: DO_NOT_EDIT,
+                version,
+            }
+            .render()?,
+        ),
         GeneratedFile::new(
             "generated/rust/src/lib.rs",
-            rust_file(&LibTemplate { banner: DO_NOT_EDIT, title: &contract.manifest.title, version }.render()?)?,
+            rust_file(
+                &LibTemplate {
+                    banner: DO_NOT_EDIT,
+                    title: &contract.manifest.title,
+                    version,
+                }
+                .render()?,
+            )?,
         ),
         GeneratedFile::new("generated/rust/src/types.rs", types_rs(contract)?),
         GeneratedFile::new(
             "generated/rust/src/events.rs",
-            rust_file(&EventsTemplate { banner: DO_NOT_EDIT, events: &events }.render()?)?,
+            rust_file(
+                &EventsTemplate {
+                    banner: DO_NOT_EDIT,
+                    events: &events,
+                }
+                .render()?,
+            )?,
         ),
         GeneratedFile::new(
             "generated/rust/src/handler.rs",
@@ -87,11 +107,22 @@ pub fn render(contract: &Contract) -> Result<Vec<GeneratedFile>, GenerateError> 
         ),
         GeneratedFile::new(
             "generated/rust/src/emit.rs",
-            rust_file(&EmitTemplate { banner: DO_NOT_EDIT, events: &events }.render()?)?,
+            rust_file(
+                &EmitTemplate {
+                    banner: DO_NOT_EDIT,
+                    events: &events,
+                }
+                .render()?,
+            )?,
         ),
         GeneratedFile::new(
             "generated/rust/src/runtime.rs",
-            rust_file(&RuntimeTemplate { banner: DO_NOT_EDIT }.render()?)?,
+            rust_file(
+                &RuntimeTemplate {
+                    banner: DO_NOT_EDIT,
+                }
+                .render()?,
+            )?,
         ),
         GeneratedFile::new(
             "generated/rust/src/validate.rs",
@@ -104,8 +135,14 @@ pub fn render(contract: &Contract) -> Result<Vec<GeneratedFile>, GenerateError> 
             )?,
         ),
         GeneratedFile::new(
-            "generated/rust/tests/examples.rs",
-            rust_file(&ExamplesTemplate { banner: DO_NOT_EDIT, examples: &examples }.render()?)?,
+            "generated/rust/src/examples.rs",
+            rust_file(
+                &ExamplesTemplate {
+                    banner: DO_NOT_EDIT,
+                    examples: &examples,
+                }
+                .render()?,
+            )?,
         ),
     ];
     Ok(files)
@@ -232,7 +269,9 @@ impl RustEvent {
             replaced_by_rs: quoted(&e.replaced_by),
             rate_rs: match (e.rate_count, e.rate_period_seconds) {
                 (Some(count), Some(period_seconds)) => {
-                    format!("Some(RateLimit {{ count: {count}, period_seconds: {period_seconds} }})")
+                    format!(
+                        "Some(RateLimit {{ count: {count}, period_seconds: {period_seconds} }})"
+                    )
                 }
                 _ => "None".into(),
             },

@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use lockstep_codegen::{Contract, generate};
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn contract() -> Contract {
@@ -16,14 +19,20 @@ fn contract() -> Contract {
 
 #[test]
 fn every_event_of_the_seed_contract_is_in_the_contract() {
-    let fixture = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seed-events.txt")).unwrap();
+    let fixture = fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seed-events.txt"),
+    )
+    .unwrap();
     let contract = contract();
     let missing: Vec<&str> = fixture
         .lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .filter(|name| *name != "connect" && contract.event(name).is_none())
         .collect();
-    assert!(missing.is_empty(), "events of the seed missing from contract/manifest.json: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "events of the seed missing from contract/manifest.json: {missing:?}"
+    );
 }
 
 #[test]
@@ -38,13 +47,21 @@ fn the_legacy_aliases_behave_like_their_replacements() {
         ("cancel_call", "call_cancelled"),
         ("ice_candidate", "webrtc_ice_candidate"),
     ] {
-        let event = contract.event(legacy).unwrap_or_else(|| panic!("{legacy} is missing"));
+        let event = contract
+            .event(legacy)
+            .unwrap_or_else(|| panic!("{legacy} is missing"));
         assert_eq!(event.alias_of.as_deref(), Some(replacement), "{legacy}");
-        assert_eq!(event.deprecated.as_ref().map(|d| d.replaced_by.as_str()), Some(replacement));
+        assert_eq!(
+            event.deprecated.as_ref().map(|d| d.replaced_by.as_str()),
+            Some(replacement)
+        );
     }
     for legacy in ["user_online", "user_offline"] {
         let event = contract.event(legacy).unwrap();
-        assert_eq!(event.deprecated.as_ref().map(|d| d.replaced_by.as_str()), Some("user_status_changed"));
+        assert_eq!(
+            event.deprecated.as_ref().map(|d| d.replaced_by.as_str()),
+            Some("user_status_changed")
+        );
     }
 }
 
@@ -75,10 +92,18 @@ fn edited_contract(edit: impl FnOnce(&Path)) -> Result<Contract, lockstep_codege
     let dir = tempfile::tempdir().unwrap();
     let source = repo_root().join("contract");
     fs::create_dir_all(dir.path().join("schemas")).unwrap();
-    fs::copy(source.join("manifest.json"), dir.path().join("manifest.json")).unwrap();
+    fs::copy(
+        source.join("manifest.json"),
+        dir.path().join("manifest.json"),
+    )
+    .unwrap();
     for entry in fs::read_dir(source.join("schemas")).unwrap() {
         let path = entry.unwrap().path();
-        fs::copy(&path, dir.path().join("schemas").join(path.file_name().unwrap())).unwrap();
+        fs::copy(
+            &path,
+            dir.path().join("schemas").join(path.file_name().unwrap()),
+        )
+        .unwrap();
     }
     edit(dir.path());
     Contract::load(dir.path())
@@ -104,7 +129,11 @@ fn one_field_changed_in_the_contract_changes_rust_typescript_and_docs_together()
     let after = generate(&changed).unwrap();
     let differs = |path: &str| {
         let find = |files: &[lockstep_codegen::GeneratedFile]| {
-            files.iter().find(|f| f.path == Path::new(path)).map(|f| f.contents.clone()).unwrap()
+            files
+                .iter()
+                .find(|f| f.path == Path::new(path))
+                .map(|f| f.contents.clone())
+                .unwrap()
         };
         let (old, new) = (find(&before), find(&after));
         old != new && new.contains("device")
@@ -122,7 +151,11 @@ fn one_field_changed_in_the_contract_changes_rust_typescript_and_docs_together()
 #[test]
 fn keywords_outside_the_supported_subset_are_refused() {
     let error = edited_contract(|dir| {
-        replace_in(&dir.join("schemas/common.json"), "\"oneOf\": [", "\"anyOf\": [")
+        replace_in(
+            &dir.join("schemas/common.json"),
+            "\"oneOf\": [",
+            "\"anyOf\": [",
+        )
     })
     .unwrap_err();
     assert!(error.to_string().contains("anyOf"), "{error}");
@@ -131,7 +164,11 @@ fn keywords_outside_the_supported_subset_are_refused() {
 #[test]
 fn a_dangling_ref_is_refused() {
     let error = edited_contract(|dir| {
-        replace_in(&dir.join("schemas/typing.json"), "common.json#/$defs/IsoTimestamp", "common.json#/$defs/NoSuchType")
+        replace_in(
+            &dir.join("schemas/typing.json"),
+            "common.json#/$defs/IsoTimestamp",
+            "common.json#/$defs/NoSuchType",
+        )
     })
     .unwrap_err();
     assert!(error.to_string().contains("NoSuchType"), "{error}");
@@ -140,7 +177,11 @@ fn a_dangling_ref_is_refused() {
 #[test]
 fn a_definition_name_used_twice_is_refused() {
     let error = edited_contract(|dir| {
-        replace_in(&dir.join("schemas/typing.json"), "\"UserStoppedTyping\": {", "\"UserLeft\": {")
+        replace_in(
+            &dir.join("schemas/typing.json"),
+            "\"UserStoppedTyping\": {",
+            "\"UserLeft\": {",
+        )
     })
     .unwrap_err();
     assert!(error.to_string().contains("UserLeft"), "{error}");
@@ -162,7 +203,11 @@ fn an_alias_may_not_carry_its_own_payload() {
 #[test]
 fn an_unknown_manifest_key_is_refused() {
     let error = edited_contract(|dir| {
-        replace_in(&dir.join("manifest.json"), "\"summary\": \"Send a message to a chat.\"", "\"summery\": \"typo\"")
+        replace_in(
+            &dir.join("manifest.json"),
+            "\"summary\": \"Send a message to a chat.\"",
+            "\"summery\": \"typo\"",
+        )
     })
     .unwrap_err();
     assert!(error.to_string().contains("summery"), "{error}");

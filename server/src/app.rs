@@ -19,6 +19,8 @@ use socketioxide::extract::SocketRef;
 use tokio::net::TcpListener;
 
 use crate::auth::TokenVerifier;
+use crate::call::Calls;
+use crate::call::registry::LocalCalls;
 use crate::chat::typing::Typing;
 use crate::config::ServeConfig;
 use crate::limits::RateLimits;
@@ -34,6 +36,7 @@ pub struct App<A: Adapter> {
     pub presence: Presence,
     pub rate_limits: RateLimits,
     pub typing: Arc<Typing>,
+    pub calls: Arc<Calls<A>>,
 }
 
 impl<A: Adapter> ContractHandler<A> for App<A> {
@@ -47,7 +50,10 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     let store = store::connect(&config.database_url)
         .await
         .context("connecting to the database")?;
-    store.migrate().await.context("applying database migrations")?;
+    store
+        .migrate()
+        .await
+        .context("applying database migrations")?;
 
     let (socket_layer, io) = SocketIo::builder()
         .max_payload(MAX_FRAME_BYTES)
@@ -59,6 +65,12 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         presence: Presence::default(),
         rate_limits: RateLimits::from_contract(&config.limits),
         typing: Arc::default(),
+        calls: Arc::new(Calls::new(
+            io.clone(),
+            store.clone(),
+            Arc::new(LocalCalls::default()),
+            config.call_ring_timeout,
+        )),
         config: config.clone(),
     });
     crate::connection::register_namespace(&app);
@@ -66,6 +78,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
 
     let router: Router = Router::new()
         .merge(crate::chat::rest::routes())
+        .merge(crate::call::rest::routes())
         .merge(crate::health::routes())
         .with_state(app.clone())
         .layer(socket_layer);
@@ -76,10 +89,13 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     tracing::info!(bind = %config.bind, database = store.backend().as_str(), "lockstep is listening");
 
     let grace = config.shutdown_grace;
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal(io, grace))
-        .await
-        .context("serving")?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal(io, grace))
+    .await
+    .context("serving")?;
     store.close().await;
     tracing::info!("lockstep stopped");
     Ok(())

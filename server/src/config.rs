@@ -106,7 +106,12 @@ pub struct ServeArgs {
 
     /// Redis URL (`redis://HOST:6379`); turns on multi-node mode, where
     /// broadcasts reach sockets on every node. [default: none, single node]
-    #[arg(long, env = "LOCKSTEP_REDIS_URL", value_name = "URL", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "LOCKSTEP_REDIS_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub redis_url: Option<String>,
 
     #[command(flatten)]
@@ -178,7 +183,6 @@ pub struct ServeArgs {
         value_name = "BOOL",
         default_value_t = true,
         num_args = 0..=1,
-        require_equals = false,
         default_missing_value = "true",
         action = ArgAction::Set,
         value_parser = BoolishValueParser::new()
@@ -413,10 +417,7 @@ impl fmt::Debug for ServeConfig {
         f.debug_struct("ServeConfig")
             .field("bind", bind)
             .field("database_url", &redact_url_password(database_url))
-            .field(
-                "redis_url",
-                &redis_url.as_deref().map(redact_url_password),
-            )
+            .field("redis_url", &redis_url.as_deref().map(redact_url_password))
             .field("jwt_secret", jwt_secret)
             .field("dev_mode", dev_mode)
             .field("call_ring_timeout", call_ring_timeout)
@@ -649,7 +650,10 @@ mod tests {
         for secret in ["the-jwt-secret", "db-password", "redis-password"] {
             assert!(!printed.contains(secret), "{secret} leaked: {printed}");
         }
-        assert!(printed.contains("postgres://lockstep:***@db:5432/lockstep"), "{printed}");
+        assert!(
+            printed.contains("postgres://lockstep:***@db:5432/lockstep"),
+            "{printed}"
+        );
         assert!(printed.contains("bind: 127.0.0.1:3000"), "{printed}");
     }
 
@@ -700,7 +704,10 @@ mod tests {
         assert_eq!(claims.iat, Some(1_800_000_000));
         assert_eq!(claims.email.as_deref(), Some("alice@example.test"));
         assert_eq!(
-            claims.permissions.and_then(|p| p.get("admin").cloned()),
+            claims
+                .permissions
+                .as_ref()
+                .and_then(|p| p.get("admin").cloned()),
             Some(Value::Bool(true))
         );
         assert!(claims.is_refresh());
@@ -718,7 +725,13 @@ mod tests {
         assert!(parse(&["token", "--profile-id=p"]).is_err());
         assert!(parse(&["token", "--profile-id=", "--username=a"]).is_err());
         assert!(
-            parse(&["token", "--profile-id=p", "--username=a", "--permissions=[1]"]).is_err()
+            parse(&[
+                "token",
+                "--profile-id=p",
+                "--username=a",
+                "--permissions=[1]"
+            ])
+            .is_err()
         );
     }
 }

@@ -74,14 +74,23 @@ where
 
 /// Authenticates the handshake, takes a slot under the per-user socket limit,
 /// and registers the handlers.
-async fn admit<A: Adapter>(app: &Arc<App<A>>, socket: &SocketRef<A>, auth: Option<Value>) -> Result<Welcome, Refusal>
+async fn admit<A: Adapter>(
+    app: &Arc<App<A>>,
+    socket: &SocketRef<A>,
+    auth: Option<Value>,
+) -> Result<Welcome, Refusal>
 where
     App<A>: ContractHandler<A>,
 {
     let connected_at = now();
     let parts = socket.req_parts();
     let client_ip = auth::client_ip(&parts.headers, &parts.extensions, app.config.trust_proxy);
-    let session = match auth::authenticate_handshake(&app.verifier, &parts.headers, auth.as_ref(), connected_at) {
+    let session = match auth::authenticate_handshake(
+        &app.verifier,
+        &parts.headers,
+        auth.as_ref(),
+        connected_at,
+    ) {
         Ok(session) => session,
         Err(failure) => {
             tracing::warn!(sid = %socket.id, client = ?client_ip, code = failure.code(), reason = ?failure, "authentication failed");
@@ -113,7 +122,12 @@ where
     // disconnect handler registered below.
     let session_info = Arc::new(session_from(&session, connected_at));
     socket.extensions.insert(Arc::clone(&session_info));
-    socket.join(user_room(&session_info.profileid));
+    // Its own id as a room too: calls address one socket of a user by it,
+    // across nodes.
+    socket.join(vec![
+        user_room(&session_info.profileid),
+        socket.id.to_string(),
+    ]);
     handler::register(socket, Arc::clone(app));
     socket.on_disconnect({
         let app = Arc::clone(app);
@@ -172,11 +186,16 @@ async fn greet<A: Adapter>(app: &Arc<App<A>>, socket: SocketRef<A>) {
         Some(Admission::Welcome(welcome)) => welcome,
         Some(Admission::Refused(refusal)) => return refuse_connection(&socket, refusal).await,
         None => {
-            let refusal = Refusal::new(ErrorCode::InternalError, "the connection could not be authenticated");
+            let refusal = Refusal::new(
+                ErrorCode::InternalError,
+                "the connection could not be authenticated",
+            );
             return refuse_connection(&socket, refusal).await;
         }
     };
-    let Some(session) = session_of(&socket) else { return };
+    let Some(session) = session_of(&socket) else {
+        return;
+    };
 
     let _ = emit::authenticated(&socket, &welcome.authenticated).await;
     if welcome.refreshed {
@@ -205,7 +224,11 @@ async fn refuse_connection<A: Adapter>(socket: &SocketRef<A>, refusal: Refusal) 
 /// Past the token's expiry the session ends: `auth_required`, then a
 /// disconnect. The timer holds only the socket id, not the socket, so a
 /// socket that left early is not kept alive until its token expires.
-fn expire_session_at<A: Adapter>(app: &Arc<App<A>>, socket: &SocketRef<A>, expires_at: DateTime<Utc>) {
+fn expire_session_at<A: Adapter>(
+    app: &Arc<App<A>>,
+    socket: &SocketRef<A>,
+    expires_at: DateTime<Utc>,
+) {
     let io = app.io.clone();
     let sid = socket.id;
     let wait = (expires_at - Utc::now()).to_std().unwrap_or_default();
@@ -222,7 +245,10 @@ fn expire_session_at<A: Adapter>(app: &Arc<App<A>>, socket: &SocketRef<A>, expir
 /// The disconnect handler: releases the presence slot and, for the user's
 /// last socket, tells their partners they went offline.
 async fn goodbye<A: Adapter>(app: &Arc<App<A>>, socket: &SocketRef<A>) {
-    let Some(session) = session_of(socket) else { return };
+    let Some(session) = session_of(socket) else {
+        return;
+    };
+    app.calls.socket_gone(socket.id, &session.profileid).await;
     if app.presence.disconnect(&session.profileid, socket.id) {
         announce_presence(app, &session.profileid, false).await;
     }
@@ -231,7 +257,14 @@ async fn goodbye<A: Adapter>(app: &Arc<App<A>>, socket: &SocketRef<A>) {
 async fn announce_presence<A: Adapter>(app: &Arc<App<A>>, profileid: &str, is_online: bool) {
     match app.store.chat_partners(profileid).await {
         Ok(partners) => {
-            presence::announce(&app.io, profileid, &partners, is_online, app.config.legacy_events).await;
+            presence::announce(
+                &app.io,
+                profileid,
+                &partners,
+                is_online,
+                app.config.legacy_events,
+            )
+            .await;
         }
         Err(error) => tracing::warn!(%error, "could not load chat partners for a presence change"),
     }
@@ -259,7 +292,10 @@ fn session_from(session: &AuthenticatedSession, connected_at: DateTime<Utc>) -> 
         profileid: claims.profileid.clone(),
         user_id: claims.sub.clone(),
         username: claims.username.clone(),
-        displayname: claims.displayname.clone().unwrap_or_else(|| claims.username.clone()),
+        displayname: claims
+            .displayname
+            .clone()
+            .unwrap_or_else(|| claims.username.clone()),
         avatar: claims.avatar.clone().unwrap_or_default(),
         email: claims.email.clone().unwrap_or_default(),
         permissions: claims.permissions.clone().unwrap_or_default(),
@@ -270,6 +306,9 @@ fn session_from(session: &AuthenticatedSession, connected_at: DateTime<Utc>) -> 
 
 /// The contract's code for an authentication failure.
 pub fn auth_refusal(failure: &AuthFailure) -> Refusal {
-    let code = failure.code().parse().unwrap_or(ErrorCode::AuthInvalidToken);
+    let code = failure
+        .code()
+        .parse()
+        .unwrap_or(ErrorCode::AuthInvalidToken);
     Refusal::new(code, failure.message())
 }

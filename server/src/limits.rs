@@ -28,7 +28,9 @@ impl RateLimits {
     pub fn from_contract(limits: &Limits) -> Self {
         let mut by_event = HashMap::new();
         for spec in events::ALL {
-            let (Direction::ClientToServer, None, Some(rate)) = (spec.direction, spec.alias_of, spec.rate) else {
+            let (Direction::ClientToServer, None, Some(rate)) =
+                (spec.direction, spec.alias_of, spec.rate)
+            else {
                 continue;
             };
             let (count, period) = match spec.name {
@@ -39,7 +41,10 @@ impl RateLimits {
                     Duration::from_secs(u64::from(rate.period_seconds.max(1))),
                 ),
             };
-            by_event.insert(spec.name, DefaultKeyedRateLimiter::keyed(quota(count, period)));
+            by_event.insert(
+                spec.name,
+                DefaultKeyedRateLimiter::keyed(quota(count, period)),
+            );
         }
         Self {
             by_event,

@@ -58,9 +58,14 @@ impl Presence {
     }
 
     /// Splits `profileids` into (online, offline), keeping their order.
-    pub fn partition(&self, profileids: impl IntoIterator<Item = String>) -> (Vec<String>, Vec<String>) {
+    pub fn partition(
+        &self,
+        profileids: impl IntoIterator<Item = String>,
+    ) -> (Vec<String>, Vec<String>) {
         let sockets = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
-        profileids.into_iter().partition(|p| sockets.contains_key(p))
+        profileids
+            .into_iter()
+            .partition(|p| sockets.contains_key(p))
     }
 
     /// Connected sockets and distinct online users, for metrics.
@@ -122,7 +127,10 @@ mod tests {
         assert!(!presence.disconnect("p", a));
         assert!(presence.disconnect("p", b));
         assert!(!presence.is_online("p"));
-        assert!(!presence.disconnect("p", b), "a second disconnect changes nothing");
+        assert!(
+            !presence.disconnect("p", b),
+            "a second disconnect changes nothing"
+        );
     }
 
     #[test]

@@ -6,14 +6,50 @@
 
 use std::time::Duration;
 
-use lockstep_contract::types::{self, ErrorCode};
-use lockstep_contract::validate::bounded;
 use lockstep_contract::emit;
+use lockstep_contract::types::{self, ErrorCode};
 pub use lockstep_contract::validate::Refusal;
+use lockstep_contract::validate::bounded;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 
 use crate::store::StoreError;
+
+/// A refusal and, when it is a rate limit, how long to wait before retrying
+/// (acks carry it as `retryAfter`).
+#[derive(Debug, Clone)]
+pub struct Refused {
+    pub refusal: Refusal,
+    pub retry_after: Option<Duration>,
+}
+
+impl From<Refusal> for Refused {
+    fn from(refusal: Refusal) -> Self {
+        Self {
+            refusal,
+            retry_after: None,
+        }
+    }
+}
+
+impl From<Refused> for Refusal {
+    fn from(refused: Refused) -> Self {
+        refused.refusal
+    }
+}
+
+impl From<StoreError> for Refused {
+    fn from(error: StoreError) -> Self {
+        from_store(error).into()
+    }
+}
+
+impl Refused {
+    /// `retryAfter` for an ack, in seconds.
+    pub fn retry_after_seconds(&self) -> Option<f64> {
+        self.retry_after.map(|wait| wait.as_secs_f64())
+    }
+}
 
 /// A refusal from the storage layer. `Unavailable` is the database being
 /// down (retry later); anything else is our bug, reported without detail.
@@ -21,7 +57,10 @@ pub fn from_store(error: StoreError) -> Refusal {
     match error {
         StoreError::Unavailable(source) => {
             tracing::warn!(error = %source, "storage unavailable");
-            Refusal::new(ErrorCode::StorageUnavailable, "storage is unavailable; retry later")
+            Refusal::new(
+                ErrorCode::StorageUnavailable,
+                "storage is unavailable; retry later",
+            )
         }
         other => {
             tracing::error!(error = %other, "storage failure");
@@ -34,7 +73,11 @@ pub fn from_store(error: StoreError) -> Refusal {
 pub fn rate_limited(event: &str, retry_after: Duration) -> Refusal {
     Refusal::new(
         ErrorCode::RateLimited,
-        format!("too many `{}` events; retry in {:.2} s", bounded(event), retry_after.as_secs_f64()),
+        format!(
+            "too many `{}` events; retry in {:.2} s",
+            bounded(event),
+            retry_after.as_secs_f64()
+        ),
     )
 }
 
@@ -51,7 +94,12 @@ pub fn log<A: Adapter>(socket: &SocketRef<A>, event: &str, refusal: &Refusal) {
 }
 
 /// Answers a refused chat-room event with `chat_error`.
-pub async fn chat_error<A: Adapter>(socket: &SocketRef<A>, event: &str, chatid: Option<&str>, refusal: Refusal) {
+pub async fn chat_error<A: Adapter>(
+    socket: &SocketRef<A>,
+    event: &str,
+    chatid: Option<&str>,
+    refusal: Refusal,
+) {
     log(socket, event, &refusal);
     let payload = types::ChatError {
         error: refusal.code,
@@ -76,7 +124,11 @@ pub async fn error_event<A: Adapter>(socket: &SocketRef<A>, event: &str, refusal
 }
 
 /// Tells the client about a rate limit with the contract's `rate_limited`.
-pub async fn rate_limited_event<A: Adapter>(socket: &SocketRef<A>, event: &str, retry_after: Duration) {
+pub async fn rate_limited_event<A: Adapter>(
+    socket: &SocketRef<A>,
+    event: &str,
+    retry_after: Duration,
+) {
     let payload = types::RateLimited {
         error: types::RateLimitedError::RateLimited,
         message: format!("too many `{}` events", bounded(event)),

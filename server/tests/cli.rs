@@ -72,10 +72,17 @@ fn token_prints_a_signed_access_token_with_the_requested_claims() {
     ]));
     assert!(output.status.success(), "stderr: {}", stderr(&output));
     let printed = stdout(&output);
-    assert_eq!(printed.lines().count(), 1, "only the token on stdout: {printed}");
+    assert_eq!(
+        printed.lines().count(),
+        1,
+        "only the token on stdout: {printed}"
+    );
 
     let claims = decode(printed.trim());
-    assert_eq!(claims["sub"], "profile-42", "sub defaults to the profile id");
+    assert_eq!(
+        claims["sub"], "profile-42",
+        "sub defaults to the profile id"
+    );
     assert_eq!(claims["profileid"], "profile-42");
     assert_eq!(claims["username"], "alice");
     assert_eq!(claims["email"], "alice@example.test");
@@ -84,21 +91,22 @@ fn token_prints_a_signed_access_token_with_the_requested_claims() {
     assert!(claims.get("typ").is_none(), "access tokens carry no typ");
     let exp = claims["exp"].as_i64().expect("numeric exp");
     let expected = now_secs() + 15 * 60;
-    assert!((expected - 5..=expected + 5).contains(&exp), "exp {exp}, expected about {expected}");
+    assert!(
+        (expected - 5..=expected + 5).contains(&exp),
+        "exp {exp}, expected about {expected}"
+    );
 }
 
 #[test]
 fn token_reads_the_secret_from_the_environment_and_mints_refresh_tokens() {
-    let output = run(lockstep()
-        .env("LOCKSTEP_JWT_SECRET", SECRET)
-        .args([
-            "token",
-            "--profile-id=p1",
-            "--username=bob",
-            "--user-id=user-7",
-            "--ttl=7d",
-            "--refresh",
-        ]));
+    let output = run(lockstep().env("LOCKSTEP_JWT_SECRET", SECRET).args([
+        "token",
+        "--profile-id=p1",
+        "--username=bob",
+        "--user-id=user-7",
+        "--ttl=7d",
+        "--refresh",
+    ]));
     assert!(output.status.success(), "stderr: {}", stderr(&output));
     let claims = decode(stdout(&output).trim());
     assert_eq!(claims["sub"], "user-7");
@@ -160,7 +168,9 @@ fn serve_help_documents_every_flag_and_its_environment_variable() {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");
         let env = format!(
             "LOCKSTEP_{}",
-            flag.trim_start_matches("--").replace('-', "_").to_uppercase()
+            flag.trim_start_matches("--")
+                .replace('-', "_")
+                .to_uppercase()
         );
         assert!(help.contains(&env), "{env} missing from:\n{help}");
         if let Some(default) = default {
@@ -219,7 +229,10 @@ fn migrate_reads_the_database_url_from_the_environment() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let path = dir.path().join("from-env.db");
     let output = run(lockstep()
-        .env("LOCKSTEP_DATABASE_URL", format!("sqlite://{}", path.display()))
+        .env(
+            "LOCKSTEP_DATABASE_URL",
+            format!("sqlite://{}", path.display()),
+        )
         .arg("migrate"));
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(path.exists());

@@ -21,7 +21,8 @@ pub fn write(root: &Path) -> anyhow::Result<()> {
     let files = render(root)?;
     let wanted: BTreeSet<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
     for stray in existing_files(root)?.difference(&wanted) {
-        fs::remove_file(root.join(stray)).with_context(|| format!("removing {}", stray.display()))?;
+        fs::remove_file(root.join(stray))
+            .with_context(|| format!("removing {}", stray.display()))?;
         println!("removed {}", stray.display());
     }
     let mut changed = 0;
@@ -33,7 +34,8 @@ pub fn write(root: &Path) -> anyhow::Result<()> {
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent)?;
         }
-        fs::write(&path, &file.contents).with_context(|| format!("writing {}", file.path.display()))?;
+        fs::write(&path, &file.contents)
+            .with_context(|| format!("writing {}", file.path.display()))?;
         println!("wrote {}", file.path.display());
         changed += 1;
     }
@@ -47,7 +49,10 @@ pub fn check(root: &Path) -> anyhow::Result<()> {
     let wanted: BTreeSet<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
     let mut problems = Vec::new();
     for stray in existing_files(root)?.difference(&wanted) {
-        problems.push(format!("stray file (not produced by the contract): {}", stray.display()));
+        problems.push(format!(
+            "stray file (not produced by the contract): {}",
+            stray.display()
+        ));
     }
     for file in &files {
         match fs::read_to_string(root.join(&file.path)) {
@@ -62,13 +67,20 @@ pub fn check(root: &Path) -> anyhow::Result<()> {
                         &format!("{} (from contract/)", file.path.display()),
                     )
                     .to_string();
-                problems.push(format!("out of date: {}\n{}", file.path.display(), truncate(&shown, 200)));
+                problems.push(format!(
+                    "out of date: {}\n{}",
+                    file.path.display(),
+                    truncate(&shown, 200)
+                ));
             }
             Ok(_) => {}
         }
     }
     if problems.is_empty() {
-        println!("generated/ is up to date with contract/ ({} files)", files.len());
+        println!(
+            "generated/ is up to date with contract/ ({} files)",
+            files.len()
+        );
         return Ok(());
     }
     for problem in &problems {
@@ -85,7 +97,11 @@ fn truncate(diff: &str, max_lines: usize) -> String {
     if lines.len() <= max_lines {
         return diff.to_string();
     }
-    format!("{}\n… {} more lines", lines[..max_lines].join("\n"), lines.len() - max_lines)
+    format!(
+        "{}\n… {} more lines",
+        lines[..max_lines].join("\n"),
+        lines.len() - max_lines
+    )
 }
 
 /// Every file under `generated/`, relative to the root.
@@ -93,11 +109,16 @@ fn existing_files(root: &Path) -> anyhow::Result<BTreeSet<PathBuf>> {
     let mut found = BTreeSet::new();
     let mut pending = vec![root.join(GENERATED_DIR)];
     while let Some(dir) = pending.pop() {
-        let Ok(entries) = fs::read_dir(&dir) else { continue };
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
         for entry in entries {
             let path = entry?.path();
             if path.is_dir() {
-                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                let name = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or_default();
                 if !IGNORED_DIRS.contains(&name) {
                     pending.push(path);
                 }

@@ -6,6 +6,9 @@
 //! - [`events`]: the event names and what the contract says of each.
 //! - [`handler`]: the handler traits the server implements, and [`handler::register`].
 //! - [`emit`]: a typed function per server-to-client event.
+#[cfg(test)]
+#[rustfmt::skip]
+mod examples;
 #[rustfmt::skip]
 pub mod emit;
 #[rustfmt::skip]

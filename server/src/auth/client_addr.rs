@@ -24,7 +24,11 @@ const FORWARDED_FOR: &str = "x-forwarded-for";
 /// entry is not an address, the TCP peer is used.
 ///
 /// IPv4-mapped IPv6 addresses are returned as IPv4.
-pub fn client_ip(headers: &HeaderMap, extensions: &Extensions, trust_proxy: bool) -> Option<IpAddr> {
+pub fn client_ip(
+    headers: &HeaderMap,
+    extensions: &Extensions,
+    trust_proxy: bool,
+) -> Option<IpAddr> {
     let forwarded = trust_proxy.then(|| last_forwarded_for(headers)).flatten();
     forwarded
         .or_else(|| peer_ip(extensions))
@@ -90,8 +94,10 @@ mod tests {
 
     #[test]
     fn trusted_proxy_uses_the_rightmost_entry() {
-        let (headers, extensions) =
-            request(Some("10.0.0.1:50000"), &["1.1.1.1, 2.2.2.2", "3.3.3.3 , 203.0.113.9"]);
+        let (headers, extensions) = request(
+            Some("10.0.0.1:50000"),
+            &["1.1.1.1, 2.2.2.2", "3.3.3.3 , 203.0.113.9"],
+        );
         assert_eq!(client_ip(&headers, &extensions, true), ip("203.0.113.9"));
     }
 

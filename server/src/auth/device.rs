@@ -157,7 +157,10 @@ mod tests {
 
     #[test]
     fn network_text_is_as_documented() {
-        assert_eq!(network_of("10.1.2.3".parse().expect("ip")), "v4:10.1.2.0/24");
+        assert_eq!(
+            network_of("10.1.2.3".parse().expect("ip")),
+            "v4:10.1.2.0/24"
+        );
         assert_eq!(
             network_of("2001:db8:1:2::3".parse().expect("ip")),
             "v6:2001:db8:1::/48"

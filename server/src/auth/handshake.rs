@@ -258,7 +258,10 @@ mod tests {
     fn expired_access_with_valid_refresh_is_refreshed() {
         let session = authenticate_handshake(
             &verifier(),
-            &cookies(Some(&access_token(NOW - 600)), Some(&refresh_token(NOW + 86_400))),
+            &cookies(
+                Some(&access_token(NOW - 600)),
+                Some(&refresh_token(NOW + 86_400)),
+            ),
             Some(&auth_for("profile-1")),
             now(),
         )
@@ -294,7 +297,10 @@ mod tests {
     fn both_expired_is_expired() {
         let result = authenticate_request(
             &verifier(),
-            &cookies(Some(&access_token(NOW - 600)), Some(&refresh_token(NOW - 60))),
+            &cookies(
+                Some(&access_token(NOW - 600)),
+                Some(&refresh_token(NOW - 60)),
+            ),
             now(),
         );
         assert_eq!(result, Err(AuthFailure::TokenExpired));
@@ -327,17 +333,24 @@ mod tests {
         );
         assert_eq!(
             result,
-            Err(AuthFailure::InvalidToken(InvalidTokenReason::WrongTokenType))
+            Err(AuthFailure::InvalidToken(
+                InvalidTokenReason::WrongTokenType
+            ))
         );
     }
 
     #[test]
     fn access_token_in_the_refresh_cookie_is_refused() {
-        let result =
-            authenticate_request(&verifier(), &cookies(None, Some(&access_token(NOW + 600))), now());
+        let result = authenticate_request(
+            &verifier(),
+            &cookies(None, Some(&access_token(NOW + 600))),
+            now(),
+        );
         assert_eq!(
             result,
-            Err(AuthFailure::InvalidToken(InvalidTokenReason::WrongTokenType))
+            Err(AuthFailure::InvalidToken(
+                InvalidTokenReason::WrongTokenType
+            ))
         );
     }
 
@@ -379,10 +392,22 @@ mod tests {
             (None, HandshakeProblem::Missing),
             (Some(Value::Null), HandshakeProblem::Missing),
             (Some(json!("profile-1")), HandshakeProblem::NotAnObject),
-            (Some(json!({"timestamp": 1})), HandshakeProblem::BadProfileId),
-            (Some(json!({"profileid": 7, "timestamp": 1})), HandshakeProblem::BadProfileId),
-            (Some(json!({"profileid": "", "timestamp": 1})), HandshakeProblem::BadProfileId),
-            (Some(json!({"profileid": "profile-1"})), HandshakeProblem::BadTimestamp),
+            (
+                Some(json!({"timestamp": 1})),
+                HandshakeProblem::BadProfileId,
+            ),
+            (
+                Some(json!({"profileid": 7, "timestamp": 1})),
+                HandshakeProblem::BadProfileId,
+            ),
+            (
+                Some(json!({"profileid": "", "timestamp": 1})),
+                HandshakeProblem::BadProfileId,
+            ),
+            (
+                Some(json!({"profileid": "profile-1"})),
+                HandshakeProblem::BadTimestamp,
+            ),
             (
                 Some(json!({"profileid": "profile-1", "timestamp": "now"})),
                 HandshakeProblem::BadTimestamp,
@@ -390,7 +415,11 @@ mod tests {
         ];
         for (auth, problem) in cases {
             let result = authenticate_handshake(&verifier(), &valid_cookies, auth.as_ref(), now());
-            assert_eq!(result, Err(AuthFailure::HandshakeInvalid(problem)), "{auth:?}");
+            assert_eq!(
+                result,
+                Err(AuthFailure::HandshakeInvalid(problem)),
+                "{auth:?}"
+            );
         }
     }
 
@@ -441,7 +470,10 @@ mod tests {
             "cookie",
             "a=1;accessToken=tok.en.1 ;  other = x ;refreshToken=\"r.e.f\"",
         )]);
-        assert_eq!(cookie_value(&map, "accessToken").as_deref(), Some("tok.en.1"));
+        assert_eq!(
+            cookie_value(&map, "accessToken").as_deref(),
+            Some("tok.en.1")
+        );
         assert_eq!(cookie_value(&map, "refreshToken").as_deref(), Some("r.e.f"));
         assert_eq!(cookie_value(&map, "other").as_deref(), Some("x"));
         assert_eq!(cookie_value(&map, "missing"), None);
@@ -466,7 +498,10 @@ mod tests {
 
     #[test]
     fn presented_tokens_debug_hides_values() {
-        let map = headers(&[("cookie", "accessToken=secret-access; refreshToken=secret-refresh")]);
+        let map = headers(&[(
+            "cookie",
+            "accessToken=secret-access; refreshToken=secret-refresh",
+        )]);
         let printed = format!("{:?}", PresentedTokens::from_headers(&map));
         assert!(!printed.contains("secret"), "{printed}");
     }

@@ -104,7 +104,8 @@ impl TokenVerifier {
         expected: ExpectedType,
         now: DateTime<Utc>,
     ) -> Result<Claims, AuthFailure> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| invalid(InvalidTokenReason::Malformed))?;
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| invalid(InvalidTokenReason::Malformed))?;
         if header.alg != ALGORITHM {
             return Err(invalid(InvalidTokenReason::WrongAlgorithm));
         }
@@ -176,7 +177,9 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn verifier() -> TokenVerifier {
-        TokenVerifier::new(&JwtSecret::new("unit-test-secret-of-at-least-32-bytes").expect("non-empty"))
+        TokenVerifier::new(
+            &JwtSecret::new("unit-test-secret-of-at-least-32-bytes").expect("non-empty"),
+        )
     }
 
     pub(crate) fn claims_expiring_at(exp: i64) -> Claims {
@@ -210,7 +213,11 @@ pub(crate) mod tests {
             b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
         let mut out = String::new();
         for chunk in bytes.chunks(3) {
-            let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
             let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
             let chars = chunk.len() + 1;
             for i in 0..chars {
@@ -243,7 +250,9 @@ pub(crate) mod tests {
         let token = refresh_token(NOW + 3600);
         assert_eq!(
             verifier().verify_access_at(&token, now()),
-            Err(AuthFailure::InvalidToken(InvalidTokenReason::WrongTokenType))
+            Err(AuthFailure::InvalidToken(
+                InvalidTokenReason::WrongTokenType
+            ))
         );
         assert!(verifier().verify_refresh_at(&token, now()).is_ok());
     }
@@ -253,7 +262,9 @@ pub(crate) mod tests {
         let token = access_token(NOW + 3600);
         assert_eq!(
             verifier().verify_refresh_at(&token, now()),
-            Err(AuthFailure::InvalidToken(InvalidTokenReason::WrongTokenType))
+            Err(AuthFailure::InvalidToken(
+                InvalidTokenReason::WrongTokenType
+            ))
         );
     }
 
@@ -262,13 +273,17 @@ pub(crate) mod tests {
         let token = refresh_token(NOW - 3600);
         assert_eq!(
             verifier().verify_access_at(&token, now()),
-            Err(AuthFailure::InvalidToken(InvalidTokenReason::WrongTokenType))
+            Err(AuthFailure::InvalidToken(
+                InvalidTokenReason::WrongTokenType
+            ))
         );
     }
 
     #[test]
     fn forged_signature_is_refused() {
-        let other = TokenVerifier::new(&JwtSecret::new("another-secret-entirely-0123456789").expect("non-empty"));
+        let other = TokenVerifier::new(
+            &JwtSecret::new("another-secret-entirely-0123456789").expect("non-empty"),
+        );
         let forged = other.mint(&claims_expiring_at(NOW + 3600)).expect("mint");
         assert_eq!(
             verifier().verify_access_at(&forged, now()),
@@ -301,7 +316,10 @@ pub(crate) mod tests {
                 .expect("json")
                 .as_bytes(),
         );
-        for token in [format!("{header}.{payload}."), format!("{header}.{payload}")] {
+        for token in [
+            format!("{header}.{payload}."),
+            format!("{header}.{payload}"),
+        ] {
             let result = verifier().verify_access_at(&token, now());
             assert!(
                 matches!(result, Err(AuthFailure::InvalidToken(_))),
@@ -321,7 +339,9 @@ pub(crate) mod tests {
         .expect("mint");
         assert_eq!(
             verifier().verify_access_at(&token, now()),
-            Err(AuthFailure::InvalidToken(InvalidTokenReason::WrongAlgorithm))
+            Err(AuthFailure::InvalidToken(
+                InvalidTokenReason::WrongAlgorithm
+            ))
         );
     }
 

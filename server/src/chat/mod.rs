@@ -19,21 +19,9 @@ use socketioxide::adapter::Adapter;
 use socketioxide::operators::BroadcastOperators;
 
 use crate::app::App;
-use crate::refusal::{self, Refusal};
+use crate::refusal::{self, Refusal, Refused};
 use crate::session::{Session, chat_room, iso, now, session_of, user_room};
 use crate::store::{Chat, Role};
-
-/// A rate limit refusal and how long to wait.
-pub struct Limited {
-    pub refusal: Refusal,
-    pub retry_after: std::time::Duration,
-}
-
-impl From<Limited> for Refusal {
-    fn from(limited: Limited) -> Self {
-        limited.refusal
-    }
-}
 
 /// The chat id of the contract's string-or-object form.
 pub fn chatid_of(chat: &types::ChatRef) -> &str {
@@ -48,7 +36,11 @@ impl<A: Adapter> App<A> {
     /// for an unknown id, `NOT_PARTICIPANT` for a chat the user is not in.
     /// Telling the two apart reveals only that an id exists, and chat ids
     /// are unguessable ULIDs.
-    pub async fn participant(&self, chatid: &str, profileid: &str) -> Result<(Chat, Role), Refusal> {
+    pub async fn participant(
+        &self,
+        chatid: &str,
+        profileid: &str,
+    ) -> Result<(Chat, Role), Refusal> {
         let chat = self
             .store
             .get_chat(chatid)
@@ -60,7 +52,12 @@ impl<A: Adapter> App<A> {
             .get_participant(chatid, profileid)
             .await
             .map_err(refusal::from_store)?
-            .ok_or_else(|| Refusal::new(ErrorCode::NotParticipant, "you are not a participant of this chat"))?;
+            .ok_or_else(|| {
+                Refusal::new(
+                    ErrorCode::NotParticipant,
+                    "you are not a participant of this chat",
+                )
+            })?;
         Ok((chat, role))
     }
 
@@ -71,23 +68,32 @@ impl<A: Adapter> App<A> {
         socket: &socketioxide::extract::SocketRef<A>,
         event: &'static str,
         session: &Session,
-    ) -> Result<(), Limited> {
+    ) -> Result<(), Refused> {
         match self.rate_limits.check(event, &session.profileid) {
             Ok(()) => Ok(()),
             Err(retry_after) => {
                 tracing::info!(profileid = %session.profileid, event, "rate limited");
                 refusal::rate_limited_event(socket, event, retry_after).await;
-                Err(Limited {
+                Err(Refused {
                     refusal: refusal::rate_limited(event, retry_after),
-                    retry_after,
+                    retry_after: Some(retry_after),
                 })
             }
         }
     }
 
-    async fn join_room(&self, ctx: &EventContext<A>, session: &Session, chatid: &str) -> Result<(), Refusal> {
+    async fn join_room(
+        &self,
+        ctx: &EventContext<A>,
+        session: &Session,
+        chatid: &str,
+    ) -> Result<(), Refusal> {
         let (chat, role) = self.participant(chatid, &session.profileid).await?;
-        let participants = self.store.list_participants(chatid).await.map_err(refusal::from_store)?;
+        let participants = self
+            .store
+            .list_participants(chatid)
+            .await
+            .map_err(refusal::from_store)?;
         ctx.socket.join(chat_room(chatid));
         let joined = types::ChatJoined {
             chatid: chatid.to_owned(),
@@ -109,12 +115,20 @@ impl<A: Adapter> App<A> {
             is_online: true,
             joined_at: iso(now()),
         };
-        let others = ctx.socket.to(chat_room(chatid)).except(user_room(&session.profileid));
+        let others = ctx
+            .socket
+            .to(chat_room(chatid))
+            .except(user_room(&session.profileid));
         let _ = emit::user_joined_chat(others, &announcement).await;
         Ok(())
     }
 
-    async fn leave_room(&self, ctx: &EventContext<A>, session: &Session, chatid: &str) -> Result<(), Refusal> {
+    async fn leave_room(
+        &self,
+        ctx: &EventContext<A>,
+        session: &Session,
+        chatid: &str,
+    ) -> Result<(), Refusal> {
         self.participant(chatid, &session.profileid).await?;
         ctx.socket.leave(chat_room(chatid));
         let left = types::UserLeft {
@@ -122,14 +136,23 @@ impl<A: Adapter> App<A> {
             profileid: session.profileid.clone(),
             username: session.username.clone(),
         };
-        let others = ctx.socket.to(chat_room(chatid)).except(user_room(&session.profileid));
+        let others = ctx
+            .socket
+            .to(chat_room(chatid))
+            .except(user_room(&session.profileid));
         let _ = emit::user_left(others, &left).await;
         Ok(())
     }
 
-    async fn start_typing(&self, ctx: &EventContext<A>, session: &Session, chatid: &str) -> Result<(), Refusal> {
+    async fn start_typing(
+        &self,
+        ctx: &EventContext<A>,
+        session: &Session,
+        chatid: &str,
+    ) -> Result<(), Refusal> {
         self.participant(chatid, &session.profileid).await?;
-        self.within_rate(&ctx.socket, events::TYPING_START, session).await?;
+        self.within_rate(&ctx.socket, events::TYPING_START, session)
+            .await?;
         let generation = self.typing.start(chatid, &session.profileid);
         let typing = types::UserTyping {
             chatid: chatid.to_owned(),
@@ -139,7 +162,11 @@ impl<A: Adapter> App<A> {
         };
         let _ = emit::user_typing(others_in_room(&self.io, chatid, session), &typing).await;
 
-        let (io, typing, timeout) = (self.io.clone(), Arc::clone(&self.typing), self.config.typing_timeout);
+        let (io, typing, timeout) = (
+            self.io.clone(),
+            Arc::clone(&self.typing),
+            self.config.typing_timeout,
+        );
         let (chatid, session) = (chatid.to_owned(), session.clone());
         tokio::spawn(async move {
             tokio::time::sleep(timeout).await;
@@ -150,9 +177,15 @@ impl<A: Adapter> App<A> {
         Ok(())
     }
 
-    async fn stop_typing(&self, ctx: &EventContext<A>, session: &Session, chatid: &str) -> Result<(), Refusal> {
+    async fn stop_typing(
+        &self,
+        ctx: &EventContext<A>,
+        session: &Session,
+        chatid: &str,
+    ) -> Result<(), Refusal> {
         self.participant(chatid, &session.profileid).await?;
-        self.within_rate(&ctx.socket, events::TYPING_STOP, session).await?;
+        self.within_rate(&ctx.socket, events::TYPING_STOP, session)
+            .await?;
         if self.typing.stop(chatid, &session.profileid) {
             announce_stopped_typing(&self.io, chatid, session).await;
         }
@@ -171,8 +204,13 @@ async fn announce_stopped_typing<A: Adapter>(io: &SocketIo<A>, chatid: &str, ses
 
 /// The chat's room without any socket of the user (typing is never shown to
 /// the typer, on any of their devices).
-fn others_in_room<A: Adapter>(io: &SocketIo<A>, chatid: &str, session: &Session) -> BroadcastOperators<A> {
-    io.to(chat_room(chatid)).except(user_room(&session.profileid))
+fn others_in_room<A: Adapter>(
+    io: &SocketIo<A>,
+    chatid: &str,
+    session: &Session,
+) -> BroadcastOperators<A> {
+    io.to(chat_room(chatid))
+        .except(user_room(&session.profileid))
 }
 
 /// Runs a chat-room handler and answers its refusal with `chat_error`.
@@ -187,25 +225,33 @@ where
 
 impl<A: Adapter> ChatEvents<A> for App<A> {
     async fn join_chat(&self, ctx: EventContext<A>, payload: types::ChatRef) {
-        let Some(session) = session_of(&ctx.socket) else { return };
+        let Some(session) = session_of(&ctx.socket) else {
+            return;
+        };
         let chatid = chatid_of(&payload);
         answer(&ctx, chatid, self.join_room(&ctx, &session, chatid)).await;
     }
 
     async fn leave_chat(&self, ctx: EventContext<A>, payload: types::ChatRef) {
-        let Some(session) = session_of(&ctx.socket) else { return };
+        let Some(session) = session_of(&ctx.socket) else {
+            return;
+        };
         let chatid = chatid_of(&payload);
         answer(&ctx, chatid, self.leave_room(&ctx, &session, chatid)).await;
     }
 
     async fn typing_start(&self, ctx: EventContext<A>, payload: types::ChatRef) {
-        let Some(session) = session_of(&ctx.socket) else { return };
+        let Some(session) = session_of(&ctx.socket) else {
+            return;
+        };
         let chatid = chatid_of(&payload);
         answer(&ctx, chatid, self.start_typing(&ctx, &session, chatid)).await;
     }
 
     async fn typing_stop(&self, ctx: EventContext<A>, payload: types::ChatRef) {
-        let Some(session) = session_of(&ctx.socket) else { return };
+        let Some(session) = session_of(&ctx.socket) else {
+            return;
+        };
         let chatid = chatid_of(&payload);
         answer(&ctx, chatid, self.stop_typing(&ctx, &session, chatid)).await;
     }

@@ -52,7 +52,11 @@ mod tests {
         let member = permissions(Role::Member, ChatType::Group);
         assert!(!member.can_add_members && !member.can_remove_members && !member.can_edit_settings);
         let moderator = permissions(Role::Moderator, ChatType::Group);
-        assert!(moderator.can_add_members && moderator.can_remove_members && !moderator.can_edit_settings);
+        assert!(
+            moderator.can_add_members
+                && moderator.can_remove_members
+                && !moderator.can_edit_settings
+        );
         let owner = permissions(Role::Owner, ChatType::Direct);
         assert!(owner.can_add_members && owner.can_edit_settings);
     }

@@ -34,7 +34,10 @@ const MAX_PAGE: u32 = 100;
 pub fn routes<A: Adapter>() -> Router<Arc<App<A>>> {
     Router::new()
         .route("/api/chats", post(create_chat::<A>).get(list_chats::<A>))
-        .route("/api/chats/{chatid}/participants", post(add_participant::<A>))
+        .route(
+            "/api/chats/{chatid}/participants",
+            post(add_participant::<A>),
+        )
         .route("/api/chats/{chatid}/messages", get(history::<A>))
 }
 
@@ -72,12 +75,20 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::Unavailable(_) => {
                 tracing::warn!(%error, "storage unavailable");
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::StorageUnavailable, "storage is unavailable; retry later")
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorCode::StorageUnavailable,
+                    "storage is unavailable; retry later",
+                )
             }
             StoreError::Invalid(rule) => Self::invalid(rule),
             other => {
                 tracing::error!(error = %other, "storage failure");
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::InternalError, "internal error")
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    ErrorCode::InternalError,
+                    "internal error",
+                )
             }
         }
     }
@@ -85,7 +96,10 @@ impl From<StoreError> for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
-        Self::invalid(format!("the body is not the expected JSON: {}", rejection.body_text()))
+        Self::invalid(format!(
+            "the body is not the expected JSON: {}",
+            rejection.body_text()
+        ))
     }
 }
 
@@ -97,7 +111,10 @@ pub struct Caller {
 impl<A: Adapter> FromRequestParts<Arc<App<A>>> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, app: &Arc<App<A>>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &Arc<App<A>>,
+    ) -> Result<Self, Self::Rejection> {
         match crate::auth::authenticate_request(&app.verifier, &parts.headers, now()) {
             Ok(session) => Ok(Caller {
                 profileid: session.claims.profileid,
@@ -105,7 +122,11 @@ impl<A: Adapter> FromRequestParts<Arc<App<A>>> for Caller {
             Err(failure) => {
                 tracing::warn!(code = failure.code(), path = %parts.uri.path(), "REST authentication failed");
                 let refusal = crate::connection::auth_refusal(&failure);
-                Err(ApiError::new(StatusCode::UNAUTHORIZED, refusal.code, refusal.message))
+                Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    refusal.code,
+                    refusal.message,
+                ))
             }
         }
     }
@@ -152,12 +173,20 @@ async fn create_chat<A: Adapter>(
         .parse()
         .map_err(|_| ApiError::invalid("chatType must be one of direct, group, channel"))?;
     if body.participants.len() > MAX_PARTICIPANTS {
-        return Err(ApiError::invalid(format!("at most {MAX_PARTICIPANTS} participants")));
+        return Err(ApiError::invalid(format!(
+            "at most {MAX_PARTICIPANTS} participants"
+        )));
     }
     if body.participants.iter().any(|p| !valid_id(p)) {
-        return Err(ApiError::invalid(format!("participants are profile ids of 1 to {MAX_ID_CHARS} characters")));
+        return Err(ApiError::invalid(format!(
+            "participants are profile ids of 1 to {MAX_ID_CHARS} characters"
+        )));
     }
-    if body.chat_name.as_ref().is_some_and(|n| n.chars().count() > 255) {
+    if body
+        .chat_name
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > 255)
+    {
         return Err(ApiError::invalid("chatName is at most 255 characters"));
     }
     let mut participants = vec![caller.profileid.clone()];
@@ -167,7 +196,9 @@ async fn create_chat<A: Adapter>(
         }
     }
     if chat_type == ChatType::Direct && participants.len() != 2 {
-        return Err(ApiError::invalid("a direct chat has exactly two members: you and one other"));
+        return Err(ApiError::invalid(
+            "a direct chat has exactly two members: you and one other",
+        ));
     }
     let created = app
         .store
@@ -179,11 +210,22 @@ async fn create_chat<A: Adapter>(
             created_at: now(),
         })
         .await?;
-    let status = if created.created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(chat_body(&app, &created.chat, &caller.profileid).await?)))
+    let status = if created.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(chat_body(&app, &created.chat, &caller.profileid).await?),
+    ))
 }
 
-async fn chat_body<A: Adapter>(app: &App<A>, chat: &crate::store::Chat, caller: &str) -> Result<ChatBody, ApiError> {
+async fn chat_body<A: Adapter>(
+    app: &App<A>,
+    chat: &crate::store::Chat,
+    caller: &str,
+) -> Result<ChatBody, ApiError> {
     let participants = app.store.list_participants(&chat.chatid).await?;
     let role = participants
         .iter()
@@ -222,7 +264,10 @@ struct ChatListEntry {
     last_message_at: Option<types::IsoTimestamp>,
 }
 
-async fn list_chats<A: Adapter>(State(app): State<Arc<App<A>>>, caller: Caller) -> Result<Json<serde_json::Value>, ApiError> {
+async fn list_chats<A: Adapter>(
+    State(app): State<Arc<App<A>>>,
+    caller: Caller,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let chats: Vec<ChatListEntry> = app
         .store
         .list_chats_for(&caller.profileid)
@@ -258,30 +303,55 @@ async fn add_participant<A: Adapter>(
     let Json(body) = body?;
     let (chat, caller_role) = authorize(&app, &chatid, &caller).await?;
     if !permissions(caller_role, chat.chat_type).can_add_members {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, "your role cannot add members to this chat"));
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            "your role cannot add members to this chat",
+        ));
     }
     if chat.chat_type == ChatType::Direct {
-        return Err(ApiError::invalid("a direct chat always has exactly two members"));
+        return Err(ApiError::invalid(
+            "a direct chat always has exactly two members",
+        ));
     }
     if !valid_id(&body.profileid) {
-        return Err(ApiError::invalid(format!("profileid is 1 to {MAX_ID_CHARS} characters")));
+        return Err(ApiError::invalid(format!(
+            "profileid is 1 to {MAX_ID_CHARS} characters"
+        )));
     }
     let role = match body.role.as_deref() {
         None => Role::Member,
         Some(text) => match text.parse::<Role>() {
             Ok(Role::Owner) | Err(_) => {
-                return Err(ApiError::invalid("role must be one of admin, moderator, member"));
+                return Err(ApiError::invalid(
+                    "role must be one of admin, moderator, member",
+                ));
             }
             // Only admins hand out admin.
             Ok(Role::Admin) if !permissions(caller_role, chat.chat_type).can_edit_settings => {
-                return Err(ApiError::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, "only owners and admins can add admins"));
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    ErrorCode::Forbidden,
+                    "only owners and admins can add admins",
+                ));
             }
             Ok(role) => role,
         },
     };
-    let added = app.store.add_participant(&chatid, &body.profileid, role, now()).await?;
-    let stored_role = app.store.get_participant(&chatid, &body.profileid).await?.unwrap_or(role);
-    let status = if added { StatusCode::CREATED } else { StatusCode::OK };
+    let added = app
+        .store
+        .add_participant(&chatid, &body.profileid, role, now())
+        .await?;
+    let stored_role = app
+        .store
+        .get_participant(&chatid, &body.profileid)
+        .await?
+        .unwrap_or(role);
+    let status = if added {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((
         status,
         Json(serde_json::json!({
@@ -311,12 +381,24 @@ async fn history<A: Adapter>(
         None => DEFAULT_PAGE,
         Some(text) => match text.parse::<u32>() {
             Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
-            _ => return Err(ApiError::invalid(format!("limit is a number from 1 to {MAX_PAGE}"))),
+            _ => {
+                return Err(ApiError::invalid(format!(
+                    "limit is a number from 1 to {MAX_PAGE}"
+                )));
+            }
         },
     };
-    let page = match app.store.history(&chatid, query.before.as_deref(), limit).await {
+    let page = match app
+        .store
+        .history(&chatid, query.before.as_deref(), limit)
+        .await
+    {
         Err(StoreError::NotFound(_)) => {
-            return Err(ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::MessageNotFound, "`before` is not a message of this chat"));
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::MessageNotFound,
+                "`before` is not a message of this chat",
+            ));
         }
         other => other?,
     };
@@ -333,7 +415,11 @@ async fn history<A: Adapter>(
         .messages
         .iter()
         .map(|entry| {
-            let reply = entry.message.reply_to.as_ref().and_then(|id| replies.get(id));
+            let reply = entry
+                .message
+                .reply_to
+                .as_ref()
+                .and_then(|id| replies.get(id));
             render::message(&entry.message, &entry.reactions, reply)
         })
         .collect();
@@ -345,20 +431,36 @@ async fn history<A: Adapter>(
 }
 
 /// The chat and the caller's role, or 404 / 403.
-async fn authorize<A: Adapter>(app: &App<A>, chatid: &str, caller: &Caller) -> Result<(crate::store::Chat, Role), ApiError> {
+async fn authorize<A: Adapter>(
+    app: &App<A>,
+    chatid: &str,
+    caller: &Caller,
+) -> Result<(crate::store::Chat, Role), ApiError> {
     if !valid_id(chatid) {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, ErrorCode::ChatNotFound, "no such chat"));
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::ChatNotFound,
+            "no such chat",
+        ));
     }
-    let chat = app
-        .store
-        .get_chat(chatid)
-        .await?
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, ErrorCode::ChatNotFound, "no such chat"))?;
+    let chat = app.store.get_chat(chatid).await?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::ChatNotFound,
+            "no such chat",
+        )
+    })?;
     let role = app
         .store
         .get_participant(chatid, &caller.profileid)
         .await?
-        .ok_or_else(|| ApiError::new(StatusCode::FORBIDDEN, ErrorCode::NotParticipant, "you are not a participant of this chat"))?;
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::NotParticipant,
+                "you are not a participant of this chat",
+            )
+        })?;
     Ok((chat, role))
 }
 

@@ -19,7 +19,10 @@ impl Typing {
     /// Starts (or restarts) an indicator; returns its generation.
     pub fn start(&self, chatid: &str, profileid: &str) -> u64 {
         let generation = {
-            let mut next = self.next_generation.lock().unwrap_or_else(|e| e.into_inner());
+            let mut next = self
+                .next_generation
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             *next += 1;
             *next
         };
@@ -31,7 +34,9 @@ impl Typing {
     /// Stops an indicator; returns whether one was live.
     pub fn stop(&self, chatid: &str, profileid: &str) -> bool {
         let mut active = self.active.lock().unwrap_or_else(|e| e.into_inner());
-        active.remove(&(chatid.to_owned(), profileid.to_owned())).is_some()
+        active
+            .remove(&(chatid.to_owned(), profileid.to_owned()))
+            .is_some()
     }
 
     /// Expires the indicator if it is still at `generation`; returns whether

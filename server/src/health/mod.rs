@@ -38,7 +38,11 @@ async fn ready<A: Adapter>(State(app): State<Arc<App<A>>>) -> impl IntoResponse 
         Ok(Ok(())) => "up",
         Ok(Err(_)) | Err(_) => "down",
     };
-    let status = if database == "up" { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if database == "up" {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let body = json!({
         "status": if status == StatusCode::OK { "ready" } else { "unavailable" },
         "checks": { "database": database },

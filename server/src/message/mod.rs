@@ -15,33 +15,9 @@ use socketioxide::adapter::Adapter;
 
 use crate::app::App;
 use crate::chat::permissions::permissions;
-use crate::refusal::{self, Refusal};
+use crate::refusal::{self, Refusal, Refused};
 use crate::session::{Session, iso, now, session_of, user_room};
 use crate::store::{self, StoredMessage};
-
-/// Why a send was refused, and when to retry if it was the rate limit.
-struct SendRefusal {
-    refusal: Refusal,
-    retry_after: Option<f64>,
-}
-
-impl From<Refusal> for SendRefusal {
-    fn from(refusal: Refusal) -> Self {
-        Self {
-            refusal,
-            retry_after: None,
-        }
-    }
-}
-
-impl From<crate::chat::Limited> for SendRefusal {
-    fn from(limited: crate::chat::Limited) -> Self {
-        Self {
-            refusal: limited.refusal,
-            retry_after: Some(limited.retry_after.as_secs_f64()),
-        }
-    }
-}
 
 impl<A: Adapter> App<A> {
     /// Checks, stores and fans out one message. Returns the stored message;
@@ -51,33 +27,58 @@ impl<A: Adapter> App<A> {
         ctx: &EventContext<A>,
         session: &Session,
         payload: &types::SendMessage,
-    ) -> Result<StoredMessage, SendRefusal> {
+    ) -> Result<StoredMessage, Refused> {
         let chatid = payload.chatid.as_str();
         let (chat, role) = self.participant(chatid, &session.profileid).await?;
         if !permissions(role, chat.chat_type).can_send_messages {
-            return Err(Refusal::new(ErrorCode::Forbidden, "your role cannot send messages in this chat").into());
+            return Err(Refusal::new(
+                ErrorCode::Forbidden,
+                "your role cannot send messages in this chat",
+            )
+            .into());
         }
-        self.within_rate(&ctx.socket, events::SEND_MESSAGE, session).await?;
+        self.within_rate(&ctx.socket, events::SEND_MESSAGE, session)
+            .await?;
 
         let max_bytes = self.config.limits.max_message_bytes;
         if payload.content.len() > max_bytes {
             return Err(Refusal::new(
                 ErrorCode::ContentTooLarge,
-                format!("content is {} bytes; at most {max_bytes} are allowed", payload.content.len()),
+                format!(
+                    "content is {} bytes; at most {max_bytes} are allowed",
+                    payload.content.len()
+                ),
             )
             .into());
         }
-        let participants = self.store.list_participants(chatid).await.map_err(refusal::from_store)?;
+        let participants = self
+            .store
+            .list_participants(chatid)
+            .await
+            .map_err(refusal::from_store)?;
         let is_participant = |id: &str| participants.iter().any(|p| p.profileid == id);
         if !payload.mentions.iter().all(|m| is_participant(m)) {
-            return Err(Refusal::new(ErrorCode::InvalidMention, "a mentioned profile is not a participant of this chat").into());
+            return Err(Refusal::new(
+                ErrorCode::InvalidMention,
+                "a mentioned profile is not a participant of this chat",
+            )
+            .into());
         }
         let reply_to = match &payload.reply_to {
             None => None,
-            Some(replied) => match self.store.get_message(replied).await.map_err(refusal::from_store)? {
+            Some(replied) => match self
+                .store
+                .get_message(replied)
+                .await
+                .map_err(refusal::from_store)?
+            {
                 Some(original) if original.chatid == chatid => Some(original),
                 _ => {
-                    return Err(Refusal::new(ErrorCode::InvalidReply, "replyTo must be a message of the same chat").into());
+                    return Err(Refusal::new(
+                        ErrorCode::InvalidReply,
+                        "replyTo must be a message of the same chat",
+                    )
+                    .into());
                 }
             },
         };
@@ -97,7 +98,11 @@ impl<A: Adapter> App<A> {
             mentions: payload.mentions.iter().map(|m| m.to_string()).collect(),
             created_at: now(),
         };
-        let inserted = self.store.insert_message(&new_message).await.map_err(refusal::from_store)?;
+        let inserted = self
+            .store
+            .insert_message(&new_message)
+            .await
+            .map_err(refusal::from_store)?;
         if !inserted.created {
             // A retry: the first attempt stored (and fanned out) this message.
             return Ok(inserted.message);
@@ -123,7 +128,10 @@ impl<A: Adapter> App<A> {
             delivered_at: None,
             queued_duration: None,
         };
-        let rooms: Vec<String> = participants.iter().map(|p| user_room(&p.profileid)).collect();
+        let rooms: Vec<String> = participants
+            .iter()
+            .map(|p| user_room(&p.profileid))
+            .collect();
         if let Err(error) = emit::new_message(ctx.socket.to(rooms), &broadcast).await {
             tracing::warn!(%error, "could not broadcast a new message");
         }
@@ -165,17 +173,38 @@ impl<A: Adapter> App<A> {
     }
 
     /// The message `messageid` if it belongs to `chatid`.
-    async fn message_in_chat(&self, messageid: &str, chatid: &str) -> Result<StoredMessage, Refusal> {
-        match self.store.get_message(messageid).await.map_err(refusal::from_store)? {
+    async fn message_in_chat(
+        &self,
+        messageid: &str,
+        chatid: &str,
+    ) -> Result<StoredMessage, Refusal> {
+        match self
+            .store
+            .get_message(messageid)
+            .await
+            .map_err(refusal::from_store)?
+        {
             Some(message) if message.chatid == chatid => Ok(message),
-            _ => Err(Refusal::new(ErrorCode::MessageNotFound, "no such message in this chat")),
+            _ => Err(Refusal::new(
+                ErrorCode::MessageNotFound,
+                "no such message in this chat",
+            )),
         }
     }
 
-    async fn mark_read(&self, ctx: &EventContext<A>, session: &Session, payload: &types::MarkMessageRead) -> Result<(), Refusal> {
-        self.participant(&payload.chatid, &session.profileid).await?;
-        self.within_rate(&ctx.socket, events::MARK_MESSAGE_READ, session).await?;
-        let message = self.message_in_chat(&payload.messageid, &payload.chatid).await?;
+    async fn mark_read(
+        &self,
+        ctx: &EventContext<A>,
+        session: &Session,
+        payload: &types::MarkMessageRead,
+    ) -> Result<(), Refusal> {
+        self.participant(&payload.chatid, &session.profileid)
+            .await?;
+        self.within_rate(&ctx.socket, events::MARK_MESSAGE_READ, session)
+            .await?;
+        let message = self
+            .message_in_chat(&payload.messageid, &payload.chatid)
+            .await?;
         if message.senderid == session.profileid {
             return Ok(());
         }
@@ -198,10 +227,19 @@ impl<A: Adapter> App<A> {
         Ok(())
     }
 
-    async fn react(&self, ctx: &EventContext<A>, session: &Session, payload: &types::ReactToMessage) -> Result<(), Refusal> {
-        self.participant(&payload.chatid, &session.profileid).await?;
-        self.within_rate(&ctx.socket, events::REACT_TO_MESSAGE, session).await?;
-        let message = self.message_in_chat(&payload.messageid, &payload.chatid).await?;
+    async fn react(
+        &self,
+        ctx: &EventContext<A>,
+        session: &Session,
+        payload: &types::ReactToMessage,
+    ) -> Result<(), Refusal> {
+        self.participant(&payload.chatid, &session.profileid)
+            .await?;
+        self.within_rate(&ctx.socket, events::REACT_TO_MESSAGE, session)
+            .await?;
+        let message = self
+            .message_in_chat(&payload.messageid, &payload.chatid)
+            .await?;
         let at = now();
         let new = self
             .store
@@ -214,7 +252,10 @@ impl<A: Adapter> App<A> {
                 .list_participants(&message.chatid)
                 .await
                 .map_err(refusal::from_store)?;
-            let rooms: Vec<String> = participants.iter().map(|p| user_room(&p.profileid)).collect();
+            let rooms: Vec<String> = participants
+                .iter()
+                .map(|p| user_room(&p.profileid))
+                .collect();
             let added = types::MessageReactionAdded {
                 messageid: message.messageid.clone(),
                 chatid: message.chatid.clone(),
@@ -232,7 +273,11 @@ impl<A: Adapter> App<A> {
 }
 
 impl<A: Adapter> MessageEvents<A> for App<A> {
-    async fn send_message(&self, ctx: EventContext<A>, payload: types::SendMessage) -> types::SendMessageAck {
+    async fn send_message(
+        &self,
+        ctx: EventContext<A>,
+        payload: types::SendMessage,
+    ) -> types::SendMessageAck {
         let client_message_id = Some(payload.client_message_id.to_string());
         let outcome = match session_of(&ctx.socket) {
             Some(session) => self.send(&ctx, &session, &payload).await,
@@ -248,7 +293,9 @@ impl<A: Adapter> MessageEvents<A> for App<A> {
                 code: None,
                 retry_after: None,
             },
-            Err(SendRefusal { refusal, retry_after }) => {
+            Err(refused) => {
+                let retry_after = refused.retry_after_seconds();
+                let refusal = refused.refusal;
                 refusal::log(&ctx.socket, ctx.event, &refusal);
                 types::SendMessageAck {
                     success: false,
@@ -264,14 +311,18 @@ impl<A: Adapter> MessageEvents<A> for App<A> {
     }
 
     async fn mark_message_read(&self, ctx: EventContext<A>, payload: types::MarkMessageRead) {
-        let Some(session) = session_of(&ctx.socket) else { return };
+        let Some(session) = session_of(&ctx.socket) else {
+            return;
+        };
         if let Err(refusal) = self.mark_read(&ctx, &session, &payload).await {
             refusal::chat_error(&ctx.socket, ctx.event, Some(&payload.chatid), refusal).await;
         }
     }
 
     async fn react_to_message(&self, ctx: EventContext<A>, payload: types::ReactToMessage) {
-        let Some(session) = session_of(&ctx.socket) else { return };
+        let Some(session) = session_of(&ctx.socket) else {
+            return;
+        };
         if let Err(refusal) = self.react(&ctx, &session, &payload).await {
             refusal::chat_error(&ctx.socket, ctx.event, Some(&payload.chatid), refusal).await;
         }

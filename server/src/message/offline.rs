@@ -43,7 +43,14 @@ pub async fn deliver<A: Adapter>(app: &Arc<App<A>>, socket: &SocketRef<A>, sessi
             continue;
         };
         let payload = types::NewMessage {
-            message: render::message(message, &[], message.reply_to.as_ref().and_then(|id| context.replies.get(id))),
+            message: render::message(
+                message,
+                &[],
+                message
+                    .reply_to
+                    .as_ref()
+                    .and_then(|id| context.replies.get(id)),
+            ),
             chat: render::chat_summary(chat),
             sender: render::sender(&message.senderid, context.senders.get(&message.senderid)),
             is_offline_delivery: Some(true),
@@ -67,7 +74,11 @@ pub async fn deliver<A: Adapter>(app: &Arc<App<A>>, socket: &SocketRef<A>, sessi
     }
     for entry in &delivered {
         let message = &entry.message;
-        if let Err(error) = app.store.mark_delivered(&message.messageid, &session.profileid, delivered_at).await {
+        if let Err(error) = app
+            .store
+            .mark_delivered(&message.messageid, &session.profileid, delivered_at)
+            .await
+        {
             tracing::warn!(%error, "could not record an offline delivery");
         }
         let receipt = types::MessageDelivered {
@@ -97,7 +108,10 @@ struct Context {
     replies: HashMap<String, StoredMessage>,
 }
 
-async fn load_context<A: Adapter>(app: &Arc<App<A>>, queued: &[QueuedMessage]) -> Result<Context, StoreError> {
+async fn load_context<A: Adapter>(
+    app: &Arc<App<A>>,
+    queued: &[QueuedMessage],
+) -> Result<Context, StoreError> {
     let mut chats = HashMap::new();
     let mut replies = HashMap::new();
     let mut sender_ids = Vec::new();
@@ -125,7 +139,11 @@ async fn load_context<A: Adapter>(app: &Arc<App<A>>, queued: &[QueuedMessage]) -
         .into_iter()
         .map(|p| (p.profileid.clone(), p))
         .collect();
-    Ok(Context { chats, senders, replies })
+    Ok(Context {
+        chats,
+        senders,
+        replies,
+    })
 }
 
 async fn report_failure<A: Adapter>(socket: &SocketRef<A>, error: StoreError) {
@@ -136,7 +154,8 @@ async fn report_failure<A: Adapter>(socket: &SocketRef<A>, error: StoreError) {
     };
     let payload = types::OfflineDeliveryError {
         error: code,
-        details: "the offline queue could not be read; it will be delivered on the next connection".into(),
+        details: "the offline queue could not be read; it will be delivered on the next connection"
+            .into(),
     };
     let _ = emit::offline_delivery_error(socket, &payload).await;
 }

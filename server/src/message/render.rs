@@ -69,7 +69,9 @@ pub fn chat_summary(chat: &Chat) -> types::ChatSummary {
 /// A sender as other users see them; `profileid` alone when the profile is
 /// unknown (a sender who never connected, e.g. through REST only).
 pub fn sender(profileid: &str, profile: Option<&Profile>) -> types::SenderProfile {
-    let username = profile.map(|p| p.username.clone()).unwrap_or_else(|| profileid.to_owned());
+    let username = profile
+        .map(|p| p.username.clone())
+        .unwrap_or_else(|| profileid.to_owned());
     types::SenderProfile {
         profileid: profileid.to_owned(),
         displayname: profile

@@ -82,6 +82,12 @@ impl StoreError {
     }
 }
 
+/// A `map_err` adapter for statements whose foreign keys name one kind of
+/// thing: a violation becomes `NotFound(what)`.
+pub(crate) fn missing(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+    move |error| StoreError::from_sqlx(error, what)
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
         StoreError::from_sqlx(error, "referenced record")

@@ -14,15 +14,15 @@
 //! [`Store`] is a trait rather than an enum so that domain modules can be
 //! tested against a stand-in (for example one that fails with
 //! [`StoreError::Unavailable`] to exercise `STORAGE_UNAVAILABLE`) and so a
-//! decorator (metrics, caching) can wrap it without touching call sites. There
-//! is one real implementation, [`SqlStore`], and it writes every statement and
-//! every step once for both databases: each method body is expanded per
-//! concrete pool type by a small macro. (The alternative, code generic over
-//! `sqlx::Database`, needs higher-ranked bounds that async-trait's `Send`
-//! futures handle poorly; sqlx's `Any` driver would drop JSONB and the typed
-//! SQLite options.) Both drivers accept `$1` placeholders, and the schemas in
-//! `migrations/{sqlite,postgres}` keep the same tables and constraint names,
-//! so the SQL text is identical on both.
+//! decorator (metrics, caching) can wrap it without touching call sites.
+//! There is one real implementation, `sql::SqlStore`, and it writes every
+//! statement and every step once for both databases: each method body is
+//! expanded per concrete pool type by a small macro. (The alternatives: code
+//! generic over `sqlx::Database` needs higher-ranked bounds that
+//! async-trait's `Send` futures handle poorly; sqlx's `Any` driver would
+//! drop JSONB and the typed SQLite options.) Both drivers accept `$1`
+//! placeholders, and the schemas in `migrations/{sqlite,postgres}` keep the
+//! same tables and constraint names, so the SQL text is identical on both.
 //!
 //! # Guarantees the server relies on
 //!
@@ -47,11 +47,11 @@ use std::collections::HashMap;
 
 pub use error::{StoreError, StoreResult};
 pub use model::{
-    Backend, Chat, ChatSummary, ChatType, CreatedChat, DeviceSeen, HistoryMessage, HistoryPage,
-    Inserted, NewChat, NewMessage, OfflineEnqueued, Participant, Profile, QueuedMessage, Reaction,
-    Role, StoredMessage, Timestamp, UnknownVariant,
+    Backend, CallRecord, Chat, ChatSummary, ChatType, CreatedChat, DeviceSeen, HistoryMessage,
+    HistoryPage, Inserted, NewChat, NewMessage, OfflineEnqueued, Participant, Profile,
+    QueuedMessage, Reaction, Role, StoredMessage, Timestamp, UnknownVariant,
 };
-pub use sql::{SqlStore, connect};
+pub use sql::connect;
 
 /// The contract's limit on queued offline messages per user.
 pub const DEFAULT_OFFLINE_CAP: u32 = 25;
@@ -225,4 +225,13 @@ pub trait Store: Send + Sync {
         fingerprint: &str,
         at: Timestamp,
     ) -> StoreResult<DeviceSeen>;
+
+    // --- calls ---
+
+    /// Writes the record of a call: inserted when it starts ringing,
+    /// overwritten as it is answered and ends.
+    async fn upsert_call(&self, call: &CallRecord) -> StoreResult<()>;
+
+    /// The calls `profileid` took part in (either side), newest first.
+    async fn list_calls(&self, profileid: &str, limit: u32) -> StoreResult<Vec<CallRecord>>;
 }

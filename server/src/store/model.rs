@@ -44,7 +44,10 @@ pub struct UnknownVariant {
 /// `Display`, spelled exactly as in the database CHECK constraints and the
 /// contract.
 macro_rules! text_enum {
-    ($(#[$meta:meta])* $name:ident, $kind:literal, { $($variant:ident => $text:literal),+ $(,)? }) => {
+    (
+        $(#[$meta:meta])*
+        $name:ident, $kind:literal, { $($variant:ident => $text:literal),+ $(,)? }
+    ) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum $name {
@@ -274,4 +277,24 @@ pub struct DeviceSeen {
     pub last_seen: Timestamp,
     /// Connections seen from this device, this one included.
     pub seen_count: i64,
+}
+
+/// The durable record of one call. `status` is one of `ringing`, `active`,
+/// `ended`, `missed`, `rejected`, `cancelled`; `call_type` `voice` or `video`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallRecord {
+    pub call_id: String,
+    pub caller: String,
+    pub callee: String,
+    pub call_type: String,
+    pub chatid: Option<String>,
+    pub status: String,
+    /// The contract's `CallEndReason`, once ended.
+    pub end_reason: Option<String>,
+    /// A profile id, or `system`.
+    pub ended_by: Option<String>,
+    pub rung_at: Timestamp,
+    pub answered_at: Option<Timestamp>,
+    pub ended_at: Option<Timestamp>,
+    pub duration_seconds: Option<i64>,
 }

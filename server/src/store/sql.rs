@@ -24,10 +24,11 @@ use sqlx::sqlite::{
 use sqlx::types::Json;
 use ulid::Ulid;
 
+use super::error::missing;
 use super::{
-    Backend, Chat, ChatSummary, ChatType, CreatedChat, DeviceSeen, HistoryMessage, HistoryPage,
-    Inserted, NewChat, NewMessage, OfflineEnqueued, Participant, Profile, QueuedMessage, Reaction,
-    Role, Store, StoreError, StoreResult, StoredMessage, Timestamp,
+    Backend, CallRecord, Chat, ChatSummary, ChatType, CreatedChat, DeviceSeen, HistoryMessage,
+    HistoryPage, Inserted, NewChat, NewMessage, OfflineEnqueued, Participant, Profile,
+    QueuedMessage, Reaction, Role, Store, StoreError, StoreResult, StoredMessage, Timestamp,
 };
 
 /// How long a request waits for a free pooled connection before the store
@@ -53,8 +54,8 @@ enum Pools {
     Postgres(PgPool),
 }
 
-/// The SQL implementation of [`Store`]; make one with [`connect`].
-pub struct SqlStore {
+/// The SQL implementation of [`Store`]; made by [`connect`].
+struct SqlStore {
     pools: Pools,
 }
 
@@ -62,21 +63,20 @@ pub struct SqlStore {
 /// [`Store::migrate`]).
 ///
 /// * `sqlite://path` (or `sqlite:path`): the file is created if missing.
-///   (`sqlite::memory:` works too, on a single connection, and is gone when
-///   the store closes.)
 ///   Journal mode WAL (readers do not block the writer), `synchronous=FULL`,
 ///   foreign keys on, 5 s busy timeout. FULL makes each commit fsync the WAL
 ///   before returning, so an acknowledged message survives not only `kill
 ///   -9` of the process (NORMAL would too: the WAL write has reached the OS)
 ///   but also a power cut or kernel crash, which NORMAL may roll back. The
 ///   cost, one fsync per commit, is well within the contract's 100 ms budget
-///   for a send.
+///   for a send. `sqlite::memory:` works too (one connection, gone when the
+///   store closes), for throwaway use only.
 /// * `postgres://…` or `postgresql://…`: a pool of up to 16 connections.
 ///   PostgreSQL's default `synchronous_commit=on` gives the same guarantee.
 ///
-/// Connects eagerly, so a wrong path, host or password fails here
-/// ([`StoreError::Unavailable`]) rather than at the first request. The URL is
-/// never echoed in errors (it may hold a password).
+/// Connects eagerly (retrying for up to 5 s), so a wrong path, host or
+/// password fails here ([`StoreError::Unavailable`]) rather than at the first
+/// request. The URL is never echoed in errors (it may hold a password).
 pub async fn connect(database_url: &str) -> StoreResult<Arc<dyn Store>> {
     let scheme = database_url
         .split_once(':')
@@ -447,7 +447,7 @@ impl Store for SqlStore {
         role: Role,
         at: Timestamp,
     ) -> StoreResult<bool> {
-        let result = on_pool!(self, |pool| {
+        let changed = on_pool!(self, |pool| {
             sqlx::query(
                 "INSERT INTO chat_participants (chatid, profileid, role, joined_at) \
                  VALUES ($1, $2, $3, $4) ON CONFLICT (chatid, profileid) DO NOTHING",
@@ -458,9 +458,10 @@ impl Store for SqlStore {
             .bind(millis(at))
             .execute(pool)
             .await
-            .map(|done| done.rows_affected())
+            .map_err(missing("chat"))?
+            .rows_affected()
         });
-        Ok(result.map_err(|e| StoreError::from_sqlx(e, "chat"))? > 0)
+        Ok(changed > 0)
     }
 
     async fn chat_partners(&self, profileid: &str) -> StoreResult<Vec<String>> {
@@ -524,7 +525,7 @@ impl Store for SqlStore {
             .bind(millis(message.created_at))
             .fetch_optional(pool)
             .await
-            .map_err(|e| StoreError::from_sqlx(e, "chat or replied-to message"))?;
+            .map_err(missing("chat or replied-to message"))?;
             match inserted {
                 Some(row) => (row, true),
                 None => {
@@ -649,7 +650,7 @@ impl Store for SqlStore {
         profileid: &str,
         at: Timestamp,
     ) -> StoreResult<bool> {
-        let result = on_pool!(self, |pool| {
+        let changed = on_pool!(self, |pool| {
             sqlx::query(
                 "INSERT INTO message_receipts (messageid, profileid, delivered_at) \
                  VALUES ($1, $2, $3) \
@@ -662,9 +663,10 @@ impl Store for SqlStore {
             .bind(millis(at))
             .execute(pool)
             .await
-            .map(|done| done.rows_affected())
+            .map_err(missing("message"))?
+            .rows_affected()
         });
-        Ok(result.map_err(|e| StoreError::from_sqlx(e, "message"))? > 0)
+        Ok(changed > 0)
     }
 
     async fn mark_read(
@@ -673,7 +675,7 @@ impl Store for SqlStore {
         profileid: &str,
         at: Timestamp,
     ) -> StoreResult<bool> {
-        let result = on_pool!(self, |pool| {
+        let changed = on_pool!(self, |pool| {
             // Reading implies delivery: fill delivered_at too if it is empty.
             sqlx::query(
                 "INSERT INTO message_receipts (messageid, profileid, delivered_at, read_at) \
@@ -689,9 +691,10 @@ impl Store for SqlStore {
             .bind(millis(at))
             .execute(pool)
             .await
-            .map(|done| done.rows_affected())
+            .map_err(missing("message"))?
+            .rows_affected()
         });
-        Ok(result.map_err(|e| StoreError::from_sqlx(e, "message"))? > 0)
+        Ok(changed > 0)
     }
 
     async fn add_reaction(
@@ -701,7 +704,7 @@ impl Store for SqlStore {
         emoji: &str,
         at: Timestamp,
     ) -> StoreResult<bool> {
-        let result = on_pool!(self, |pool| {
+        let changed = on_pool!(self, |pool| {
             sqlx::query(
                 "INSERT INTO message_reactions (messageid, profileid, emoji, created_at) \
                  VALUES ($1, $2, $3, $4) \
@@ -713,9 +716,10 @@ impl Store for SqlStore {
             .bind(millis(at))
             .execute(pool)
             .await
-            .map(|done| done.rows_affected())
+            .map_err(missing("message"))?
+            .rows_affected()
         });
-        Ok(result.map_err(|e| StoreError::from_sqlx(e, "message"))? > 0)
+        Ok(changed > 0)
     }
 
     async fn enqueue_offline(
@@ -783,7 +787,7 @@ impl Store for SqlStore {
                 // deadlock; the loser is rolled back whole, so running it
                 // again is safe (and the inserts are idempotent anyway).
                 Err(error) if attempt < 3 && is_transaction_conflict(&error) => attempt += 1,
-                other => return other.map_err(|e| StoreError::from_sqlx(e, "message")),
+                other => return other.map_err(missing("message")),
             }
         }
     }
@@ -827,6 +831,71 @@ impl Store for SqlStore {
             });
         }
         Ok(deleted)
+    }
+
+    async fn upsert_call(&self, call: &CallRecord) -> StoreResult<()> {
+        on_pool!(self, |pool| {
+            sqlx::query(
+                "INSERT INTO calls (callid, caller, callee, call_type, chatid, status, end_reason, \
+                                    ended_by, rung_at, answered_at, ended_at, duration_seconds) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                 ON CONFLICT (callid) DO UPDATE \
+                     SET status = excluded.status, \
+                         end_reason = excluded.end_reason, \
+                         ended_by = excluded.ended_by, \
+                         answered_at = excluded.answered_at, \
+                         ended_at = excluded.ended_at, \
+                         duration_seconds = excluded.duration_seconds",
+            )
+            .bind(&call.call_id)
+            .bind(&call.caller)
+            .bind(&call.callee)
+            .bind(&call.call_type)
+            .bind(&call.chatid)
+            .bind(&call.status)
+            .bind(&call.end_reason)
+            .bind(&call.ended_by)
+            .bind(millis(call.rung_at))
+            .bind(call.answered_at.map(millis))
+            .bind(call.ended_at.map(millis))
+            .bind(call.duration_seconds)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    async fn list_calls(&self, profileid: &str, limit: u32) -> StoreResult<Vec<CallRecord>> {
+        let rows: Vec<CallRow> = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT callid, caller, callee, call_type, chatid, status, end_reason, ended_by, \
+                        rung_at, answered_at, ended_at, duration_seconds \
+                 FROM calls WHERE caller = $1 OR callee = $1 \
+                 ORDER BY rung_at DESC, callid DESC LIMIT $2",
+            )
+            .bind(profileid)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?
+        });
+        rows.into_iter()
+            .map(|row| {
+                Ok(CallRecord {
+                    call_id: row.callid,
+                    caller: row.caller,
+                    callee: row.callee,
+                    call_type: row.call_type,
+                    chatid: row.chatid,
+                    status: row.status,
+                    end_reason: row.end_reason,
+                    ended_by: row.ended_by,
+                    rung_at: from_millis(row.rung_at)?,
+                    answered_at: row.answered_at.map(from_millis).transpose()?,
+                    ended_at: row.ended_at.map(from_millis).transpose()?,
+                    duration_seconds: row.duration_seconds,
+                })
+            })
+            .collect()
     }
 
     async fn touch_device(
@@ -1057,6 +1126,22 @@ struct ReactionRow {
     profileid: String,
     emoji: String,
     created_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct CallRow {
+    callid: String,
+    caller: String,
+    callee: String,
+    call_type: String,
+    chatid: Option<String>,
+    status: String,
+    end_reason: Option<String>,
+    ended_by: Option<String>,
+    rung_at: i64,
+    answered_at: Option<i64>,
+    ended_at: Option<i64>,
+    duration_seconds: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]

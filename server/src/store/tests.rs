@@ -66,6 +66,7 @@ store_tests!(
     offline_queue_keeps_newest_within_cap,
     offline_queue_fans_out_and_acks,
     device_trust,
+    call_records_follow_the_call,
     closed_store_reports_unavailable,
 );
 
@@ -968,6 +969,49 @@ async fn offline_queue_fans_out_and_acks(store: Arc<dyn Store>) {
             .expect("empty")
             .is_empty()
     );
+}
+
+async fn call_records_follow_the_call(store: Arc<dyn Store>) {
+    let mut call = CallRecord {
+        call_id: "call-1".into(),
+        caller: "alice".into(),
+        callee: "bob".into(),
+        call_type: "video".into(),
+        chatid: Some("chat-1".into()),
+        status: "ringing".into(),
+        end_reason: None,
+        ended_by: None,
+        rung_at: at(0),
+        answered_at: None,
+        ended_at: None,
+        duration_seconds: None,
+    };
+    store.upsert_call(&call).await.expect("ringing");
+    call.status = "ended".into();
+    call.answered_at = Some(at(5));
+    call.ended_at = Some(at(65));
+    call.end_reason = Some("user_ended".into());
+    call.ended_by = Some("bob".into());
+    call.duration_seconds = Some(60);
+    store.upsert_call(&call).await.expect("ended");
+    let older = CallRecord {
+        call_id: "call-0".into(),
+        rung_at: at(-100),
+        callee: "carol".into(),
+        status: "missed".into(),
+        ..call.clone()
+    };
+    store.upsert_call(&older).await.expect("older");
+
+    let alice = store.list_calls("alice", 10).await.expect("list");
+    assert_eq!(
+        alice,
+        vec![call.clone(), older],
+        "newest first, one row per call"
+    );
+    assert_eq!(store.list_calls("bob", 10).await.expect("list"), vec![call]);
+    assert_eq!(store.list_calls("alice", 1).await.expect("list").len(), 1);
+    assert!(store.list_calls("dave", 10).await.expect("list").is_empty());
 }
 
 async fn device_trust(store: Arc<dyn Store>) {

@@ -2,7 +2,7 @@
 //!
 //! Every example in the contract validates against its schema and survives
 //! a round trip through its Rust type unchanged.
-use lockstep_contract::{types, validate};
+use crate::{types, validate};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
