@@ -190,6 +190,11 @@ pub trait ContractHandler<
     fn refused(&self, socket: &SocketRef<A>, event: &str, refusal: &Refusal) {
         let _ = (socket, event, refusal);
     }
+    /// Called after every event a handler served, with the time the handler
+    /// took (waiting in the socket's queue excluded); for metrics.
+    fn served(&self, event: &'static str, elapsed: std::time::Duration) {
+        let _ = (event, elapsed);
+    }
 }
 /// Installs `handler` on `socket` for every client event of the contract and
 /// every legacy alias, plus a fallback that refuses unknown event names.
@@ -252,7 +257,9 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             let served_by = Arc::clone(&handler);
                             let _ = reply;
                             let job = async move {
-                                served_by.join_chat(ctx, payload).await
+                                let started = std::time::Instant::now();
+                                served_by.join_chat(ctx, payload).await;
+                                served_by.served(events::JOIN_CHAT, started.elapsed());
                             };
                             if queue.push(job).is_err() {
                                 refuse(
@@ -317,7 +324,9 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             let served_by = Arc::clone(&handler);
                             let _ = reply;
                             let job = async move {
-                                served_by.leave_chat(ctx, payload).await
+                                let started = std::time::Instant::now();
+                                served_by.leave_chat(ctx, payload).await;
+                                served_by.served(events::LEAVE_CHAT, started.elapsed());
                             };
                             if queue.push(job).is_err() {
                                 refuse(
@@ -382,7 +391,9 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             let served_by = Arc::clone(&handler);
                             let _ = reply;
                             let job = async move {
-                                served_by.typing_start(ctx, payload).await
+                                let started = std::time::Instant::now();
+                                served_by.typing_start(ctx, payload).await;
+                                served_by.served(events::TYPING_START, started.elapsed());
                             };
                             if queue.push(job).is_err() {
                                 refuse(
@@ -447,7 +458,9 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             let served_by = Arc::clone(&handler);
                             let _ = reply;
                             let job = async move {
-                                served_by.typing_stop(ctx, payload).await
+                                let started = std::time::Instant::now();
+                                served_by.typing_stop(ctx, payload).await;
+                                served_by.served(events::TYPING_STOP, started.elapsed());
                             };
                             if queue.push(job).is_err() {
                                 refuse(
@@ -510,7 +523,9 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             };
                             let served_by = Arc::clone(&handler);
                             let job = async move {
+                                let started = std::time::Instant::now();
                                 let response = served_by.send_message(ctx, payload).await;
+                                served_by.served(events::SEND_MESSAGE, started.elapsed());
                                 if let Some(ack) = reply {
                                     let _ = ack.send(&response);
                                 }
@@ -580,7 +595,10 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             let served_by = Arc::clone(&handler);
                             let _ = reply;
                             let job = async move {
-                                served_by.mark_message_read(ctx, payload).await
+                                let started = std::time::Instant::now();
+                                served_by.mark_message_read(ctx, payload).await;
+                                served_by
+                                    .served(events::MARK_MESSAGE_READ, started.elapsed());
                             };
                             if queue.push(job).is_err() {
                                 refuse(
@@ -647,7 +665,10 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             let served_by = Arc::clone(&handler);
                             let _ = reply;
                             let job = async move {
-                                served_by.react_to_message(ctx, payload).await
+                                let started = std::time::Instant::now();
+                                served_by.react_to_message(ctx, payload).await;
+                                served_by
+                                    .served(events::REACT_TO_MESSAGE, started.elapsed());
                             };
                             if queue.push(job).is_err() {
                                 refuse(
@@ -710,7 +731,9 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             };
                             let served_by = Arc::clone(&handler);
                             let job = async move {
+                                let started = std::time::Instant::now();
                                 let response = served_by.initiate_call(ctx, payload).await;
+                                served_by.served(events::INITIATE_CALL, started.elapsed());
                                 if let Some(ack) = reply {
                                     let _ = ack.send(&response);
                                 }
@@ -780,7 +803,9 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             let served_by = Arc::clone(&handler);
                             let _ = reply;
                             let job = async move {
-                                served_by.answer_call(ctx, payload).await
+                                let started = std::time::Instant::now();
+                                served_by.answer_call(ctx, payload).await;
+                                served_by.served(events::ANSWER_CALL, started.elapsed());
                             };
                             if queue.push(job).is_err() {
                                 refuse(
@@ -847,7 +872,9 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             let served_by = Arc::clone(&handler);
                             let _ = reply;
                             let job = async move {
-                                served_by.reject_call(ctx, payload).await
+                                let started = std::time::Instant::now();
+                                served_by.reject_call(ctx, payload).await;
+                                served_by.served(events::REJECT_CALL, started.elapsed());
                             };
                             if queue.push(job).is_err() {
                                 refuse(
@@ -912,7 +939,9 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             let served_by = Arc::clone(&handler);
                             let _ = reply;
                             let job = async move {
-                                served_by.end_call(ctx, payload).await
+                                let started = std::time::Instant::now();
+                                served_by.end_call(ctx, payload).await;
+                                served_by.served(events::END_CALL, started.elapsed());
                             };
                             if queue.push(job).is_err() {
                                 refuse(
@@ -977,7 +1006,9 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             let served_by = Arc::clone(&handler);
                             let _ = reply;
                             let job = async move {
-                                served_by.call_cancelled(ctx, payload).await
+                                let started = std::time::Instant::now();
+                                served_by.call_cancelled(ctx, payload).await;
+                                served_by.served(events::CALL_CANCELLED, started.elapsed());
                             };
                             if queue.push(job).is_err() {
                                 refuse(
@@ -1044,7 +1075,9 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             let served_by = Arc::clone(&handler);
                             let _ = reply;
                             let job = async move {
-                                served_by.webrtc_offer(ctx, payload).await
+                                let started = std::time::Instant::now();
+                                served_by.webrtc_offer(ctx, payload).await;
+                                served_by.served(events::WEBRTC_OFFER, started.elapsed());
                             };
                             if queue.push(job).is_err() {
                                 refuse(
@@ -1111,7 +1144,9 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             let served_by = Arc::clone(&handler);
                             let _ = reply;
                             let job = async move {
-                                served_by.webrtc_answer(ctx, payload).await
+                                let started = std::time::Instant::now();
+                                served_by.webrtc_answer(ctx, payload).await;
+                                served_by.served(events::WEBRTC_ANSWER, started.elapsed());
                             };
                             if queue.push(job).is_err() {
                                 refuse(
@@ -1178,7 +1213,10 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             let served_by = Arc::clone(&handler);
                             let _ = reply;
                             let job = async move {
-                                served_by.webrtc_ice_candidate(ctx, payload).await
+                                let started = std::time::Instant::now();
+                                served_by.webrtc_ice_candidate(ctx, payload).await;
+                                served_by
+                                    .served(events::WEBRTC_ICE_CANDIDATE, started.elapsed());
                             };
                             if queue.push(job).is_err() {
                                 refuse(
@@ -1245,7 +1283,9 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             let served_by = Arc::clone(&handler);
                             let _ = reply;
                             let job = async move {
-                                served_by.toggle_mute(ctx, payload).await
+                                let started = std::time::Instant::now();
+                                served_by.toggle_mute(ctx, payload).await;
+                                served_by.served(events::TOGGLE_MUTE, started.elapsed());
                             };
                             if queue.push(job).is_err() {
                                 refuse(
@@ -1312,7 +1352,9 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             let served_by = Arc::clone(&handler);
                             let _ = reply;
                             let job = async move {
-                                served_by.toggle_video(ctx, payload).await
+                                let started = std::time::Instant::now();
+                                served_by.toggle_video(ctx, payload).await;
+                                served_by.served(events::TOGGLE_VIDEO, started.elapsed());
                             };
                             if queue.push(job).is_err() {
                                 refuse(
@@ -1379,7 +1421,10 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             let served_by = Arc::clone(&handler);
                             let _ = reply;
                             let job = async move {
-                                served_by.toggle_screen_share(ctx, payload).await
+                                let started = std::time::Instant::now();
+                                served_by.toggle_screen_share(ctx, payload).await;
+                                served_by
+                                    .served(events::TOGGLE_SCREEN_SHARE, started.elapsed());
                             };
                             if queue.push(job).is_err() {
                                 refuse(
@@ -1442,7 +1487,9 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             };
                             let served_by = Arc::clone(&handler);
                             let job = async move {
+                                let started = std::time::Instant::now();
                                 let response = served_by.initiate_call(ctx, payload).await;
+                                served_by.served(events::CALL_OFFER, started.elapsed());
                                 if let Some(ack) = reply {
                                     let _ = ack.send(&response);
                                 }
@@ -1512,7 +1559,9 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             let served_by = Arc::clone(&handler);
                             let _ = reply;
                             let job = async move {
-                                served_by.answer_call(ctx, payload).await
+                                let started = std::time::Instant::now();
+                                served_by.answer_call(ctx, payload).await;
+                                served_by.served(events::CALL_ANSWER, started.elapsed());
                             };
                             if queue.push(job).is_err() {
                                 refuse(
@@ -1579,7 +1628,9 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             let served_by = Arc::clone(&handler);
                             let _ = reply;
                             let job = async move {
-                                served_by.reject_call(ctx, payload).await
+                                let started = std::time::Instant::now();
+                                served_by.reject_call(ctx, payload).await;
+                                served_by.served(events::DECLINE_CALL, started.elapsed());
                             };
                             if queue.push(job).is_err() {
                                 refuse(
@@ -1646,7 +1697,9 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             let served_by = Arc::clone(&handler);
                             let _ = reply;
                             let job = async move {
-                                served_by.reject_call(ctx, payload).await
+                                let started = std::time::Instant::now();
+                                served_by.reject_call(ctx, payload).await;
+                                served_by.served(events::CALL_REJECT, started.elapsed());
                             };
                             if queue.push(job).is_err() {
                                 refuse(
@@ -1711,7 +1764,9 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             let served_by = Arc::clone(&handler);
                             let _ = reply;
                             let job = async move {
-                                served_by.end_call(ctx, payload).await
+                                let started = std::time::Instant::now();
+                                served_by.end_call(ctx, payload).await;
+                                served_by.served(events::CALL_END, started.elapsed());
                             };
                             if queue.push(job).is_err() {
                                 refuse(
@@ -1776,7 +1831,9 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             let served_by = Arc::clone(&handler);
                             let _ = reply;
                             let job = async move {
-                                served_by.call_cancelled(ctx, payload).await
+                                let started = std::time::Instant::now();
+                                served_by.call_cancelled(ctx, payload).await;
+                                served_by.served(events::CANCEL_CALL, started.elapsed());
                             };
                             if queue.push(job).is_err() {
                                 refuse(
@@ -1843,7 +1900,9 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             let served_by = Arc::clone(&handler);
                             let _ = reply;
                             let job = async move {
-                                served_by.webrtc_ice_candidate(ctx, payload).await
+                                let started = std::time::Instant::now();
+                                served_by.webrtc_ice_candidate(ctx, payload).await;
+                                served_by.served(events::ICE_CANDIDATE, started.elapsed());
                             };
                             if queue.push(job).is_err() {
                                 refuse(
@@ -1909,7 +1968,11 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             };
                             let served_by = Arc::clone(&handler);
                             let _ = reply;
-                            let job = async move { served_by.pong(ctx, payload).await };
+                            let job = async move {
+                                let started = std::time::Instant::now();
+                                served_by.pong(ctx, payload).await;
+                                served_by.served(events::PONG, started.elapsed());
+                            };
                             if queue.push(job).is_err() {
                                 refuse(
                                     &*handler,
@@ -1975,7 +2038,10 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             let served_by = Arc::clone(&handler);
                             let _ = reply;
                             let job = async move {
-                                served_by.heartbeat_response(ctx, payload).await
+                                let started = std::time::Instant::now();
+                                served_by.heartbeat_response(ctx, payload).await;
+                                served_by
+                                    .served(events::HEARTBEAT_RESPONSE, started.elapsed());
                             };
                             if queue.push(job).is_err() {
                                 refuse(
