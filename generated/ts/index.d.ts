@@ -27,7 +27,8 @@
 /**
  * The Socket.IO handshake `auth` object. The access token itself travels in the `accessToken`
  * cookie (browsers: `withCredentials: true`); `refreshToken` is used when the access token has
- * expired. `profileid` must equal the token's `profileid` claim.
+ * expired. `profileid` must equal the token's `profileid` claim. Decision: other fields are allowed
+ * and ignored, so clients may send more than the contract requires.
  *
  * Handshake. The `connect` of the seed: the client connects with `io(url, { withCredentials: true,
  * auth: { profileid, timestamp } })`. The access token travels in the `accessToken` cookie (or, for

@@ -972,13 +972,12 @@ pub struct ErrorEvent {
     ///Human-readable; never contains internal detail.
     pub message: ::std::string::String,
 }
-///The Socket.IO handshake `auth` object. The access token itself travels in the `accessToken` cookie (browsers: `withCredentials: true`); `refreshToken` is used when the access token has expired. `profileid` must equal the token's `profileid` claim.
+///The Socket.IO handshake `auth` object. The access token itself travels in the `accessToken` cookie (browsers: `withCredentials: true`); `refreshToken` is used when the access token has expired. `profileid` must equal the token's `profileid` claim. Decision: other fields are allowed and ignored, so clients may send more than the contract requires.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-#[serde(deny_unknown_fields)]
 pub struct HandshakeAuth {
     pub profileid: Id,
     ///Client clock at connection, milliseconds since the epoch.
-    pub timestamp: u64,
+    pub timestamp: f64,
 }
 ///Decision: the seed's `Date` travels as an ISO 8601 string.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]

@@ -79,21 +79,17 @@ pub enum InvalidTokenReason {
 pub enum HandshakeProblem {
     /// No `auth` object was sent (or it was `null`).
     Missing,
-    /// `auth` is not a JSON object.
-    NotAnObject,
-    /// `profileid` is missing, not a string, or empty.
-    BadProfileId,
-    /// `timestamp` is missing or not a number.
-    BadTimestamp,
+    /// `auth` does not match the contract's `HandshakeAuth`.
+    Malformed,
 }
 
 impl HandshakeProblem {
     fn message(self) -> &'static str {
         match self {
             Self::Missing => "the handshake auth object { profileid, timestamp } is required",
-            Self::NotAnObject => "the handshake auth must be an object { profileid, timestamp }",
-            Self::BadProfileId => "the handshake auth.profileid must be a non-empty string",
-            Self::BadTimestamp => "the handshake auth.timestamp must be a number",
+            Self::Malformed => {
+                "the handshake auth must be { profileid: non-empty string, timestamp: number }"
+            }
         }
     }
 }

@@ -26,6 +26,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::claims::Claims;
+use lockstep_contract::validate;
+
 use super::failure::{AuthFailure, HandshakeProblem, InvalidTokenReason};
 use super::token::TokenVerifier;
 
@@ -48,14 +50,7 @@ pub struct AuthenticatedSession {
 }
 
 /// The handshake `auth` object of the contract: `{ profileid, timestamp }`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HandshakeAuth {
-    pub profileid: String,
-    /// The client's connection timestamp (milliseconds since the epoch by
-    /// convention). Only its presence is checked: client clocks are too often
-    /// wrong to reject on skew.
-    pub timestamp: f64,
-}
+pub use lockstep_contract::types::HandshakeAuth;
 
 /// The tokens a request presented, before any verification.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -99,7 +94,7 @@ pub fn authenticate_handshake(
 ) -> Result<AuthenticatedSession, AuthFailure> {
     let session = authenticate_request(verifier, headers, now)?;
     let handshake = parse_handshake_auth(auth)?;
-    if handshake.profileid != session.claims.profileid {
+    if *handshake.profileid != session.claims.profileid {
         return Err(AuthFailure::ProfileMismatch);
     }
     Ok(session)
@@ -149,27 +144,15 @@ fn session(claims: Claims, refreshed: bool) -> Result<AuthenticatedSession, Auth
     })
 }
 
-/// Validates the handshake `auth` value. Extra fields are ignored, so that
-/// clients may send more than the contract requires.
+/// Validates the handshake `auth` value against the contract's
+/// `HandshakeAuth` (extra fields are allowed there, so that clients may send
+/// more than the contract requires).
 pub fn parse_handshake_auth(auth: Option<&Value>) -> Result<HandshakeAuth, AuthFailure> {
-    let fail = |problem| AuthFailure::HandshakeInvalid(problem);
-    let object = match auth {
-        None | Some(Value::Null) => return Err(fail(HandshakeProblem::Missing)),
-        Some(Value::Object(object)) => object,
-        Some(_) => return Err(fail(HandshakeProblem::NotAnObject)),
-    };
-    let profileid = match object.get("profileid") {
-        Some(Value::String(profileid)) if !profileid.is_empty() => profileid.clone(),
-        _ => return Err(fail(HandshakeProblem::BadProfileId)),
-    };
-    let timestamp = object
-        .get("timestamp")
-        .and_then(Value::as_f64)
-        .ok_or(fail(HandshakeProblem::BadTimestamp))?;
-    Ok(HandshakeAuth {
-        profileid,
-        timestamp,
-    })
+    match auth {
+        None | Some(Value::Null) => Err(AuthFailure::HandshakeInvalid(HandshakeProblem::Missing)),
+        Some(value) => validate::handshake_auth(value.clone())
+            .map_err(|_| AuthFailure::HandshakeInvalid(HandshakeProblem::Malformed)),
+    }
 }
 
 /// The token of an `Authorization: Bearer <token>` header, if there is one.
@@ -391,26 +374,23 @@ mod tests {
         let cases = [
             (None, HandshakeProblem::Missing),
             (Some(Value::Null), HandshakeProblem::Missing),
-            (Some(json!("profile-1")), HandshakeProblem::NotAnObject),
-            (
-                Some(json!({"timestamp": 1})),
-                HandshakeProblem::BadProfileId,
-            ),
+            (Some(json!("profile-1")), HandshakeProblem::Malformed),
+            (Some(json!({"timestamp": 1})), HandshakeProblem::Malformed),
             (
                 Some(json!({"profileid": 7, "timestamp": 1})),
-                HandshakeProblem::BadProfileId,
+                HandshakeProblem::Malformed,
             ),
             (
                 Some(json!({"profileid": "", "timestamp": 1})),
-                HandshakeProblem::BadProfileId,
+                HandshakeProblem::Malformed,
             ),
             (
                 Some(json!({"profileid": "profile-1"})),
-                HandshakeProblem::BadTimestamp,
+                HandshakeProblem::Malformed,
             ),
             (
                 Some(json!({"profileid": "profile-1", "timestamp": "now"})),
-                HandshakeProblem::BadTimestamp,
+                HandshakeProblem::Malformed,
             ),
         ];
         for (auth, problem) in cases {
@@ -427,7 +407,7 @@ mod tests {
     fn extra_auth_fields_are_ignored() {
         let auth = json!({"profileid": "profile-1", "timestamp": 1.5, "client": "web"});
         let parsed = parse_handshake_auth(Some(&auth)).expect("valid");
-        assert_eq!(parsed.profileid, "profile-1");
+        assert_eq!(parsed.profileid.as_str(), "profile-1");
         assert_eq!(parsed.timestamp, 1.5);
     }
 
