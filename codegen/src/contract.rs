@@ -493,6 +493,19 @@ fn check_subset(schema: &Value, at: &str, defs: &Map<String, Value>) -> Result<(
                         "{here}: `type` is one JSON type, or a pair of one type and \"null\""
                     )));
                 }
+                // Rust decodes integers into 64-bit types and JavaScript
+                // counts exactly to 2^53: an unbounded integer would be
+                // accepted by the schema and refused by the decoder.
+                if types.contains(&"integer")
+                    && !map
+                        .get("maximum")
+                        .and_then(Value::as_f64)
+                        .is_some_and(|max| max <= 9_007_199_254_740_991.0)
+                {
+                    return Err(invalid(format!(
+                        "{here}: an integer needs a `maximum` of at most 2^53 - 1"
+                    )));
+                }
             }
             _ => {}
         }

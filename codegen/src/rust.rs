@@ -9,6 +9,8 @@
 //! - `emit.rs`: a typed function per server event.
 //! - `runtime.rs` and `validate.rs`: the fixed machinery those use (ordered
 //!   per-socket queue, refusals, JSON Schema validation of payloads).
+//! - `fuzz.rs` (a test module): property tests of every client event's
+//!   decoder, from arbitrary JSON and mutated examples.
 //! - `examples.rs` (a test module): every `examples` entry of the contract validated
 //!   against its schema and round-tripped through its Rust type.
 //!
@@ -56,6 +58,27 @@ pub fn render(contract: &Contract) -> Result<Vec<GeneratedFile>, GenerateError> 
                 def: name.clone(),
                 test_name: heck::ToSnakeCase::to_snake_case(name.as_str()),
                 json: examples.iter().map(|e| e.to_string()).collect(),
+            })
+        })
+        .collect();
+
+    // Every handled client event's payload, with its examples to mutate.
+    let fuzzed: Vec<RustFuzzed> = events
+        .iter()
+        .filter(|e| e.is_client && e.alias_of.is_none())
+        .filter_map(|e| {
+            let def = e.payload_def.clone()?;
+            let json = contract
+                .defs
+                .get(&def)
+                .and_then(|schema| schema.get("examples"))
+                .and_then(|examples| examples.as_array())
+                .map(|examples| examples.iter().map(|x| x.to_string()).collect())
+                .unwrap_or_default();
+            Some(RustFuzzed {
+                event: e.name.clone(),
+                def,
+                json,
             })
         })
         .collect();
@@ -130,6 +153,16 @@ pub fn render(contract: &Contract) -> Result<Vec<GeneratedFile>, GenerateError> 
                 &ValidateTemplate {
                     banner: DO_NOT_EDIT,
                     handshake_auth: contract.handshake_auth_type(),
+                }
+                .render()?,
+            )?,
+        ),
+        GeneratedFile::new(
+            "generated/rust/src/fuzz.rs",
+            rust_file(
+                &FuzzTemplate {
+                    banner: DO_NOT_EDIT,
+                    fuzzed: &fuzzed,
                 }
                 .render()?,
             )?,
@@ -228,6 +261,8 @@ struct RustEvent {
     handler: String,
     direction_rs: String,
     payload_def_rs: String,
+    /// The payload definition's name, if any.
+    payload_def: Option<String>,
     ack_def_rs: String,
     alias_of_rs: String,
     replaced_by_rs: String,
@@ -264,6 +299,7 @@ impl RustEvent {
                 "Direction::ServerToClient".into()
             },
             payload_def_rs: quoted(&e.payload_type),
+            payload_def: e.payload_type.clone(),
             ack_def_rs: quoted(&e.ack_type),
             alias_of_rs: quoted(&e.alias_of),
             replaced_by_rs: quoted(&e.replaced_by),
@@ -298,6 +334,19 @@ struct RustDomain {
     name: String,
     trait_name: String,
     handlers: Vec<RustEvent>,
+}
+
+struct RustFuzzed {
+    event: String,
+    def: String,
+    json: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "rust/fuzz.rs.txt", escape = "none")]
+struct FuzzTemplate<'a> {
+    banner: &'a str,
+    fuzzed: &'a [RustFuzzed],
 }
 
 struct RustExamples {

@@ -119,11 +119,12 @@ fn replace_in(path: &Path, from: &str, to: &str) {
 fn one_field_changed_in_the_contract_changes_rust_typescript_and_docs_together() {
     let before = generate(&contract()).unwrap();
     let changed = edited_contract(|dir| {
-        replace_in(
-            &dir.join("schemas/typing.json"),
-            "\"startedAt\": { \"$ref\": \"common.json#/$defs/IsoTimestamp\" }",
-            "\"startedAt\": { \"$ref\": \"common.json#/$defs/IsoTimestamp\" },\n        \"device\": { \"type\": \"string\" }",
-        )
+        let path = dir.join("schemas/typing.json");
+        let mut schema: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+        schema["$defs"]["UserTyping"]["properties"]["device"] =
+            serde_json::json!({ "type": "string" });
+        fs::write(&path, serde_json::to_string_pretty(&schema).unwrap()).unwrap();
     })
     .unwrap();
     let after = generate(&changed).unwrap();
@@ -211,4 +212,17 @@ fn an_unknown_manifest_key_is_refused() {
     })
     .unwrap_err();
     assert!(error.to_string().contains("summery"), "{error}");
+}
+
+#[test]
+fn an_unbounded_integer_is_refused() {
+    let error = edited_contract(|dir| {
+        replace_in(
+            &dir.join("schemas/health.json"),
+            "\"maximum\": 8640000000000000",
+            "\"minimum\": 0",
+        )
+    })
+    .unwrap_err();
+    assert!(error.to_string().contains("maximum"), "{error}");
 }

@@ -235,7 +235,7 @@ export interface CallEnded {
   /**
    * Seconds from answer to end; absent for a call never answered.
    *
-   * Constraints: at least 0.
+   * Constraints: 0 to 9007199254740991.
    */
   duration?: number;
   timestamp: IsoTimestamp;
@@ -315,7 +315,7 @@ export interface ChatPermissions {
 export interface ChatInfo {
   chatName: string;
   chatType: ChatType;
-  /** Constraints: at least 0. */
+  /** Constraints: 0 to 9007199254740991. */
   participantCount: number;
   settings: Record<string, unknown>;
 }
@@ -466,9 +466,9 @@ export interface AckFailure {
 }
 
 /**
- * Milliseconds since the Unix epoch.
+ * Milliseconds since the Unix epoch (at most 8.64e15, the largest JavaScript Date).
  *
- * Constraints: at least 0.
+ * Constraints: 0 to 8640000000000000.
  */
 export type EpochMillis = number;
 
@@ -612,7 +612,7 @@ export interface NewMessage {
   sender: SenderProfile;
   isOfflineDelivery?: boolean;
   deliveredAt?: IsoTimestamp;
-  /** Constraints: at least 0. */
+  /** Constraints: 0 to 9007199254740991. */
   queuedDuration?: number;
 }
 
@@ -682,11 +682,11 @@ export interface MessageReactionAdded {
  * regardless.
  */
 export interface OfflineMessagesDelivered {
-  /** Constraints: at least 0. */
+  /** Constraints: 0 to 9007199254740991. */
   total: number;
-  /** Constraints: at least 0. */
+  /** Constraints: 0 to 9007199254740991. */
   successful: number;
-  /** Constraints: at least 0. */
+  /** Constraints: 0 to 9007199254740991. */
   failed: number;
   deliveredAt: IsoTimestamp;
 }

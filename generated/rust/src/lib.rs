@@ -9,6 +9,9 @@
 #[cfg(test)]
 #[rustfmt::skip]
 mod examples;
+#[cfg(test)]
+#[rustfmt::skip]
+mod fuzz;
 #[rustfmt::skip]
 pub mod emit;
 #[rustfmt::skip]

@@ -401,7 +401,7 @@ pub struct CallEnded {
     pub call_id: ::std::string::String,
     ///Seconds from answer to end; absent for a call never answered.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-    pub duration: ::std::option::Option<u64>,
+    pub duration: ::std::option::Option<i64>,
     ///A profile id, or `system`.
     #[serde(rename = "endedBy")]
     pub ended_by: ::std::string::String,
@@ -511,7 +511,7 @@ pub struct ChatInfo {
     #[serde(rename = "chatType")]
     pub chat_type: ChatType,
     #[serde(rename = "participantCount")]
-    pub participant_count: u64,
+    pub participant_count: i64,
     pub settings: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
 }
 ///`ChatJoined`
@@ -756,23 +756,23 @@ impl<'de> ::serde::Deserialize<'de> for EndCallReason {
             })
     }
 }
-///Milliseconds since the Unix epoch.
+///Milliseconds since the Unix epoch (at most 8.64e15, the largest JavaScript Date).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(transparent)]
-pub struct EpochMillis(pub u64);
+pub struct EpochMillis(pub i64);
 impl ::std::ops::Deref for EpochMillis {
-    type Target = u64;
-    fn deref(&self) -> &u64 {
+    type Target = i64;
+    fn deref(&self) -> &i64 {
         &self.0
     }
 }
-impl ::std::convert::From<EpochMillis> for u64 {
+impl ::std::convert::From<EpochMillis> for i64 {
     fn from(value: EpochMillis) -> Self {
         value.0
     }
 }
-impl ::std::convert::From<u64> for EpochMillis {
-    fn from(value: u64) -> Self {
+impl ::std::convert::From<i64> for EpochMillis {
+    fn from(value: i64) -> Self {
         Self(value)
     }
 }
@@ -782,19 +782,19 @@ impl ::std::fmt::Display for EpochMillis {
     }
 }
 impl ::std::str::FromStr for EpochMillis {
-    type Err = <u64 as ::std::str::FromStr>::Err;
+    type Err = <i64 as ::std::str::FromStr>::Err;
     fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
         Ok(Self(value.parse()?))
     }
 }
 impl ::std::convert::TryFrom<&str> for EpochMillis {
-    type Error = <u64 as ::std::str::FromStr>::Err;
+    type Error = <i64 as ::std::str::FromStr>::Err;
     fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
         value.parse()
     }
 }
 impl ::std::convert::TryFrom<String> for EpochMillis {
-    type Error = <u64 as ::std::str::FromStr>::Err;
+    type Error = <i64 as ::std::str::FromStr>::Err;
     fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
         value.parse()
     }
@@ -1655,7 +1655,7 @@ pub struct NewMessage {
         rename = "queuedDuration",
         skip_serializing_if = "::std::option::Option::is_none"
     )]
-    pub queued_duration: ::std::option::Option<u64>,
+    pub queued_duration: ::std::option::Option<i64>,
     pub sender: SenderProfile,
 }
 ///Decision: `error` is a stable code; the queue is kept and replayed on the next connection.
@@ -1671,9 +1671,9 @@ pub struct OfflineDeliveryError {
 pub struct OfflineMessagesDelivered {
     #[serde(rename = "deliveredAt")]
     pub delivered_at: IsoTimestamp,
-    pub failed: u64,
-    pub successful: u64,
-    pub total: u64,
+    pub failed: i64,
+    pub successful: i64,
+    pub total: i64,
 }
 ///`ParticipantMuted`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]

@@ -113,13 +113,29 @@ pub fn decode<T: DeserializeOwned>(
     def: Option<&str>,
     raw: Result<Value, socketioxide::ParserError>,
 ) -> Result<T, Refusal> {
-    let value = raw
+    let mut value = raw
         .map_err(|_| Refusal::validation("the payload is missing or is not JSON"))?;
     if let Some(def) = def {
         check(def, &value)?;
     }
+    integral_numbers(&mut value);
     serde_json::from_value(value)
         .map_err(|_| Refusal::validation("the payload does not match the contract"))
+}
+/// JSON Schema counts `2.0` as an integer and Rust's integer types do not:
+/// numbers without a fractional part become integers before decoding.
+fn integral_numbers(value: &mut Value) {
+    match value {
+        Value::Number(number) if number.is_f64() => {
+            let float = number.as_f64().unwrap_or(f64::NAN);
+            if float.fract() == 0.0 && float.abs() < 9.007_199_254_740_992e15 {
+                *value = Value::from(float as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_numbers),
+        Value::Object(map) => map.values_mut().for_each(integral_numbers),
+        _ => {}
+    }
 }
 /// Checks and decodes the handshake `auth` object.
 pub fn handshake_auth(value: Value) -> Result<types::HandshakeAuth, Refusal> {
