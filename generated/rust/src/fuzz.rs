@@ -55,10 +55,10 @@ fn mutate(value: Value, choice: usize, replacement: Value) -> Value {
                         map.insert(key.clone(), replacement.clone());
                     }
                     _ => {
-                        if let Some(inner) = map.get_mut(key) {
-                            if !walk(inner, choice / 4, replacement) {
-                                *inner = replacement.clone();
-                            }
+                        if let Some(inner) = map.get_mut(key)
+                            && !walk(inner, choice / 4, replacement)
+                        {
+                            *inner = replacement.clone();
                         }
                     }
                 }
@@ -71,7 +71,7 @@ fn mutate(value: Value, choice: usize, replacement: Value) -> Value {
                 }
                 true
             }
-            Value::String(text) if choice % 3 == 0 => {
+            Value::String(text) if choice.is_multiple_of(3) => {
                 *text = text.repeat(400).chars().take(70_000).collect();
                 true
             }
