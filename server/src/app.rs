@@ -23,8 +23,8 @@ use crate::call::Calls;
 use crate::call::registry::LocalCalls;
 use crate::chat::typing::Typing;
 use crate::config::ServeConfig;
-use crate::limits::RateLimits;
-use crate::presence::Presence;
+use crate::limits::{RateLimiter, RateLimits};
+use crate::presence::{Presence, PresenceRegistry};
 use crate::store::{self, Store};
 
 /// Everything the handlers share.
@@ -33,8 +33,8 @@ pub struct App<A: Adapter> {
     pub store: Arc<dyn Store>,
     pub config: ServeConfig,
     pub verifier: TokenVerifier,
-    pub presence: Presence,
-    pub rate_limits: RateLimits,
+    pub presence: Arc<dyn PresenceRegistry>,
+    pub rate_limits: Arc<dyn RateLimiter>,
     pub typing: Arc<Typing>,
     pub calls: Arc<Calls<A>>,
 }
@@ -62,8 +62,8 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         io: io.clone(),
         store: store.clone(),
         verifier: config.token_verifier(),
-        presence: Presence::default(),
-        rate_limits: RateLimits::from_contract(&config.limits),
+        presence: Arc::new(Presence::default()),
+        rate_limits: Arc::new(RateLimits::from_contract(&config.limits)),
         typing: Arc::default(),
         calls: Arc::new(Calls::new(
             io.clone(),
@@ -80,6 +80,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         .merge(crate::chat::rest::routes())
         .merge(crate::call::rest::routes())
         .merge(crate::health::routes())
+        .merge(crate::demo::routes())
         .with_state(app.clone())
         .layer(socket_layer);
 

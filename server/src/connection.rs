@@ -24,7 +24,7 @@ use socketioxide_core::adapter::DefinedAdapter;
 
 use crate::app::App;
 use crate::auth::{self, AuthFailure, AuthenticatedSession};
-use crate::presence;
+use crate::presence::{self, PresenceError};
 use crate::session::{Session, iso, now, session_of, user_room};
 use crate::store::Profile;
 
@@ -107,15 +107,19 @@ where
     let first_socket = app
         .presence
         .connect(&claims.profileid, socket.id, app.config.limits.max_sockets_per_user)
-        .map_err(|_| {
-            tracing::warn!(profileid = %claims.profileid, client = ?client_ip, "socket limit reached");
-            Refusal::new(
-                ErrorCode::TooManyConnections,
-                format!(
-                    "at most {} connections per user; close another one first",
-                    app.config.limits.max_sockets_per_user
-                ),
-            )
+        .await
+        .map_err(|error| match error {
+            PresenceError::TooManySockets => {
+                tracing::warn!(profileid = %claims.profileid, client = ?client_ip, "socket limit reached");
+                Refusal::new(
+                    ErrorCode::TooManyConnections,
+                    format!(
+                        "at most {} connections per user; close another one first",
+                        app.config.limits.max_sockets_per_user
+                    ),
+                )
+            }
+            PresenceError::Unavailable => crate::refusal::cluster_unavailable(),
         })?;
 
     // From here on nothing refuses: the presence slot is released by the
@@ -249,7 +253,14 @@ async fn goodbye<A: Adapter>(app: &Arc<App<A>>, socket: &SocketRef<A>) {
         return;
     };
     app.calls.socket_gone(socket.id, &session.profileid).await;
-    if app.presence.disconnect(&session.profileid, socket.id) {
+    // Unreachable shared state: the node's heartbeat in it lapses and the
+    // cluster sweeper announces the user offline instead.
+    if app
+        .presence
+        .disconnect(&session.profileid, socket.id)
+        .await
+        .unwrap_or(false)
+    {
         announce_presence(app, &session.profileid, false).await;
     }
 }

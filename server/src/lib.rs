@@ -10,6 +10,7 @@ pub mod call;
 pub mod chat;
 pub mod config;
 pub mod connection;
+pub mod demo;
 pub mod health;
 pub mod limits;
 pub mod message;

@@ -16,7 +16,67 @@ use lockstep_contract::events::{self, Direction};
 
 use crate::config::Limits;
 
-/// The rate limiters of every limited client event.
+/// Per-user rate limits that several nodes can share.
+#[async_trait::async_trait]
+pub trait RateLimiter: Send + Sync {
+    /// Counts one `event` by `profileid`.
+    async fn check(&self, event: &'static str, profileid: &str) -> Result<(), RateLimitError>;
+
+    /// Drops state of users whose budget is full again (called periodically).
+    fn forget_idle(&self) {}
+}
+
+/// Why an event may not proceed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimitError {
+    /// Over the limit: retry after this long.
+    Limited(Duration),
+    /// The shared limiter cannot be reached.
+    Unavailable,
+}
+
+#[async_trait::async_trait]
+impl RateLimiter for RateLimits {
+    async fn check(&self, event: &'static str, profileid: &str) -> Result<(), RateLimitError> {
+        RateLimits::check(self, event, profileid).map_err(RateLimitError::Limited)
+    }
+
+    fn forget_idle(&self) {
+        RateLimits::forget_idle(self);
+    }
+}
+
+/// The limit of one client event: `count` events per `period`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventLimit {
+    pub count: NonZeroU32,
+    pub period: Duration,
+}
+
+/// Every limited client event and its limit: the contract's numbers with
+/// the operator's overrides. Shared by the local and the Redis limiter.
+pub fn event_limits(limits: &Limits) -> HashMap<&'static str, EventLimit> {
+    let mut by_event = HashMap::new();
+    for spec in events::ALL {
+        let (Direction::ClientToServer, None, Some(rate)) =
+            (spec.direction, spec.alias_of, spec.rate)
+        else {
+            continue;
+        };
+        let (count, period) = match spec.name {
+            events::SEND_MESSAGE => (limits.messages_per_second, Duration::from_secs(1)),
+            events::INITIATE_CALL => (limits.calls_per_minute, Duration::from_secs(60)),
+            _ => (
+                NonZeroU32::new(rate.count).unwrap_or(NonZeroU32::MIN),
+                Duration::from_secs(u64::from(rate.period_seconds.max(1))),
+            ),
+        };
+        by_event.insert(spec.name, EventLimit { count, period });
+    }
+    by_event
+}
+
+/// The rate limiters of every limited client event, on this node.
 pub struct RateLimits {
     by_event: HashMap<&'static str, DefaultKeyedRateLimiter<String>>,
     clock: DefaultClock,
@@ -26,26 +86,15 @@ impl RateLimits {
     /// One limiter per client event with a contract rate, with the
     /// configured overrides applied.
     pub fn from_contract(limits: &Limits) -> Self {
-        let mut by_event = HashMap::new();
-        for spec in events::ALL {
-            let (Direction::ClientToServer, None, Some(rate)) =
-                (spec.direction, spec.alias_of, spec.rate)
-            else {
-                continue;
-            };
-            let (count, period) = match spec.name {
-                events::SEND_MESSAGE => (limits.messages_per_second, Duration::from_secs(1)),
-                events::INITIATE_CALL => (limits.calls_per_minute, Duration::from_secs(60)),
-                _ => (
-                    NonZeroU32::new(rate.count).unwrap_or(NonZeroU32::MIN),
-                    Duration::from_secs(u64::from(rate.period_seconds.max(1))),
-                ),
-            };
-            by_event.insert(
-                spec.name,
-                DefaultKeyedRateLimiter::keyed(quota(count, period)),
-            );
-        }
+        let by_event = event_limits(limits)
+            .into_iter()
+            .map(|(event, limit)| {
+                (
+                    event,
+                    DefaultKeyedRateLimiter::keyed(quota(limit.count, limit.period)),
+                )
+            })
+            .collect();
         Self {
             by_event,
             clock: DefaultClock::default(),

@@ -1,9 +1,11 @@
-//! Which users are online on this node, and the presence broadcasts.
+//! Which users are online, and the presence broadcasts.
 //!
-//! A user is online while at least one of their sockets is connected. The
-//! registry counts sockets per user so that the first connect and the last
-//! disconnect, and only those, change the user's status, and so that the
-//! per-user socket limit is checked and taken in one step.
+//! A user is online while at least one of their sockets is connected, on
+//! any node. A [`PresenceRegistry`] counts sockets per user so that the
+//! first connect and the last disconnect, and only those, change the user's
+//! status, and so that the per-user socket limit is checked and taken in one
+//! step. [`Presence`] is the registry of a single node; `cluster::presence`
+//! keeps the same books in Redis for several nodes.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -15,7 +17,75 @@ use socketioxide::socket::Sid;
 
 use crate::session::{iso, now, user_room};
 
-/// Sockets per online user.
+/// Presence that several nodes can share. Errors mean the shared state
+/// cannot be reached; callers refuse the work rather than guess.
+#[async_trait::async_trait]
+pub trait PresenceRegistry: Send + Sync {
+    /// Registers `sid` for `profileid` unless the user already has `max`
+    /// sockets. Returns whether this is the user's first socket.
+    async fn connect(&self, profileid: &str, sid: Sid, max: usize) -> Result<bool, PresenceError>;
+
+    /// Unregisters `sid`; returns whether it was the user's last socket.
+    async fn disconnect(&self, profileid: &str, sid: Sid) -> Result<bool, Unavailable>;
+
+    /// Splits `profileids` into (online, offline), keeping their order.
+    async fn partition(
+        &self,
+        profileids: Vec<String>,
+    ) -> Result<(Vec<String>, Vec<String>), Unavailable>;
+
+    async fn is_online(&self, profileid: &str) -> Result<bool, Unavailable>;
+
+    /// Sockets connected to this node and their distinct users, for metrics.
+    fn counts(&self) -> (usize, usize);
+}
+
+/// Why a socket cannot be registered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PresenceError {
+    /// The user already has the maximum number of sockets.
+    TooManySockets,
+    Unavailable,
+}
+
+/// The shared presence state cannot be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unavailable;
+
+impl From<Unavailable> for PresenceError {
+    fn from(_: Unavailable) -> Self {
+        PresenceError::Unavailable
+    }
+}
+
+#[async_trait::async_trait]
+impl PresenceRegistry for Presence {
+    async fn connect(&self, profileid: &str, sid: Sid, max: usize) -> Result<bool, PresenceError> {
+        Presence::connect(self, profileid, sid, max)
+            .map_err(|TooManySockets| PresenceError::TooManySockets)
+    }
+
+    async fn disconnect(&self, profileid: &str, sid: Sid) -> Result<bool, Unavailable> {
+        Ok(Presence::disconnect(self, profileid, sid))
+    }
+
+    async fn partition(
+        &self,
+        profileids: Vec<String>,
+    ) -> Result<(Vec<String>, Vec<String>), Unavailable> {
+        Ok(Presence::partition(self, profileids))
+    }
+
+    async fn is_online(&self, profileid: &str) -> Result<bool, Unavailable> {
+        Ok(Presence::is_online(self, profileid))
+    }
+
+    fn counts(&self) -> (usize, usize) {
+        Presence::counts(self)
+    }
+}
+
+/// Sockets per online user on this node.
 #[derive(Default)]
 pub struct Presence {
     sockets: Mutex<HashMap<String, HashSet<Sid>>>,
@@ -66,6 +136,15 @@ impl Presence {
         profileids
             .into_iter()
             .partition(|p| sockets.contains_key(p))
+    }
+
+    /// Every (user, socket) registered here.
+    pub fn sockets(&self) -> Vec<(String, Sid)> {
+        let sockets = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
+        sockets
+            .iter()
+            .flat_map(|(user, sids)| sids.iter().map(move |sid| (user.clone(), *sid)))
+            .collect()
     }
 
     /// Connected sockets and distinct online users, for metrics.

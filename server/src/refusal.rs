@@ -69,6 +69,15 @@ pub fn from_store(error: StoreError) -> Refusal {
     }
 }
 
+/// The state shared between nodes (Redis) cannot be reached: refuse new
+/// work rather than lose cross-node events.
+pub fn cluster_unavailable() -> Refusal {
+    Refusal::new(
+        ErrorCode::ServiceUnavailable,
+        "the server cannot reach its cluster state; retry shortly",
+    )
+}
+
 /// The refusal for a rate-limited event.
 pub fn rate_limited(event: &str, retry_after: Duration) -> Refusal {
     Refusal::new(

@@ -102,7 +102,7 @@ impl<A: Adapter> Calls<A> {
         let at = now();
         let duration = call
             .answered_at
-            .map(|answered| u64::try_from((at - answered).num_seconds()).unwrap_or(0));
+            .map(|answered| (at - answered).num_seconds().max(0));
         let (status, reason, ended_by) = match ending {
             Ending::Rejected { by } => ("rejected", types::CallEndReason::Rejected, by.to_owned()),
             Ending::Missed => ("missed", types::CallEndReason::Timeout, "system".to_owned()),
@@ -168,7 +168,7 @@ impl<A: Adapter> Calls<A> {
         &self,
         call: &LiveCall,
         status: &str,
-        ended: Option<(&types::CallEndReason, &str, DateTime<Utc>, Option<u64>)>,
+        ended: Option<(&types::CallEndReason, &str, DateTime<Utc>, Option<i64>)>,
     ) {
         let record = CallRecord {
             call_id: call.call_id.clone(),
@@ -182,9 +182,7 @@ impl<A: Adapter> Calls<A> {
             rung_at: call.rung_at,
             answered_at: call.answered_at,
             ended_at: ended.map(|(_, _, at, _)| at),
-            duration_seconds: ended
-                .and_then(|(.., duration)| duration)
-                .map(|d| i64::try_from(d).unwrap_or(i64::MAX)),
+            duration_seconds: ended.and_then(|(.., duration)| duration),
         };
         if let Err(error) = self.store.upsert_call(&record).await {
             tracing::warn!(%error, call_id = %call.call_id, "could not record a call");
@@ -290,7 +288,12 @@ impl<A: Adapter> App<A> {
         };
         self.within_rate(&ctx.socket, events::INITIATE_CALL, session)
             .await?;
-        if !self.presence.is_online(target) {
+        let online = self
+            .presence
+            .is_online(target)
+            .await
+            .map_err(|_| refusal::cluster_unavailable())?;
+        if !online {
             return Err(refuse(
                 ErrorCode::ReceiverOffline,
                 "the receiver is offline",

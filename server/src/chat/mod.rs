@@ -19,6 +19,7 @@ use socketioxide::adapter::Adapter;
 use socketioxide::operators::BroadcastOperators;
 
 use crate::app::App;
+use crate::limits::RateLimitError;
 use crate::refusal::{self, Refusal, Refused};
 use crate::session::{Session, chat_room, iso, now, session_of, user_room};
 use crate::store::{Chat, Role};
@@ -69,9 +70,10 @@ impl<A: Adapter> App<A> {
         event: &'static str,
         session: &Session,
     ) -> Result<(), Refused> {
-        match self.rate_limits.check(event, &session.profileid) {
+        match self.rate_limits.check(event, &session.profileid).await {
             Ok(()) => Ok(()),
-            Err(retry_after) => {
+            Err(RateLimitError::Unavailable) => Err(crate::refusal::cluster_unavailable().into()),
+            Err(RateLimitError::Limited(retry_after)) => {
                 tracing::info!(profileid = %session.profileid, event, "rate limited");
                 refusal::rate_limited_event(socket, event, retry_after).await;
                 Err(Refused {
@@ -102,7 +104,7 @@ impl<A: Adapter> App<A> {
             chat_info: types::ChatInfo {
                 chat_name: chat.chat_name.clone().unwrap_or_default(),
                 chat_type: permissions::chat_type_to_wire(chat.chat_type),
-                participant_count: participants.len() as u64,
+                participant_count: i64::try_from(participants.len()).unwrap_or(i64::MAX),
                 settings: chat.settings.as_object().cloned().unwrap_or_default(),
             },
         };

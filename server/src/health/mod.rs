@@ -53,7 +53,7 @@ async fn ready<A: Adapter>(State(app): State<Arc<App<A>>>) -> impl IntoResponse 
 impl<A: Adapter> HealthEvents<A> for App<A> {
     async fn pong(&self, ctx: EventContext<A>, payload: types::EpochMillis) {
         let now = u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0);
-        let round_trip_ms = now.saturating_sub(*payload);
+        let round_trip_ms = now.saturating_sub(u64::try_from(*payload).unwrap_or(0));
         tracing::debug!(sid = %ctx.socket.id, round_trip_ms, "pong");
     }
 

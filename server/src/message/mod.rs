@@ -114,7 +114,11 @@ impl<A: Adapter> App<A> {
             .iter()
             .map(|p| p.profileid.clone())
             .filter(|p| *p != session.profileid);
-        let (online, offline) = self.presence.partition(recipients);
+        let (online, offline) = self
+            .presence
+            .partition(recipients.collect())
+            .await
+            .map_err(|_| refusal::cluster_unavailable())?;
         let broadcast = types::NewMessage {
             message: render::message(&stored, &[], reply_to.as_ref()),
             chat: render::chat_summary(&chat),

@@ -34,7 +34,7 @@ pub async fn deliver<A: Adapter>(app: &Arc<App<A>>, socket: &SocketRef<A>, sessi
 
     let delivered_at = now();
     let mut delivered: Vec<&QueuedMessage> = Vec::with_capacity(queued.len());
-    let mut failed = 0u64;
+    let mut failed = 0i64;
     for entry in &queued {
         let message = &entry.message;
         let Some(chat) = context.chats.get(&message.chatid) else {
@@ -56,7 +56,7 @@ pub async fn deliver<A: Adapter>(app: &Arc<App<A>>, socket: &SocketRef<A>, sessi
             is_offline_delivery: Some(true),
             delivered_at: Some(iso(delivered_at)),
             queued_duration: Some(
-                u64::try_from((delivered_at - entry.queued_at).num_milliseconds()).unwrap_or(0),
+                (delivered_at - entry.queued_at).num_milliseconds().max(0),
             ),
         };
         match emit::new_message(socket, &payload).await {
@@ -92,8 +92,8 @@ pub async fn deliver<A: Adapter>(app: &Arc<App<A>>, socket: &SocketRef<A>, sessi
         let _ = emit::message_delivered(app.io.to(user_room(&message.senderid)), &receipt).await;
     }
     let summary = types::OfflineMessagesDelivered {
-        total: queued.len() as u64,
-        successful: delivered.len() as u64,
+        total: count(queued.len()),
+        successful: count(delivered.len()),
         failed,
         delivered_at: iso(delivered_at),
     };
@@ -158,4 +158,9 @@ async fn report_failure<A: Adapter>(socket: &SocketRef<A>, error: StoreError) {
             .into(),
     };
     let _ = emit::offline_delivery_error(socket, &payload).await;
+}
+
+/// A count as the contract's integer.
+fn count(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
