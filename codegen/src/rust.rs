@@ -26,7 +26,7 @@ use heck::ToUpperCamelCase;
 /// Renders every file of `generated/rust`.
 pub fn render(contract: &Contract) -> Result<Vec<GeneratedFile>, GenerateError> {
     check_refusal_shapes(contract)?;
-    let events: Vec<RustEvent> = contract.events().iter().map(RustEvent::from_view).collect();
+    let events: Vec<RustEvent> = contract.events().iter().map(|e| RustEvent::from_view(e, contract)).collect();
     let domains: Vec<RustDomain> = Domain::ALL
         .iter()
         .filter_map(|&domain| {
@@ -46,7 +46,7 @@ pub fn render(contract: &Contract) -> Result<Vec<GeneratedFile>, GenerateError> 
         .events()
         .into_iter()
         .find(|e| e.name == contract.manifest.error_event)
-        .map(|e| RustEvent::from_view(&e))
+        .map(|e| RustEvent::from_view(&e, contract))
         .ok_or_else(|| GenerateError::Typify("the errorEvent is missing".into()))?;
 
     let examples: Vec<RustExamples> = contract
@@ -263,6 +263,9 @@ struct RustEvent {
     payload_def_rs: String,
     /// The payload definition's name, if any.
     payload_def: Option<String>,
+    /// Request fields a refusal ack echoes back: those the payload and the
+    /// ack both have, typed as plain strings in the ack.
+    ack_echo: Vec<String>,
     ack_def_rs: String,
     alias_of_rs: String,
     replaced_by_rs: String,
@@ -272,7 +275,23 @@ struct RustEvent {
 }
 
 impl RustEvent {
-    fn from_view(e: &EventView) -> Self {
+    fn from_view(e: &EventView, contract: &Contract) -> Self {
+        let properties = |def: &Option<String>| {
+            def.as_ref()
+                .and_then(|d| contract.defs.get(d))
+                .and_then(|schema| schema.get("properties"))
+                .and_then(|p| p.as_object())
+                .cloned()
+                .unwrap_or_default()
+        };
+        let (payload_fields, ack_fields) = (properties(&e.payload_type), properties(&e.ack_type));
+        let ack_echo = ack_fields
+            .iter()
+            .filter(|(name, schema)| {
+                payload_fields.contains_key(*name) && **schema == serde_json::json!({ "type": "string" })
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
         let quoted = |o: &Option<String>| match o {
             Some(s) => format!("Some({s:?})"),
             None => "None".into(),
@@ -300,6 +319,7 @@ impl RustEvent {
             },
             payload_def_rs: quoted(&e.payload_type),
             payload_def: e.payload_type.clone(),
+            ack_echo,
             ack_def_rs: quoted(&e.ack_type),
             alias_of_rs: quoted(&e.alias_of),
             replaced_by_rs: quoted(&e.replaced_by),

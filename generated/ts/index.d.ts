@@ -453,7 +453,9 @@ export interface RateLimited {
 /**
  * The shape every ack takes when the event is refused: `success: false`, a stable `code` and a
  * human `error`. The generated decoder answers undecodable payloads of events with an ack in this
- * shape with `code: VALIDATION_ERROR`.
+ * shape with `code: VALIDATION_ERROR`. Decision: request fields that the event's ack also has as a
+ * plain string (such as `clientMessageId`) are echoed in the refusal when the request carried them,
+ * so a client can match the refusal to its request.
  *
  * Every ack of a refused event has this shape; the event's own ack type includes these fields.
  */

@@ -5,6 +5,7 @@
 //! a socket (`&SocketRef`) or a broadcast (`io.to(room)`, `socket.to(room)`).
 use std::future::Future;
 use serde::Serialize;
+use serde::ser::{SerializeTuple, Serializer};
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 use socketioxide::operators::BroadcastOperators;
@@ -17,6 +18,14 @@ pub enum EmitError {
     Socket(#[from] socketioxide::SendError),
     #[error("cannot broadcast: {0}")]
     Broadcast(#[from] socketioxide::BroadcastError),
+}
+/// An empty argument list: events without payload reach listeners with no
+/// argument (`()` would arrive as `null`).
+struct NoPayload;
+impl Serialize for NoPayload {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_tuple(0)?.end()
+    }
 }
 /// Something an event can be emitted to.
 pub trait EmitTarget {
@@ -64,7 +73,7 @@ pub fn auth_error(
 pub fn auth_required(
     to: impl EmitTarget,
 ) -> impl Future<Output = Result<(), EmitError>> + Send {
-    to.emit_serialized(events::AUTH_REQUIRED, &())
+    to.emit_serialized(events::AUTH_REQUIRED, &NoPayload)
 }
 /// Emits `tokens_refreshed`: The session was authenticated with the refresh token because the access token had expired.
 pub fn tokens_refreshed(

@@ -222,7 +222,13 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                     TryData(raw): TryData<Value>|
                 {
                     let reply = has_ack.then_some(ack);
-                    match validate::decode::<types::ChatRef>(Some("ChatRef"), raw) {
+                    let echoed = validate::echoed(raw.as_ref().ok(), &[]);
+                    let decoded = if crate::runtime::is_draining() {
+                        Err(Refusal::shutting_down())
+                    } else {
+                        validate::decode::<types::ChatRef>(Some("ChatRef"), raw)
+                    };
+                    match decoded {
                         Err(refusal) => {
                             let refused_by = Arc::clone(&handler);
                             let refused_socket = socket.clone();
@@ -237,6 +243,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::JOIN_CHAT,
                                     &refusal,
                                     reply,
+                                    &echoed,
                                 );
                             };
                             if queue.push(job).is_err() {
@@ -246,6 +253,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::JOIN_CHAT,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -268,6 +276,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::JOIN_CHAT,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -289,7 +298,13 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                     TryData(raw): TryData<Value>|
                 {
                     let reply = has_ack.then_some(ack);
-                    match validate::decode::<types::ChatRef>(Some("ChatRef"), raw) {
+                    let echoed = validate::echoed(raw.as_ref().ok(), &[]);
+                    let decoded = if crate::runtime::is_draining() {
+                        Err(Refusal::shutting_down())
+                    } else {
+                        validate::decode::<types::ChatRef>(Some("ChatRef"), raw)
+                    };
+                    match decoded {
                         Err(refusal) => {
                             let refused_by = Arc::clone(&handler);
                             let refused_socket = socket.clone();
@@ -304,6 +319,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::LEAVE_CHAT,
                                     &refusal,
                                     reply,
+                                    &echoed,
                                 );
                             };
                             if queue.push(job).is_err() {
@@ -313,6 +329,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::LEAVE_CHAT,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -335,6 +352,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::LEAVE_CHAT,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -356,7 +374,13 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                     TryData(raw): TryData<Value>|
                 {
                     let reply = has_ack.then_some(ack);
-                    match validate::decode::<types::ChatRef>(Some("ChatRef"), raw) {
+                    let echoed = validate::echoed(raw.as_ref().ok(), &[]);
+                    let decoded = if crate::runtime::is_draining() {
+                        Err(Refusal::shutting_down())
+                    } else {
+                        validate::decode::<types::ChatRef>(Some("ChatRef"), raw)
+                    };
+                    match decoded {
                         Err(refusal) => {
                             let refused_by = Arc::clone(&handler);
                             let refused_socket = socket.clone();
@@ -371,6 +395,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::TYPING_START,
                                     &refusal,
                                     reply,
+                                    &echoed,
                                 );
                             };
                             if queue.push(job).is_err() {
@@ -380,6 +405,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::TYPING_START,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -402,6 +428,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::TYPING_START,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -423,7 +450,13 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                     TryData(raw): TryData<Value>|
                 {
                     let reply = has_ack.then_some(ack);
-                    match validate::decode::<types::ChatRef>(Some("ChatRef"), raw) {
+                    let echoed = validate::echoed(raw.as_ref().ok(), &[]);
+                    let decoded = if crate::runtime::is_draining() {
+                        Err(Refusal::shutting_down())
+                    } else {
+                        validate::decode::<types::ChatRef>(Some("ChatRef"), raw)
+                    };
+                    match decoded {
                         Err(refusal) => {
                             let refused_by = Arc::clone(&handler);
                             let refused_socket = socket.clone();
@@ -438,6 +471,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::TYPING_STOP,
                                     &refusal,
                                     reply,
+                                    &echoed,
                                 );
                             };
                             if queue.push(job).is_err() {
@@ -447,6 +481,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::TYPING_STOP,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -469,6 +504,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::TYPING_STOP,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -490,9 +526,16 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                     TryData(raw): TryData<Value>|
                 {
                     let reply = has_ack.then_some(ack);
-                    match validate::decode::<
-                        types::SendMessage,
-                    >(Some("SendMessage"), raw) {
+                    let echoed = validate::echoed(
+                        raw.as_ref().ok(),
+                        &["clientMessageId"],
+                    );
+                    let decoded = if crate::runtime::is_draining() {
+                        Err(Refusal::shutting_down())
+                    } else {
+                        validate::decode::<types::SendMessage>(Some("SendMessage"), raw)
+                    };
+                    match decoded {
                         Err(refusal) => {
                             let refused_by = Arc::clone(&handler);
                             let refused_socket = socket.clone();
@@ -504,6 +547,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::SEND_MESSAGE,
                                     &refusal,
                                     reply,
+                                    &echoed,
                                 );
                             };
                             if queue.push(job).is_err() {
@@ -513,6 +557,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::SEND_MESSAGE,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -537,6 +582,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::SEND_MESSAGE,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -558,9 +604,15 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                     TryData(raw): TryData<Value>|
                 {
                     let reply = has_ack.then_some(ack);
-                    match validate::decode::<
-                        types::MarkMessageRead,
-                    >(Some("MarkMessageRead"), raw) {
+                    let echoed = validate::echoed(raw.as_ref().ok(), &[]);
+                    let decoded = if crate::runtime::is_draining() {
+                        Err(Refusal::shutting_down())
+                    } else {
+                        validate::decode::<
+                            types::MarkMessageRead,
+                        >(Some("MarkMessageRead"), raw)
+                    };
+                    match decoded {
                         Err(refusal) => {
                             let refused_by = Arc::clone(&handler);
                             let refused_socket = socket.clone();
@@ -575,6 +627,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::MARK_MESSAGE_READ,
                                     &refusal,
                                     reply,
+                                    &echoed,
                                 );
                             };
                             if queue.push(job).is_err() {
@@ -584,6 +637,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::MARK_MESSAGE_READ,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -607,6 +661,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::MARK_MESSAGE_READ,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -628,9 +683,15 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                     TryData(raw): TryData<Value>|
                 {
                     let reply = has_ack.then_some(ack);
-                    match validate::decode::<
-                        types::ReactToMessage,
-                    >(Some("ReactToMessage"), raw) {
+                    let echoed = validate::echoed(raw.as_ref().ok(), &[]);
+                    let decoded = if crate::runtime::is_draining() {
+                        Err(Refusal::shutting_down())
+                    } else {
+                        validate::decode::<
+                            types::ReactToMessage,
+                        >(Some("ReactToMessage"), raw)
+                    };
+                    match decoded {
                         Err(refusal) => {
                             let refused_by = Arc::clone(&handler);
                             let refused_socket = socket.clone();
@@ -645,6 +706,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::REACT_TO_MESSAGE,
                                     &refusal,
                                     reply,
+                                    &echoed,
                                 );
                             };
                             if queue.push(job).is_err() {
@@ -654,6 +716,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::REACT_TO_MESSAGE,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -677,6 +740,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::REACT_TO_MESSAGE,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -698,9 +762,15 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                     TryData(raw): TryData<Value>|
                 {
                     let reply = has_ack.then_some(ack);
-                    match validate::decode::<
-                        types::InitiateCall,
-                    >(Some("InitiateCall"), raw) {
+                    let echoed = validate::echoed(raw.as_ref().ok(), &["callId"]);
+                    let decoded = if crate::runtime::is_draining() {
+                        Err(Refusal::shutting_down())
+                    } else {
+                        validate::decode::<
+                            types::InitiateCall,
+                        >(Some("InitiateCall"), raw)
+                    };
+                    match decoded {
                         Err(refusal) => {
                             let refused_by = Arc::clone(&handler);
                             let refused_socket = socket.clone();
@@ -712,6 +782,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::INITIATE_CALL,
                                     &refusal,
                                     reply,
+                                    &echoed,
                                 );
                             };
                             if queue.push(job).is_err() {
@@ -721,6 +792,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::INITIATE_CALL,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -745,6 +817,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::INITIATE_CALL,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -766,9 +839,13 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                     TryData(raw): TryData<Value>|
                 {
                     let reply = has_ack.then_some(ack);
-                    match validate::decode::<
-                        types::AnswerCall,
-                    >(Some("AnswerCall"), raw) {
+                    let echoed = validate::echoed(raw.as_ref().ok(), &[]);
+                    let decoded = if crate::runtime::is_draining() {
+                        Err(Refusal::shutting_down())
+                    } else {
+                        validate::decode::<types::AnswerCall>(Some("AnswerCall"), raw)
+                    };
+                    match decoded {
                         Err(refusal) => {
                             let refused_by = Arc::clone(&handler);
                             let refused_socket = socket.clone();
@@ -783,6 +860,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::ANSWER_CALL,
                                     &refusal,
                                     reply,
+                                    &echoed,
                                 );
                             };
                             if queue.push(job).is_err() {
@@ -792,6 +870,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::ANSWER_CALL,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -814,6 +893,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::ANSWER_CALL,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -835,9 +915,13 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                     TryData(raw): TryData<Value>|
                 {
                     let reply = has_ack.then_some(ack);
-                    match validate::decode::<
-                        types::RejectCall,
-                    >(Some("RejectCall"), raw) {
+                    let echoed = validate::echoed(raw.as_ref().ok(), &[]);
+                    let decoded = if crate::runtime::is_draining() {
+                        Err(Refusal::shutting_down())
+                    } else {
+                        validate::decode::<types::RejectCall>(Some("RejectCall"), raw)
+                    };
+                    match decoded {
                         Err(refusal) => {
                             let refused_by = Arc::clone(&handler);
                             let refused_socket = socket.clone();
@@ -852,6 +936,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::REJECT_CALL,
                                     &refusal,
                                     reply,
+                                    &echoed,
                                 );
                             };
                             if queue.push(job).is_err() {
@@ -861,6 +946,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::REJECT_CALL,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -883,6 +969,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::REJECT_CALL,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -904,7 +991,13 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                     TryData(raw): TryData<Value>|
                 {
                     let reply = has_ack.then_some(ack);
-                    match validate::decode::<types::EndCall>(Some("EndCall"), raw) {
+                    let echoed = validate::echoed(raw.as_ref().ok(), &[]);
+                    let decoded = if crate::runtime::is_draining() {
+                        Err(Refusal::shutting_down())
+                    } else {
+                        validate::decode::<types::EndCall>(Some("EndCall"), raw)
+                    };
+                    match decoded {
                         Err(refusal) => {
                             let refused_by = Arc::clone(&handler);
                             let refused_socket = socket.clone();
@@ -919,6 +1012,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::END_CALL,
                                     &refusal,
                                     reply,
+                                    &echoed,
                                 );
                             };
                             if queue.push(job).is_err() {
@@ -928,6 +1022,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::END_CALL,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -950,6 +1045,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::END_CALL,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -971,7 +1067,13 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                     TryData(raw): TryData<Value>|
                 {
                     let reply = has_ack.then_some(ack);
-                    match validate::decode::<types::CallRef>(Some("CallRef"), raw) {
+                    let echoed = validate::echoed(raw.as_ref().ok(), &[]);
+                    let decoded = if crate::runtime::is_draining() {
+                        Err(Refusal::shutting_down())
+                    } else {
+                        validate::decode::<types::CallRef>(Some("CallRef"), raw)
+                    };
+                    match decoded {
                         Err(refusal) => {
                             let refused_by = Arc::clone(&handler);
                             let refused_socket = socket.clone();
@@ -986,6 +1088,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::CALL_CANCELLED,
                                     &refusal,
                                     reply,
+                                    &echoed,
                                 );
                             };
                             if queue.push(job).is_err() {
@@ -995,6 +1098,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::CALL_CANCELLED,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -1017,6 +1121,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::CALL_CANCELLED,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -1038,9 +1143,13 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                     TryData(raw): TryData<Value>|
                 {
                     let reply = has_ack.then_some(ack);
-                    match validate::decode::<
-                        types::WebrtcOffer,
-                    >(Some("WebrtcOffer"), raw) {
+                    let echoed = validate::echoed(raw.as_ref().ok(), &[]);
+                    let decoded = if crate::runtime::is_draining() {
+                        Err(Refusal::shutting_down())
+                    } else {
+                        validate::decode::<types::WebrtcOffer>(Some("WebrtcOffer"), raw)
+                    };
+                    match decoded {
                         Err(refusal) => {
                             let refused_by = Arc::clone(&handler);
                             let refused_socket = socket.clone();
@@ -1055,6 +1164,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::WEBRTC_OFFER,
                                     &refusal,
                                     reply,
+                                    &echoed,
                                 );
                             };
                             if queue.push(job).is_err() {
@@ -1064,6 +1174,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::WEBRTC_OFFER,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -1086,6 +1197,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::WEBRTC_OFFER,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -1107,9 +1219,15 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                     TryData(raw): TryData<Value>|
                 {
                     let reply = has_ack.then_some(ack);
-                    match validate::decode::<
-                        types::WebrtcAnswer,
-                    >(Some("WebrtcAnswer"), raw) {
+                    let echoed = validate::echoed(raw.as_ref().ok(), &[]);
+                    let decoded = if crate::runtime::is_draining() {
+                        Err(Refusal::shutting_down())
+                    } else {
+                        validate::decode::<
+                            types::WebrtcAnswer,
+                        >(Some("WebrtcAnswer"), raw)
+                    };
+                    match decoded {
                         Err(refusal) => {
                             let refused_by = Arc::clone(&handler);
                             let refused_socket = socket.clone();
@@ -1124,6 +1242,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::WEBRTC_ANSWER,
                                     &refusal,
                                     reply,
+                                    &echoed,
                                 );
                             };
                             if queue.push(job).is_err() {
@@ -1133,6 +1252,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::WEBRTC_ANSWER,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -1155,6 +1275,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::WEBRTC_ANSWER,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -1176,9 +1297,15 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                     TryData(raw): TryData<Value>|
                 {
                     let reply = has_ack.then_some(ack);
-                    match validate::decode::<
-                        types::WebrtcIceCandidate,
-                    >(Some("WebrtcIceCandidate"), raw) {
+                    let echoed = validate::echoed(raw.as_ref().ok(), &[]);
+                    let decoded = if crate::runtime::is_draining() {
+                        Err(Refusal::shutting_down())
+                    } else {
+                        validate::decode::<
+                            types::WebrtcIceCandidate,
+                        >(Some("WebrtcIceCandidate"), raw)
+                    };
+                    match decoded {
                         Err(refusal) => {
                             let refused_by = Arc::clone(&handler);
                             let refused_socket = socket.clone();
@@ -1193,6 +1320,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::WEBRTC_ICE_CANDIDATE,
                                     &refusal,
                                     reply,
+                                    &echoed,
                                 );
                             };
                             if queue.push(job).is_err() {
@@ -1202,6 +1330,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::WEBRTC_ICE_CANDIDATE,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -1225,6 +1354,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::WEBRTC_ICE_CANDIDATE,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -1246,9 +1376,13 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                     TryData(raw): TryData<Value>|
                 {
                     let reply = has_ack.then_some(ack);
-                    match validate::decode::<
-                        types::ToggleMute,
-                    >(Some("ToggleMute"), raw) {
+                    let echoed = validate::echoed(raw.as_ref().ok(), &[]);
+                    let decoded = if crate::runtime::is_draining() {
+                        Err(Refusal::shutting_down())
+                    } else {
+                        validate::decode::<types::ToggleMute>(Some("ToggleMute"), raw)
+                    };
+                    match decoded {
                         Err(refusal) => {
                             let refused_by = Arc::clone(&handler);
                             let refused_socket = socket.clone();
@@ -1263,6 +1397,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::TOGGLE_MUTE,
                                     &refusal,
                                     reply,
+                                    &echoed,
                                 );
                             };
                             if queue.push(job).is_err() {
@@ -1272,6 +1407,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::TOGGLE_MUTE,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -1294,6 +1430,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::TOGGLE_MUTE,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -1315,9 +1452,13 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                     TryData(raw): TryData<Value>|
                 {
                     let reply = has_ack.then_some(ack);
-                    match validate::decode::<
-                        types::ToggleVideo,
-                    >(Some("ToggleVideo"), raw) {
+                    let echoed = validate::echoed(raw.as_ref().ok(), &[]);
+                    let decoded = if crate::runtime::is_draining() {
+                        Err(Refusal::shutting_down())
+                    } else {
+                        validate::decode::<types::ToggleVideo>(Some("ToggleVideo"), raw)
+                    };
+                    match decoded {
                         Err(refusal) => {
                             let refused_by = Arc::clone(&handler);
                             let refused_socket = socket.clone();
@@ -1332,6 +1473,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::TOGGLE_VIDEO,
                                     &refusal,
                                     reply,
+                                    &echoed,
                                 );
                             };
                             if queue.push(job).is_err() {
@@ -1341,6 +1483,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::TOGGLE_VIDEO,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -1363,6 +1506,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::TOGGLE_VIDEO,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -1384,9 +1528,15 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                     TryData(raw): TryData<Value>|
                 {
                     let reply = has_ack.then_some(ack);
-                    match validate::decode::<
-                        types::ToggleScreenShare,
-                    >(Some("ToggleScreenShare"), raw) {
+                    let echoed = validate::echoed(raw.as_ref().ok(), &[]);
+                    let decoded = if crate::runtime::is_draining() {
+                        Err(Refusal::shutting_down())
+                    } else {
+                        validate::decode::<
+                            types::ToggleScreenShare,
+                        >(Some("ToggleScreenShare"), raw)
+                    };
+                    match decoded {
                         Err(refusal) => {
                             let refused_by = Arc::clone(&handler);
                             let refused_socket = socket.clone();
@@ -1401,6 +1551,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::TOGGLE_SCREEN_SHARE,
                                     &refusal,
                                     reply,
+                                    &echoed,
                                 );
                             };
                             if queue.push(job).is_err() {
@@ -1410,6 +1561,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::TOGGLE_SCREEN_SHARE,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -1433,6 +1585,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::TOGGLE_SCREEN_SHARE,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -1454,9 +1607,15 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                     TryData(raw): TryData<Value>|
                 {
                     let reply = has_ack.then_some(ack);
-                    match validate::decode::<
-                        types::InitiateCall,
-                    >(Some("InitiateCall"), raw) {
+                    let echoed = validate::echoed(raw.as_ref().ok(), &["callId"]);
+                    let decoded = if crate::runtime::is_draining() {
+                        Err(Refusal::shutting_down())
+                    } else {
+                        validate::decode::<
+                            types::InitiateCall,
+                        >(Some("InitiateCall"), raw)
+                    };
+                    match decoded {
                         Err(refusal) => {
                             let refused_by = Arc::clone(&handler);
                             let refused_socket = socket.clone();
@@ -1468,6 +1627,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::CALL_OFFER,
                                     &refusal,
                                     reply,
+                                    &echoed,
                                 );
                             };
                             if queue.push(job).is_err() {
@@ -1477,6 +1637,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::CALL_OFFER,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -1501,6 +1662,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::CALL_OFFER,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -1522,9 +1684,13 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                     TryData(raw): TryData<Value>|
                 {
                     let reply = has_ack.then_some(ack);
-                    match validate::decode::<
-                        types::AnswerCall,
-                    >(Some("AnswerCall"), raw) {
+                    let echoed = validate::echoed(raw.as_ref().ok(), &[]);
+                    let decoded = if crate::runtime::is_draining() {
+                        Err(Refusal::shutting_down())
+                    } else {
+                        validate::decode::<types::AnswerCall>(Some("AnswerCall"), raw)
+                    };
+                    match decoded {
                         Err(refusal) => {
                             let refused_by = Arc::clone(&handler);
                             let refused_socket = socket.clone();
@@ -1539,6 +1705,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::CALL_ANSWER,
                                     &refusal,
                                     reply,
+                                    &echoed,
                                 );
                             };
                             if queue.push(job).is_err() {
@@ -1548,6 +1715,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::CALL_ANSWER,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -1570,6 +1738,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::CALL_ANSWER,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -1591,9 +1760,13 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                     TryData(raw): TryData<Value>|
                 {
                     let reply = has_ack.then_some(ack);
-                    match validate::decode::<
-                        types::RejectCall,
-                    >(Some("RejectCall"), raw) {
+                    let echoed = validate::echoed(raw.as_ref().ok(), &[]);
+                    let decoded = if crate::runtime::is_draining() {
+                        Err(Refusal::shutting_down())
+                    } else {
+                        validate::decode::<types::RejectCall>(Some("RejectCall"), raw)
+                    };
+                    match decoded {
                         Err(refusal) => {
                             let refused_by = Arc::clone(&handler);
                             let refused_socket = socket.clone();
@@ -1608,6 +1781,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::DECLINE_CALL,
                                     &refusal,
                                     reply,
+                                    &echoed,
                                 );
                             };
                             if queue.push(job).is_err() {
@@ -1617,6 +1791,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::DECLINE_CALL,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -1639,6 +1814,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::DECLINE_CALL,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -1660,9 +1836,13 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                     TryData(raw): TryData<Value>|
                 {
                     let reply = has_ack.then_some(ack);
-                    match validate::decode::<
-                        types::RejectCall,
-                    >(Some("RejectCall"), raw) {
+                    let echoed = validate::echoed(raw.as_ref().ok(), &[]);
+                    let decoded = if crate::runtime::is_draining() {
+                        Err(Refusal::shutting_down())
+                    } else {
+                        validate::decode::<types::RejectCall>(Some("RejectCall"), raw)
+                    };
+                    match decoded {
                         Err(refusal) => {
                             let refused_by = Arc::clone(&handler);
                             let refused_socket = socket.clone();
@@ -1677,6 +1857,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::CALL_REJECT,
                                     &refusal,
                                     reply,
+                                    &echoed,
                                 );
                             };
                             if queue.push(job).is_err() {
@@ -1686,6 +1867,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::CALL_REJECT,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -1708,6 +1890,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::CALL_REJECT,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -1729,7 +1912,13 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                     TryData(raw): TryData<Value>|
                 {
                     let reply = has_ack.then_some(ack);
-                    match validate::decode::<types::EndCall>(Some("EndCall"), raw) {
+                    let echoed = validate::echoed(raw.as_ref().ok(), &[]);
+                    let decoded = if crate::runtime::is_draining() {
+                        Err(Refusal::shutting_down())
+                    } else {
+                        validate::decode::<types::EndCall>(Some("EndCall"), raw)
+                    };
+                    match decoded {
                         Err(refusal) => {
                             let refused_by = Arc::clone(&handler);
                             let refused_socket = socket.clone();
@@ -1744,6 +1933,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::CALL_END,
                                     &refusal,
                                     reply,
+                                    &echoed,
                                 );
                             };
                             if queue.push(job).is_err() {
@@ -1753,6 +1943,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::CALL_END,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -1775,6 +1966,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::CALL_END,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -1796,7 +1988,13 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                     TryData(raw): TryData<Value>|
                 {
                     let reply = has_ack.then_some(ack);
-                    match validate::decode::<types::CallRef>(Some("CallRef"), raw) {
+                    let echoed = validate::echoed(raw.as_ref().ok(), &[]);
+                    let decoded = if crate::runtime::is_draining() {
+                        Err(Refusal::shutting_down())
+                    } else {
+                        validate::decode::<types::CallRef>(Some("CallRef"), raw)
+                    };
+                    match decoded {
                         Err(refusal) => {
                             let refused_by = Arc::clone(&handler);
                             let refused_socket = socket.clone();
@@ -1811,6 +2009,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::CANCEL_CALL,
                                     &refusal,
                                     reply,
+                                    &echoed,
                                 );
                             };
                             if queue.push(job).is_err() {
@@ -1820,6 +2019,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::CANCEL_CALL,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -1842,6 +2042,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::CANCEL_CALL,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -1863,9 +2064,15 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                     TryData(raw): TryData<Value>|
                 {
                     let reply = has_ack.then_some(ack);
-                    match validate::decode::<
-                        types::WebrtcIceCandidate,
-                    >(Some("WebrtcIceCandidate"), raw) {
+                    let echoed = validate::echoed(raw.as_ref().ok(), &[]);
+                    let decoded = if crate::runtime::is_draining() {
+                        Err(Refusal::shutting_down())
+                    } else {
+                        validate::decode::<
+                            types::WebrtcIceCandidate,
+                        >(Some("WebrtcIceCandidate"), raw)
+                    };
+                    match decoded {
                         Err(refusal) => {
                             let refused_by = Arc::clone(&handler);
                             let refused_socket = socket.clone();
@@ -1880,6 +2087,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::ICE_CANDIDATE,
                                     &refusal,
                                     reply,
+                                    &echoed,
                                 );
                             };
                             if queue.push(job).is_err() {
@@ -1889,6 +2097,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::ICE_CANDIDATE,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -1911,6 +2120,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::ICE_CANDIDATE,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -1932,9 +2142,13 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                     TryData(raw): TryData<Value>|
                 {
                     let reply = has_ack.then_some(ack);
-                    match validate::decode::<
-                        types::EpochMillis,
-                    >(Some("EpochMillis"), raw) {
+                    let echoed = validate::echoed(raw.as_ref().ok(), &[]);
+                    let decoded = if crate::runtime::is_draining() {
+                        Err(Refusal::shutting_down())
+                    } else {
+                        validate::decode::<types::EpochMillis>(Some("EpochMillis"), raw)
+                    };
+                    match decoded {
                         Err(refusal) => {
                             let refused_by = Arc::clone(&handler);
                             let refused_socket = socket.clone();
@@ -1949,6 +2163,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::PONG,
                                     &refusal,
                                     reply,
+                                    &echoed,
                                 );
                             };
                             if queue.push(job).is_err() {
@@ -1958,6 +2173,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::PONG,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -1980,6 +2196,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::PONG,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -2001,9 +2218,15 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                     TryData(raw): TryData<Value>|
                 {
                     let reply = has_ack.then_some(ack);
-                    match validate::decode::<
-                        types::HeartbeatResponse,
-                    >(Some("HeartbeatResponse"), raw) {
+                    let echoed = validate::echoed(raw.as_ref().ok(), &[]);
+                    let decoded = if crate::runtime::is_draining() {
+                        Err(Refusal::shutting_down())
+                    } else {
+                        validate::decode::<
+                            types::HeartbeatResponse,
+                        >(Some("HeartbeatResponse"), raw)
+                    };
+                    match decoded {
                         Err(refusal) => {
                             let refused_by = Arc::clone(&handler);
                             let refused_socket = socket.clone();
@@ -2018,6 +2241,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::HEARTBEAT_RESPONSE,
                                     &refusal,
                                     reply,
+                                    &echoed,
                                 );
                             };
                             if queue.push(job).is_err() {
@@ -2027,6 +2251,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::HEARTBEAT_RESPONSE,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -2050,6 +2275,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     events::HEARTBEAT_RESPONSE,
                                     &Refusal::overloaded(),
                                     None,
+                                    &[],
                                 );
                             }
                         }
@@ -2068,7 +2294,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                 Event(name): Event|
             {
                 let refusal = Refusal::unknown_event(&name);
-                refuse(&*handler, &socket, &name, &refusal, has_ack.then_some(ack));
+                refuse(&*handler, &socket, &name, &refusal, has_ack.then_some(ack), &[]);
                 std::future::ready(())
             }
         });
@@ -2081,19 +2307,24 @@ fn refuse<A: Adapter, H: ContractHandler<A>>(
     event: &str,
     refusal: &Refusal,
     ack: Option<AckSender<A>>,
+    echoed: &[(&'static str, String)],
 ) {
     handler.refused(socket, event, refusal);
     match ack {
         Some(ack) => {
-            let _ = ack
-                .send(
-                    &types::AckFailure {
-                        success: false,
-                        code: refusal.code,
-                        error: refusal.message.clone(),
-                        retry_after: None,
-                    },
-                );
+            let failure = types::AckFailure {
+                success: false,
+                code: refusal.code,
+                error: refusal.message.clone(),
+                retry_after: None,
+            };
+            let mut answer = serde_json::to_value(&failure).unwrap_or(Value::Null);
+            if let Value::Object(fields) = &mut answer {
+                for (field, value) in echoed {
+                    fields.insert((*field).to_owned(), Value::String(value.clone()));
+                }
+            }
+            let _ = ack.send(&answer);
         }
         None => {
             let _ = socket

@@ -5,6 +5,8 @@
 //! crate only.
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
 use socketioxide::adapter::Adapter;
 use socketioxide::handler::FromMessageParts;
 use socketioxide::socket::Socket;
@@ -14,6 +16,45 @@ use tokio::sync::mpsc;
 /// are refused instead of buffered without bound.
 pub const SOCKET_QUEUE_CAPACITY: usize = 256;
 type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
+/// Events queued or being handled, on every socket of the process.
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+/// Set when the server shuts down: new events are refused, queued ones
+/// finish.
+static DRAINING: AtomicBool = AtomicBool::new(false);
+/// Stops taking new events (they are refused with `SERVICE_UNAVAILABLE`);
+/// events already queued are still handled and answered.
+pub fn begin_drain() {
+    DRAINING.store(true, Ordering::SeqCst);
+}
+/// Whether [`begin_drain`] was called.
+pub fn is_draining() -> bool {
+    DRAINING.load(Ordering::SeqCst)
+}
+/// Waits until every queued event was handled, at most `limit`; returns
+/// whether everything finished.
+pub async fn drained(limit: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while IN_FLIGHT.load(Ordering::SeqCst) > 0 {
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    true
+}
+/// Counts a job from its push to its end (or its drop, if the queue dies).
+struct InFlight;
+impl InFlight {
+    fn start() -> Self {
+        IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
+        InFlight
+    }
+}
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+    }
+}
 /// Runs the events of one socket one after the other, in arrival order.
 ///
 /// socketioxide runs every incoming event in its own task, so two events of
@@ -42,6 +83,11 @@ impl SocketQueue {
         &self,
         job: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), QueueFull> {
+        let counted = InFlight::start();
+        let job = async move {
+            job.await;
+            drop(counted);
+        };
         self.jobs.try_send(Box::pin(job)).map_err(|_| QueueFull)
     }
 }

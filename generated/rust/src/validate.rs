@@ -38,6 +38,13 @@ impl Refusal {
             format!("`{}` is not an event of the contract", bounded(name)),
         )
     }
+    /// The server is shutting down and takes no new events.
+    pub fn shutting_down() -> Self {
+        Self::new(
+            ErrorCode::ServiceUnavailable,
+            "the server is shutting down; reconnect and retry",
+        )
+    }
     /// The socket sends faster than the server serves it.
     pub fn overloaded() -> Self {
         Self::new(
@@ -107,6 +114,24 @@ pub fn check(def: &str, value: &Value) -> Result<(), Refusal> {
     } else {
         Err(Refusal::validation(violations.join("; ")))
     }
+}
+/// The `fields` of a received payload that are strings of at most 128
+/// characters: what a refusal ack echoes back (such as `clientMessageId`),
+/// even when the payload as a whole is refused.
+pub fn echoed(
+    raw: Option<&Value>,
+    fields: &[&'static str],
+) -> Vec<(&'static str, String)> {
+    let Some(object) = raw.and_then(Value::as_object) else {
+        return Vec::new();
+    };
+    fields
+        .iter()
+        .filter_map(|field| {
+            let text = object.get(*field)?.as_str()?;
+            (text.chars().count() <= 128).then(|| (*field, text.to_owned()))
+        })
+        .collect()
 }
 /// Checks a received payload against `def` and decodes it.
 pub fn decode<T: DeserializeOwned>(
