@@ -26,7 +26,11 @@ use heck::ToUpperCamelCase;
 /// Renders every file of `generated/rust`.
 pub fn render(contract: &Contract) -> Result<Vec<GeneratedFile>, GenerateError> {
     check_refusal_shapes(contract)?;
-    let events: Vec<RustEvent> = contract.events().iter().map(|e| RustEvent::from_view(e, contract)).collect();
+    let events: Vec<RustEvent> = contract
+        .events()
+        .iter()
+        .map(|e| RustEvent::from_view(e, contract))
+        .collect();
     let domains: Vec<RustDomain> = Domain::ALL
         .iter()
         .filter_map(|&domain| {
@@ -288,7 +292,8 @@ impl RustEvent {
         let ack_echo = ack_fields
             .iter()
             .filter(|(name, schema)| {
-                payload_fields.contains_key(*name) && **schema == serde_json::json!({ "type": "string" })
+                payload_fields.contains_key(*name)
+                    && **schema == serde_json::json!({ "type": "string" })
             })
             .map(|(name, _)| name.clone())
             .collect();

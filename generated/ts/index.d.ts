@@ -391,6 +391,7 @@ export type ErrorCode =
   | 'AUTH_HANDSHAKE_INVALID'
   | 'TOO_MANY_CONNECTIONS'
   | 'RATE_LIMITED'
+  | 'LIMIT_EXCEEDED'
   | 'CHAT_NOT_FOUND'
   | 'NOT_PARTICIPANT'
   | 'FORBIDDEN'
@@ -492,8 +493,10 @@ export type MessageType = 'text' | 'image' | 'video' | 'audio' | 'file' | 'locat
 export type MessageStatus = 'sent' | 'delivered' | 'read';
 
 /**
- * A file the client uploaded elsewhere; the message carries its reference. `url` is http(s) only
- * and `size` at most 50 MB (52428800 bytes).
+ * A file the client uploaded elsewhere; the message carries its reference. Decision: `url` is
+ * http(s) only, `size` at most 50 MB (52428800 bytes), and `mimetype` one of an allow-list of
+ * common image, video, audio, document and archive types (anything else could be served to other
+ * clients as active content).
  */
 export interface Attachment {
   /** Constraints: 1 to 32 characters. */
@@ -509,8 +512,8 @@ export interface Attachment {
   /** Constraints: 0 to 52428800. */
   size: number;
   /**
-   * Constraints: at most 255 characters; matches
-   * `^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*$`.
+   * Constraints: at most 127 characters; matches
+   * `^(image/(png|jpeg|gif|webp|heic|heif|avif)|video/(mp4|webm|quicktime|3gpp)|audio/(mpeg|ogg|wav|webm|aac|mp4|x-m4a)|application/(pdf|zip|gzip|json|msword|vnd\.ms-excel|vnd\.ms-powerpoint|vnd\.openxmlformats-officedocument\.(wordprocessingml\.document|spreadsheetml\.sheet|presentationml\.presentation)|vnd\.oasis\.opendocument\.(text|spreadsheet|presentation))|text/(plain|csv|markdown))$`.
    */
   mimetype: string;
 }

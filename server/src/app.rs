@@ -16,12 +16,18 @@ use lockstep_contract::validate::Refusal;
 use socketioxide::SocketIo;
 use socketioxide::adapter::{Adapter, LocalAdapter};
 use socketioxide::extract::SocketRef;
+use socketioxide::layer::SocketIoLayer;
+use socketioxide_redis::{RedisAdapter, RedisAdapterCtr};
 use tokio::net::TcpListener;
 
 use crate::auth::TokenVerifier;
 use crate::call::Calls;
-use crate::call::registry::LocalCalls;
+use crate::call::registry::{CallRegistry, LocalCalls};
 use crate::chat::typing::Typing;
+use crate::cluster::Cluster;
+use crate::cluster::calls::RedisCalls;
+use crate::cluster::limits::RedisRateLimits;
+use crate::cluster::presence::RedisPresence;
 use crate::config::ServeConfig;
 use crate::limits::{RateLimiter, RateLimits};
 use crate::presence::{Presence, PresenceRegistry};
@@ -37,67 +43,154 @@ pub struct App<A: Adapter> {
     pub rate_limits: Arc<dyn RateLimiter>,
     pub typing: Arc<Typing>,
     pub calls: Arc<Calls<A>>,
+    /// The Redis cluster state, when this node is one of several.
+    pub cluster: Option<Cluster>,
 }
 
 impl<A: Adapter> ContractHandler<A> for App<A> {
     fn refused(&self, socket: &SocketRef<A>, event: &str, refusal: &Refusal) {
+        crate::telemetry::event_received(event);
         crate::refusal::log(socket, event, refusal);
+    }
+
+    fn served(&self, event: &'static str, elapsed: Duration) {
+        crate::telemetry::event_served(event, elapsed);
     }
 }
 
-/// Runs the server until SIGINT/SIGTERM.
+/// How long a node's presence entries in Redis live without a refresh:
+/// a dead node's users go offline for their partners within this plus a
+/// third of it.
+pub const NODE_TTL: Duration = Duration::from_secs(10);
+
+/// The shared state a deployment chooses: in process for one node, in Redis
+/// for several.
+struct Components {
+    presence: Arc<dyn PresenceRegistry>,
+    rate_limits: Arc<dyn RateLimiter>,
+    calls: Arc<dyn CallRegistry>,
+    cluster: Option<Cluster>,
+}
+
+impl<A: Adapter> App<A> {
+    fn new(
+        io: SocketIo<A>,
+        store: Arc<dyn Store>,
+        config: ServeConfig,
+        parts: Components,
+    ) -> Arc<Self> {
+        Arc::new(App {
+            verifier: config.token_verifier(),
+            presence: parts.presence,
+            rate_limits: parts.rate_limits,
+            typing: Arc::default(),
+            calls: Arc::new(Calls::new(
+                io.clone(),
+                store.clone(),
+                parts.calls,
+                config.call_ring_timeout,
+            )),
+            cluster: parts.cluster,
+            io,
+            store,
+            config,
+        })
+    }
+}
+
+/// Runs the server until SIGINT/SIGTERM: one node on its own, or, with
+/// `--redis-url`, one node of a cluster sharing Redis.
 pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     let store = store::connect(&config.database_url)
         .await
         .context("connecting to the database")?;
+    let store = store::metered::MeteredStore::wrap(store);
     store
         .migrate()
         .await
         .context("applying database migrations")?;
+    let sockets = SocketIo::builder().max_payload(MAX_FRAME_BYTES);
 
-    let (socket_layer, io) = SocketIo::builder()
-        .max_payload(MAX_FRAME_BYTES)
-        .build_layer();
-    let app = Arc::new(App::<LocalAdapter> {
-        io: io.clone(),
-        store: store.clone(),
-        verifier: config.token_verifier(),
-        presence: Arc::new(Presence::default()),
-        rate_limits: Arc::new(RateLimits::from_contract(&config.limits)),
-        typing: Arc::default(),
-        calls: Arc::new(Calls::new(
-            io.clone(),
-            store.clone(),
-            Arc::new(LocalCalls::default()),
-            config.call_ring_timeout,
-        )),
-        config: config.clone(),
-    });
-    crate::connection::register_namespace(&app);
+    match config.redis_url.clone() {
+        None => {
+            let (layer, io) = sockets.build_layer();
+            let parts = Components {
+                presence: Arc::new(Presence::default()),
+                rate_limits: Arc::new(RateLimits::from_contract(&config.limits)),
+                calls: Arc::new(LocalCalls::default()),
+                cluster: None,
+            };
+            let app = App::<LocalAdapter>::new(io, store, config, parts);
+            crate::connection::register_namespace(&app);
+            serve(app, layer).await
+        }
+        Some(url) => {
+            let cluster = Cluster::connect(&url, NODE_TTL)
+                .await
+                .context("connecting to Redis")?;
+            let adapter = RedisAdapterCtr::new_with_redis(&cluster.client)
+                .await
+                .context("starting the Redis adapter")?;
+            let (layer, io) = sockets
+                .with_adapter::<RedisAdapter<_>>(adapter)
+                .build_layer();
+            let presence = Arc::new(RedisPresence::new(cluster.clone()));
+            let parts = Components {
+                presence: presence.clone(),
+                rate_limits: Arc::new(RedisRateLimits::new(cluster.clone(), &config.limits)),
+                calls: Arc::new(RedisCalls::new(cluster.clone())),
+                cluster: Some(cluster.clone()),
+            };
+            let app = App::new(io, store, config, parts);
+            crate::connection::register_namespace(&app)
+                .await
+                .context("registering the namespace with the Redis adapter")?;
+            crate::cluster::sweeper::spawn(app.clone(), cluster, presence);
+            tracing::info!(node = %app.cluster.as_ref().map(|c| c.node_id.as_str()).unwrap_or("-"), "cluster mode (Redis)");
+            serve(app, layer).await
+        }
+    }
+}
+
+/// Serves HTTP and Socket.IO for `app` until a shutdown signal.
+async fn serve<A: Adapter>(app: Arc<App<A>>, socket_layer: SocketIoLayer<A>) -> anyhow::Result<()>
+where
+    App<A>: ContractHandler<A>,
+{
     spawn_housekeeping(&app);
-
+    crate::health::heartbeat::spawn(&app);
+    let config = app.config.clone();
+    let origins = Arc::new(crate::origin::OriginPolicy::new(
+        config.allowed_origins.clone(),
+        config.trust_proxy,
+    ));
     let router: Router = Router::new()
         .merge(crate::chat::rest::routes())
         .merge(crate::call::rest::routes())
         .merge(crate::health::routes())
         .merge(crate::demo::routes())
         .with_state(app.clone())
-        .layer(socket_layer);
+        .layer(socket_layer)
+        .layer(axum::middleware::from_fn_with_state(
+            origins.clone(),
+            crate::origin::guard,
+        ))
+        .layer(crate::origin::cors_layer(origins))
+        .layer(crate::telemetry::http_trace_layer(config.trust_proxy));
 
     let listener = TcpListener::bind(config.bind)
         .await
         .with_context(|| format!("binding {}", config.bind))?;
-    tracing::info!(bind = %config.bind, database = store.backend().as_str(), "lockstep is listening");
+    tracing::info!(bind = %config.bind, database = app.store.backend().as_str(), "lockstep is listening");
 
-    let grace = config.shutdown_grace;
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal(io, grace))
+    .with_graceful_shutdown(shutdown_signal(app.io.clone(), config.shutdown_grace))
     .await
     .context("serving")?;
-    store.close().await;
+    app.store.close().await;
     tracing::info!("lockstep stopped");
     Ok(())
 }
@@ -120,9 +213,10 @@ fn spawn_housekeeping<A: Adapter>(app: &Arc<App<A>>) {
     });
 }
 
-/// Resolves on SIGINT or SIGTERM, after closing every socket so that
-/// in-flight events finish and clients reconnect elsewhere; axum then stops
-/// accepting and drains HTTP requests.
+/// Resolves on SIGINT or SIGTERM, after the sockets' queued events were
+/// handled and answered (new ones are refused with `SERVICE_UNAVAILABLE`)
+/// and every socket was closed, so clients reconnect elsewhere; axum then
+/// stops accepting and drains HTTP requests.
 async fn shutdown_signal<A: Adapter>(io: SocketIo<A>, grace: Duration) {
     let interrupt = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -145,7 +239,11 @@ async fn shutdown_signal<A: Adapter>(io: SocketIo<A>, grace: Duration) {
         () = interrupt => {},
         () = terminate => {},
     }
-    tracing::info!("shutting down");
+    tracing::info!("shutting down: refusing new events, finishing queued ones");
+    lockstep_contract::runtime::begin_drain();
+    if !lockstep_contract::runtime::drained(grace).await {
+        tracing::warn!("queued events did not finish within the grace period");
+    }
     if tokio::time::timeout(grace, io.close()).await.is_err() {
         tracing::warn!("sockets did not close within the grace period");
     }

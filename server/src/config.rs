@@ -7,14 +7,20 @@
 //! with nothing else set is a working development server.
 
 use std::borrow::Cow;
+use std::ffi::OsString;
 use std::fmt;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use clap::builder::{BoolishValueParser, NonEmptyStringValueParser};
-use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use clap::error::ErrorKind;
+use clap::parser::ValueSource;
+use clap::{
+    ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum,
+};
 use serde_json::{Map, Value};
 
 use crate::auth::{Claims, JwtSecret, REFRESH_TOKEN_TYPE, TokenVerifier};
@@ -43,6 +49,12 @@ pub mod defaults {
     pub const SHUTDOWN_GRACE_SECS: u64 = 10;
     /// Lifetime of a token minted by `lockstep token`.
     pub const TOKEN_TTL: &str = "1h";
+    /// Seconds between two `heartbeat` / `ping` rounds (engine.io's own
+    /// ping interval is 25 s too).
+    pub const HEARTBEAT_INTERVAL_SECS: u64 = 25;
+    /// Heartbeats in a row a socket may leave unanswered before it is
+    /// disconnected.
+    pub const HEARTBEAT_MAX_MISSES: u32 = 3;
 }
 
 /// Contract-first real-time chat and call server.
@@ -61,6 +73,17 @@ pub enum Command {
     Token(TokenArgs),
     /// Apply database migrations and exit.
     Migrate(MigrateArgs),
+}
+
+/// The optional configuration file; shared by `serve` and `migrate`.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigFileArgs {
+    /// A TOML file of settings, keyed by the long flag names
+    /// (`heartbeat-interval = 25`, `allowed-origins = ["https://app.example"]`).
+    /// Precedence: flag, then environment variable, then this file, then
+    /// the default. [default: none]
+    #[arg(long = "config", env = "LOCKSTEP_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
 }
 
 /// Where the data lives; shared by `serve` and `migrate`.
@@ -199,6 +222,41 @@ pub struct ServeArgs {
     )]
     pub typing_timeout: u64,
 
+    /// Seconds between two rounds of `heartbeat` and `ping` to every socket.
+    #[arg(
+        long,
+        env = "LOCKSTEP_HEARTBEAT_INTERVAL",
+        value_name = "SECONDS",
+        default_value_t = defaults::HEARTBEAT_INTERVAL_SECS,
+        value_parser = clap::value_parser!(u64).range(1..=86_400)
+    )]
+    pub heartbeat_interval: u64,
+
+    /// Heartbeats in a row a socket may leave unanswered (neither
+    /// `heartbeat_response` nor `pong`) before it is disconnected.
+    #[arg(
+        long,
+        env = "LOCKSTEP_HEARTBEAT_MAX_MISSES",
+        value_name = "COUNT",
+        default_value_t = defaults::HEARTBEAT_MAX_MISSES,
+        value_parser = clap::value_parser!(u32).range(1..=1000)
+    )]
+    pub heartbeat_max_misses: u32,
+
+    /// Browser origins (`scheme://host[:port]`, comma-separated) allowed to
+    /// call the REST API with cookies (CORS) and to open Socket.IO
+    /// connections. The server's own origin is always allowed, and so are
+    /// clients that send no `Origin`; any other origin is refused with 403.
+    /// [default: none, same origin only]
+    #[arg(
+        long,
+        env = "LOCKSTEP_ALLOWED_ORIGINS",
+        value_name = "ORIGINS",
+        value_delimiter = ',',
+        value_parser = parse_allowed_origin
+    )]
+    pub allowed_origins: Vec<String>,
+
     /// Log output format; the level comes from RUST_LOG (default `info`).
     #[arg(
         long,
@@ -231,6 +289,9 @@ pub struct ServeArgs {
         value_parser = BoolishValueParser::new()
     )]
     pub trust_proxy: bool,
+
+    #[command(flatten)]
+    pub config_file: ConfigFileArgs,
 }
 
 /// `lockstep token`.
@@ -281,6 +342,9 @@ pub struct TokenArgs {
 pub struct MigrateArgs {
     #[command(flatten)]
     pub database: DatabaseArgs,
+
+    #[command(flatten)]
+    pub config_file: ConfigFileArgs,
 }
 
 /// Log output format.
@@ -338,6 +402,15 @@ pub struct ServeConfig {
     /// Whether `X-Forwarded-For` is believed (see [`crate::auth::client_ip`]).
     pub trust_proxy: bool,
     pub log_format: LogFormat,
+    /// How often every socket gets `heartbeat` and `ping`.
+    pub heartbeat_interval: Duration,
+    /// Unanswered heartbeats in a row before a socket is disconnected.
+    pub heartbeat_max_misses: u32,
+    /// Browser origins allowed besides the server's own, normalised
+    /// (see [`crate::origin::parse_origin`]).
+    pub allowed_origins: Vec<String>,
+    /// The TOML file the settings were read from, if any.
+    pub config_file: Option<PathBuf>,
 }
 
 impl ServeConfig {
@@ -359,6 +432,10 @@ impl ServeConfig {
             legacy_events: true,
             trust_proxy: false,
             log_format: LogFormat::Text,
+            heartbeat_interval: Duration::from_secs(defaults::HEARTBEAT_INTERVAL_SECS),
+            heartbeat_max_misses: defaults::HEARTBEAT_MAX_MISSES,
+            allowed_origins: Vec::new(),
+            config_file: None,
         }
     }
 
@@ -388,6 +465,10 @@ impl ServeConfig {
             legacy_events: args.legacy_events,
             trust_proxy: args.trust_proxy,
             log_format: args.log_format,
+            heartbeat_interval: Duration::from_secs(args.heartbeat_interval),
+            heartbeat_max_misses: args.heartbeat_max_misses,
+            allowed_origins: args.allowed_origins,
+            config_file: args.config_file.config,
         }
     }
 
@@ -413,6 +494,10 @@ impl fmt::Debug for ServeConfig {
             legacy_events,
             trust_proxy,
             log_format,
+            heartbeat_interval,
+            heartbeat_max_misses,
+            allowed_origins,
+            config_file,
         } = self;
         f.debug_struct("ServeConfig")
             .field("bind", bind)
@@ -427,6 +512,10 @@ impl fmt::Debug for ServeConfig {
             .field("legacy_events", legacy_events)
             .field("trust_proxy", trust_proxy)
             .field("log_format", log_format)
+            .field("heartbeat_interval", heartbeat_interval)
+            .field("heartbeat_max_misses", heartbeat_max_misses)
+            .field("allowed_origins", allowed_origins)
+            .field("config_file", config_file)
             .finish()
     }
 }
@@ -454,6 +543,124 @@ impl TokenArgs {
             permissions: self.permissions.clone(),
             typ: self.refresh.then(|| REFRESH_TOKEN_TYPE.to_owned()),
         })
+    }
+}
+
+impl Cli {
+    /// Parses the process's command line, filling settings that neither a
+    /// flag nor an environment variable gave from the `--config` file.
+    /// Prints the error and exits on a bad command line or config file.
+    pub fn parse_with_config_file() -> Self {
+        Self::try_parse_with_config_file(std::env::args_os()).unwrap_or_else(|error| error.exit())
+    }
+
+    /// [`Cli::parse_with_config_file`] on `args` (the first is the program
+    /// name).
+    ///
+    /// Precedence, highest first: flag, environment variable, config file,
+    /// built-in default. The file's keys are the long flag names of
+    /// `lockstep serve` (`snake_case` works too); a key no flag has is an
+    /// error, so a typo is not silently ignored. `lockstep migrate` reads
+    /// only the keys it has (`database-url`) from the same file. Values go
+    /// through the same parsers as flags.
+    pub fn try_parse_with_config_file<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let mut args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        let mut command = Self::command();
+        let matches = command.try_get_matches_from_mut(args.iter().cloned())?;
+        if let Some((name, sub)) = matches.subcommand()
+            && let Some(path) = sub.try_get_one::<PathBuf>("config").ok().flatten()
+        {
+            let extra = flags_from_config_file(&command, name, sub, path)
+                .map_err(|message| command.error(ErrorKind::InvalidValue, message))?;
+            if !extra.is_empty() {
+                args.extend(extra);
+                return Self::try_parse_from(args);
+            }
+        }
+        Self::from_arg_matches(&matches).map_err(|error| error.format(&mut command))
+    }
+}
+
+/// The `--key=value` arguments the config file at `path` adds to the
+/// subcommand `name`: one for each key whose setting came from neither the
+/// command line nor the environment.
+fn flags_from_config_file(
+    cli: &clap::Command,
+    name: &str,
+    matches: &ArgMatches,
+    path: &Path,
+) -> Result<Vec<OsString>, String> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| format!("cannot read the config file {shown}: {error}"))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|error| format!("the config file {shown} is not valid TOML: {error}"))?;
+    let (Some(serve), Some(this)) = (cli.find_subcommand("serve"), cli.find_subcommand(name))
+    else {
+        return Ok(Vec::new());
+    };
+    let by_long = |command: &clap::Command, long: &str| {
+        command
+            .get_arguments()
+            .find(|arg| arg.get_long() == Some(long))
+            .cloned()
+    };
+    let mut flags = Vec::new();
+    for (key, value) in &table {
+        let long = key.replace('_', "-");
+        if matches!(long.as_str(), "config" | "help" | "version") {
+            return Err(format!("{shown}: `{key}` cannot be set in a config file"));
+        }
+        if by_long(serve, &long).is_none() {
+            return Err(format!(
+                "{shown}: unknown key `{key}` (the keys are the long flags of `lockstep serve --help`)"
+            ));
+        }
+        // A setting of `serve` that this subcommand does not have.
+        let Some(arg) = by_long(this, &long) else {
+            continue;
+        };
+        if matches!(
+            matches.value_source(arg.get_id().as_str()),
+            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+        ) {
+            continue;
+        }
+        let text = config_value_text(key, value, arg.get_value_delimiter())
+            .map_err(|message| format!("{shown}: {message}"))?;
+        flags.push(OsString::from(format!("--{long}={text}")));
+    }
+    Ok(flags)
+}
+
+/// A TOML value as the text a flag would take. Arrays are allowed for
+/// flags that take a list (joined with their delimiter).
+fn config_value_text(
+    key: &str,
+    value: &toml::Value,
+    delimiter: Option<char>,
+) -> Result<String, String> {
+    let scalar = |value: &toml::Value| match value {
+        toml::Value::String(text) => Ok(text.clone()),
+        toml::Value::Integer(number) => Ok(number.to_string()),
+        toml::Value::Float(number) => Ok(number.to_string()),
+        toml::Value::Boolean(flag) => Ok(flag.to_string()),
+        toml::Value::Datetime(at) => Ok(at.to_string()),
+        toml::Value::Array(_) | toml::Value::Table(_) => {
+            Err(format!("`{key}` takes a single value, not a list or table"))
+        }
+    };
+    match (value, delimiter) {
+        (toml::Value::Array(items), Some(delimiter)) => {
+            let items = items.iter().map(scalar).collect::<Result<Vec<_>, _>>()?;
+            Ok(items.join(&delimiter.to_string()))
+        }
+        (value, _) => scalar(value),
     }
 }
 
@@ -488,6 +695,10 @@ pub fn parse_ttl(text: &str) -> Result<Duration, String> {
         return Err("must be at least one second".to_owned());
     }
     Ok(ttl)
+}
+
+fn parse_allowed_origin(text: &str) -> Result<String, String> {
+    crate::origin::parse_origin(text)
 }
 
 fn parse_secret(text: &str) -> Result<JwtSecret, String> {
@@ -566,6 +777,9 @@ mod tests {
             "--log-format=json",
             "--shutdown-grace=0",
             "--trust-proxy",
+            "--heartbeat-interval=5",
+            "--heartbeat-max-misses=2",
+            "--allowed-origins=https://app.example.com",
         ]));
         assert_eq!(config.bind, "0.0.0.0:4000".parse().expect("addr"));
         assert_eq!(config.database_url, "postgres://u:p@db/lockstep");
@@ -588,6 +802,9 @@ mod tests {
         assert_eq!(config.log_format, LogFormat::Json);
         assert_eq!(config.shutdown_grace, Duration::ZERO);
         assert!(config.trust_proxy);
+        assert_eq!(config.heartbeat_interval, Duration::from_secs(5));
+        assert_eq!(config.heartbeat_max_misses, 2);
+        assert_eq!(config.allowed_origins, ["https://app.example.com"]);
     }
 
     #[test]
@@ -605,6 +822,9 @@ mod tests {
         assert_eq!(config.shutdown_grace, Duration::from_secs(10));
         assert!(config.legacy_events);
         assert!(!config.trust_proxy);
+        assert_eq!(config.heartbeat_interval, Duration::from_secs(25));
+        assert_eq!(config.heartbeat_max_misses, 3);
+        assert!(config.allowed_origins.is_empty());
     }
 
     #[test]
@@ -733,5 +953,154 @@ mod tests {
             ])
             .is_err()
         );
+    }
+
+    fn with_config_file(text: &str, args: &[&str]) -> Result<Cli, clap::Error> {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let path = dir.path().join("lockstep.toml");
+        std::fs::write(&path, text).expect("write config");
+        let path = path.to_str().expect("utf-8 path").to_owned();
+        let mut full = vec!["lockstep".to_owned()];
+        full.extend(args.iter().map(|arg| arg.replace("{config}", &path)));
+        Cli::try_parse_with_config_file(full)
+    }
+
+    fn serve_config(cli: Cli) -> ServeConfig {
+        match cli.command {
+            Command::Serve(args) => ServeConfig::from_args(args),
+            other => panic!("not serve: {other:?}"),
+        }
+    }
+
+    const FILE: &str = r#"
+        # every kind of value a flag takes
+        bind = "0.0.0.0:4100"
+        heartbeat-interval = 7
+        heartbeat_max_misses = 4
+        allowed-origins = ["https://App.example.com/", "http://localhost:5173"]
+        legacy-events = false
+        trust-proxy = true
+        log-format = "json"
+        jwt-secret = "secret-from-the-file"
+        database-url = "sqlite:///var/lib/lockstep/file.db"
+    "#;
+
+    #[test]
+    fn the_config_file_fills_what_no_flag_gave() {
+        let config = serve_config(
+            with_config_file(FILE, &["serve", "--config", "{config}"]).expect("parses"),
+        );
+        assert_eq!(config.bind, "0.0.0.0:4100".parse().expect("addr"));
+        assert_eq!(config.heartbeat_interval, Duration::from_secs(7));
+        assert_eq!(config.heartbeat_max_misses, 4);
+        assert_eq!(
+            config.allowed_origins,
+            ["https://app.example.com", "http://localhost:5173"]
+        );
+        assert!(!config.legacy_events);
+        assert!(config.trust_proxy);
+        assert_eq!(config.log_format, LogFormat::Json);
+        assert_eq!(config.jwt_secret.expose_str(), "secret-from-the-file");
+        assert!(!config.dev_mode);
+        assert_eq!(config.database_url, "sqlite:///var/lib/lockstep/file.db");
+        assert!(config.config_file.is_some());
+        // Untouched settings keep their defaults.
+        assert_eq!(config.call_ring_timeout, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn flags_override_the_config_file() {
+        let config = serve_config(
+            with_config_file(
+                FILE,
+                &[
+                    "serve",
+                    "--heartbeat-interval=9",
+                    "--config={config}",
+                    "--legacy-events",
+                    "--allowed-origins",
+                    "https://other.example",
+                ],
+            )
+            .expect("parses"),
+        );
+        assert_eq!(config.heartbeat_interval, Duration::from_secs(9));
+        assert!(config.legacy_events);
+        assert_eq!(config.allowed_origins, ["https://other.example"]);
+        // The rest still comes from the file.
+        assert_eq!(config.heartbeat_max_misses, 4);
+    }
+
+    #[test]
+    fn without_a_config_file_nothing_changes() {
+        let cli =
+            Cli::try_parse_with_config_file(["lockstep", "serve", "--heartbeat-max-misses=2"])
+                .expect("parses");
+        let config = serve_config(cli);
+        assert_eq!(config.heartbeat_max_misses, 2);
+        assert_eq!(config.heartbeat_interval, Duration::from_secs(25));
+        assert!(config.allowed_origins.is_empty());
+        assert!(config.config_file.is_none());
+    }
+
+    #[test]
+    fn bad_config_files_are_refused_with_the_reason() {
+        let cases = [
+            (
+                "heartbeat-intervall = 3",
+                "unknown key `heartbeat-intervall`",
+            ),
+            ("heartbeat-interval = 0", "heartbeat-interval"),
+            ("heartbeat-interval = \"soon\"", "heartbeat-interval"),
+            ("bind = [\"a\", \"b\"]", "single value"),
+            ("[serve]\nbind = \"x\"", "unknown key `serve`"),
+            ("config = \"other.toml\"", "cannot be set"),
+            ("allowed-origins = \"ftp://x\"", "http or https"),
+            ("bind = ", "not valid TOML"),
+        ];
+        for (text, reason) in cases {
+            let error = with_config_file(text, &["serve", "--config", "{config}"])
+                .err()
+                .unwrap_or_else(|| panic!("{text:?} was accepted"));
+            let shown = error.to_string();
+            assert!(shown.contains(reason), "{text:?}: {shown}");
+        }
+        let missing = Cli::try_parse_with_config_file([
+            "lockstep",
+            "serve",
+            "--config",
+            "/nonexistent/lockstep.toml",
+        ]);
+        assert!(
+            missing
+                .err()
+                .is_some_and(|e| e.to_string().contains("cannot read the config file"))
+        );
+    }
+
+    #[test]
+    fn migrate_reads_only_its_own_keys_from_the_config_file() {
+        let cli = with_config_file(FILE, &["migrate", "--config", "{config}"]).expect("parses");
+        match cli.command {
+            Command::Migrate(args) => {
+                assert_eq!(
+                    args.database.database_url,
+                    "sqlite:///var/lib/lockstep/file.db"
+                );
+            }
+            other => panic!("not migrate: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn allowed_origins_are_validated_and_normalised() {
+        let args = serve_args(&["--allowed-origins=https://A.example:443,http://b.example:8080"]);
+        assert_eq!(
+            args.allowed_origins,
+            ["https://a.example", "http://b.example:8080"]
+        );
+        assert!(parse(&["serve", "--allowed-origins=a.example"]).is_err());
+        assert!(parse(&["serve", "--heartbeat-interval=0"]).is_err());
+        assert!(parse(&["serve", "--heartbeat-max-misses=0"]).is_err());
     }
 }

@@ -93,7 +93,7 @@ where
     ) {
         Ok(session) => session,
         Err(failure) => {
-            tracing::warn!(sid = %socket.id, client = ?client_ip, code = failure.code(), reason = ?failure, "authentication failed");
+            tracing::warn!(sid = %socket.id, client = %crate::telemetry::Client(client_ip), code = failure.code(), reason = ?failure, "authentication failed");
             return Err(auth_refusal(&failure));
         }
     };
@@ -110,7 +110,7 @@ where
         .await
         .map_err(|error| match error {
             PresenceError::TooManySockets => {
-                tracing::warn!(profileid = %claims.profileid, client = ?client_ip, "socket limit reached");
+                tracing::warn!(profileid = %claims.profileid, client = %crate::telemetry::Client(client_ip), "socket limit reached");
                 Refusal::new(
                     ErrorCode::TooManyConnections,
                     format!(
@@ -126,6 +126,7 @@ where
     // disconnect handler registered below.
     let session_info = Arc::new(session_from(&session, connected_at));
     socket.extensions.insert(Arc::clone(&session_info));
+    crate::telemetry::SocketTelemetry::attach(socket, client_ip);
     // Its own id as a room too: calls address one socket of a user by it,
     // across nodes.
     socket.join(vec![
@@ -152,7 +153,7 @@ where
         }
     };
     let risk = auth::risk_score(device_trusted, session.refreshed, user_agent.is_some());
-    tracing::info!(sid = %socket.id, profileid = %session_info.profileid, client = ?client_ip, refreshed = session.refreshed, "authenticated");
+    tracing::info!(sid = %socket.id, profileid = %session_info.profileid, client = %crate::telemetry::Client(client_ip), refreshed = session.refreshed, "authenticated");
 
     Ok(Welcome {
         authenticated: types::Authenticated {
@@ -217,13 +218,25 @@ async fn greet<A: Adapter>(app: &Arc<App<A>>, socket: SocketRef<A>) {
 }
 
 async fn refuse_connection<A: Adapter>(socket: &SocketRef<A>, refusal: Refusal) {
+    crate::telemetry::handshake_refused(refusal.code);
     let payload = types::AuthError {
         error: refusal.code,
         message: refusal.message,
     };
     let _ = emit::auth_error(socket, &payload).await;
-    let _ = socket.clone().disconnect();
+    // Events the client sent before it heard the verdict may still be in
+    // flight; one arriving after the disconnect makes the transport close
+    // at once, dropping the queued `auth_error`. A short grace lets the
+    // verdict out first (the refused socket has no handlers meanwhile).
+    let socket = socket.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(REFUSAL_GRACE).await;
+        let _ = socket.disconnect();
+    });
 }
+
+/// How long a refused socket stays open after `auth_error`.
+const REFUSAL_GRACE: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Past the token's expiry the session ends: `auth_required`, then a
 /// disconnect. The timer holds only the socket id, not the socket, so a
@@ -265,7 +278,7 @@ async fn goodbye<A: Adapter>(app: &Arc<App<A>>, socket: &SocketRef<A>) {
     }
 }
 
-async fn announce_presence<A: Adapter>(app: &Arc<App<A>>, profileid: &str, is_online: bool) {
+pub async fn announce_presence<A: Adapter>(app: &Arc<App<A>>, profileid: &str, is_online: bool) {
     match app.store.chat_partners(profileid).await {
         Ok(partners) => {
             presence::announce(

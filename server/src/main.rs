@@ -1,16 +1,17 @@
 //! The `lockstep` binary: parses the command line and runs one of `serve`,
 //! `token` or `migrate`.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::Parser;
 use lockstep::auth::{JwtSecret, RECOMMENDED_SECRET_BYTES, TokenVerifier};
 use lockstep::config::{Cli, Command, LogFormat, MigrateArgs, ServeArgs, ServeConfig, TokenArgs};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // Flags, then environment variables, then the `--config` file.
+    let cli = Cli::parse_with_config_file();
     let outcome = match cli.command {
         Command::Serve(args) => block_on(serve(args)),
         Command::Token(args) => token(&args),
@@ -74,17 +75,26 @@ async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Logs go to stdout as text or JSON; the level comes from RUST_LOG
-/// (default `info`).
+/// Logs go to stdout as text or JSON (one object per line, the event's
+/// fields flattened beside `timestamp`, `level`, `target` and `message`);
+/// the level comes from RUST_LOG (default `info`).
 fn init_tracing(format: LogFormat) {
     let invalid_filter = std::env::var("RUST_LOG")
         .ok()
         .filter(|value| EnvFilter::try_new(value).is_err());
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Colours only for a person at a terminal, never into files or collectors.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stdout().is_terminal());
     match format {
         LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
     }
     if let Some(value) = invalid_filter {
         tracing::warn!(rust_log = %value, "RUST_LOG is not a valid filter; logging at info");

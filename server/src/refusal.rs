@@ -90,13 +90,17 @@ pub fn rate_limited(event: &str, retry_after: Duration) -> Refusal {
     )
 }
 
-/// Logs a refusal with who and what, never payload content.
+/// Logs a refusal with who (profile id, client address) and what, never
+/// payload content, and counts it (`lockstep_refusals_total{code}`, and
+/// `lockstep_rate_limited_total{event}` for rate limits).
 pub fn log<A: Adapter>(socket: &SocketRef<A>, event: &str, refusal: &Refusal) {
+    crate::telemetry::refused(event, refusal.code);
     let profileid = crate::session::session_of(socket).map(|s| s.profileid.clone());
     tracing::info!(
         sid = %socket.id,
         profileid = profileid.as_deref().unwrap_or("-"),
-        event,
+        client = %crate::telemetry::Client(crate::telemetry::client_of(socket)),
+        event = %bounded(event),
         code = %refusal.code,
         "refused"
     );

@@ -38,9 +38,12 @@ pub fn user_room(profileid: &str) -> String {
     format!("user:{profileid}")
 }
 
+/// The prefix of chat rooms.
+pub const CHAT_ROOM_PREFIX: &str = "chat:";
+
 /// The room of the sockets that joined a chat (`join_chat`).
 pub fn chat_room(chatid: &str) -> String {
-    format!("chat:{chatid}")
+    format!("{CHAT_ROOM_PREFIX}{chatid}")
 }
 
 /// Now, to the millisecond: what the database keeps and what clients parse.

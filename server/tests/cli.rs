@@ -163,6 +163,10 @@ fn serve_help_documents_every_flag_and_its_environment_variable() {
         ("--log-format", Some("text")),
         ("--shutdown-grace", Some("10")),
         ("--trust-proxy", Some("false")),
+        ("--heartbeat-interval", Some("25")),
+        ("--heartbeat-max-misses", Some("3")),
+        ("--allowed-origins", None),
+        ("--config", None),
     ];
     for (flag, default) in flags_and_defaults {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");

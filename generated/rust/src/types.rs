@@ -22,7 +22,7 @@ pub struct AnswerCall {
     #[serde(rename = "callId")]
     pub call_id: Id,
 }
-///A file the client uploaded elsewhere; the message carries its reference. `url` is http(s) only and `size` at most 50 MB (52428800 bytes).
+///A file the client uploaded elsewhere; the message carries its reference. Decision: `url` is http(s) only, `size` at most 50 MB (52428800 bytes), and `mimetype` one of an allow-list of common image, video, audio, document and archive types (anything else could be served to other clients as active content).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct Attachment {
@@ -53,19 +53,19 @@ impl ::std::str::FromStr for AttachmentMimetype {
     fn from_str(
         value: &str,
     ) -> ::std::result::Result<Self, self::error::ConversionError> {
-        if value.chars().count() > 255usize {
-            return Err("longer than 255 characters".into());
+        if value.chars().count() > 127usize {
+            return Err("longer than 127 characters".into());
         }
         static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
         {
             ::regress::Regex::new(
-                    "^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*$",
+                    "^(image/(png|jpeg|gif|webp|heic|heif|avif)|video/(mp4|webm|quicktime|3gpp)|audio/(mpeg|ogg|wav|webm|aac|mp4|x-m4a)|application/(pdf|zip|gzip|json|msword|vnd\\.ms-excel|vnd\\.ms-powerpoint|vnd\\.openxmlformats-officedocument\\.(wordprocessingml\\.document|spreadsheetml\\.sheet|presentationml\\.presentation)|vnd\\.oasis\\.opendocument\\.(text|spreadsheet|presentation))|text/(plain|csv|markdown))$",
                 )
                 .unwrap()
         });
         if PATTERN.find(value).is_none() {
             return Err(
-                "doesn't match pattern \"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*$\""
+                "doesn't match pattern \"^(image/(png|jpeg|gif|webp|heic|heif|avif)|video/(mp4|webm|quicktime|3gpp)|audio/(mpeg|ogg|wav|webm|aac|mp4|x-m4a)|application/(pdf|zip|gzip|json|msword|vnd\\.ms-excel|vnd\\.ms-powerpoint|vnd\\.openxmlformats-officedocument\\.(wordprocessingml\\.document|spreadsheetml\\.sheet|presentationml\\.presentation)|vnd\\.oasis\\.opendocument\\.(text|spreadsheet|presentation))|text/(plain|csv|markdown))$\""
                     .into(),
             );
         }
@@ -832,6 +832,8 @@ pub enum ErrorCode {
     TooManyConnections,
     #[serde(rename = "RATE_LIMITED")]
     RateLimited,
+    #[serde(rename = "LIMIT_EXCEEDED")]
+    LimitExceeded,
     #[serde(rename = "CHAT_NOT_FOUND")]
     ChatNotFound,
     #[serde(rename = "NOT_PARTICIPANT")]
@@ -882,6 +884,7 @@ impl ::std::fmt::Display for ErrorCode {
             Self::AuthHandshakeInvalid => f.write_str("AUTH_HANDSHAKE_INVALID"),
             Self::TooManyConnections => f.write_str("TOO_MANY_CONNECTIONS"),
             Self::RateLimited => f.write_str("RATE_LIMITED"),
+            Self::LimitExceeded => f.write_str("LIMIT_EXCEEDED"),
             Self::ChatNotFound => f.write_str("CHAT_NOT_FOUND"),
             Self::NotParticipant => f.write_str("NOT_PARTICIPANT"),
             Self::Forbidden => f.write_str("FORBIDDEN"),
@@ -919,6 +922,7 @@ impl ::std::str::FromStr for ErrorCode {
             "AUTH_HANDSHAKE_INVALID" => Ok(Self::AuthHandshakeInvalid),
             "TOO_MANY_CONNECTIONS" => Ok(Self::TooManyConnections),
             "RATE_LIMITED" => Ok(Self::RateLimited),
+            "LIMIT_EXCEEDED" => Ok(Self::LimitExceeded),
             "CHAT_NOT_FOUND" => Ok(Self::ChatNotFound),
             "NOT_PARTICIPANT" => Ok(Self::NotParticipant),
             "FORBIDDEN" => Ok(Self::Forbidden),

@@ -197,17 +197,18 @@ impl<A: Adapter> Calls<A> {
         }
     }
 
-    /// Misses the call if it still rings after the ring timeout.
-    fn arm_ring_timeout(self: &Arc<Self>, call_id: String) {
+    /// Misses the call if it still rings after the ring timeout. "It" is
+    /// this very call: a client may reuse the id of an ended call, and that
+    /// later call must ring for its own full timeout.
+    fn arm_ring_timeout(self: &Arc<Self>, call: &LiveCall) {
         let calls = Arc::clone(self);
+        let (call_id, rung_at, caller_socket) =
+            (call.call_id.clone(), call.rung_at, call.caller_socket);
         tokio::spawn(async move {
             tokio::time::sleep(calls.ring_timeout).await;
-            if calls
-                .registry
-                .get(&call_id)
-                .await
-                .is_some_and(|c| c.is_ringing())
-            {
+            if calls.registry.get(&call_id).await.is_some_and(|c| {
+                c.is_ringing() && c.rung_at == rung_at && c.caller_socket == caller_socket
+            }) {
                 calls.finish(&call_id, Ending::Missed).await;
             }
         });
@@ -328,6 +329,7 @@ impl<A: Adapter> App<A> {
                 ErrorCode::ReceiverBusy,
                 "the receiver is already in a call",
             )),
+            Err(Busy::Unavailable) => Err(refusal::cluster_unavailable().into()),
             Err(Busy::CallIdTaken) => Err(refuse(
                 ErrorCode::InternalError,
                 "could not allocate a call id",
@@ -537,7 +539,7 @@ impl<A: Adapter> CallEvents<A> for App<A> {
             timestamp: iso(call.rung_at),
         };
         let _ = emit::incoming_call(self.calls.io.to(user_room(&call.callee)), &incoming).await;
-        self.calls.arm_ring_timeout(call.call_id.clone());
+        self.calls.arm_ring_timeout(&call);
         tracing::info!(call_id = %call.call_id, caller = %call.caller, callee = %call.callee, "call ringing");
         types::InitiateCallAck {
             success: true,

@@ -63,6 +63,8 @@ pub enum Busy {
     Caller,
     Receiver,
     CallIdTaken,
+    /// The shared call state cannot be reached.
+    Unavailable,
 }
 
 /// Why a ringing call cannot be answered.

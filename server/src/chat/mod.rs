@@ -21,8 +21,13 @@ use socketioxide::operators::BroadcastOperators;
 use crate::app::App;
 use crate::limits::RateLimitError;
 use crate::refusal::{self, Refusal, Refused};
-use crate::session::{Session, chat_room, iso, now, session_of, user_room};
+use crate::session::{CHAT_ROOM_PREFIX, Session, chat_room, iso, now, session_of, user_room};
 use crate::store::{Chat, Role};
+
+/// Chat rooms one socket may be in at once: a client joins the chats on
+/// screen, not its whole chat list, and the bound keeps a socket's room
+/// bookkeeping small.
+pub const MAX_CHATS_JOINED: usize = 100;
 
 /// The chat id of the contract's string-or-object form.
 pub fn chatid_of(chat: &types::ChatRef) -> &str {
@@ -91,12 +96,26 @@ impl<A: Adapter> App<A> {
         chatid: &str,
     ) -> Result<(), Refusal> {
         let (chat, role) = self.participant(chatid, &session.profileid).await?;
+        let room = chat_room(chatid);
+        let rooms = ctx.socket.rooms();
+        let joined = rooms
+            .iter()
+            .filter(|r| r.starts_with(CHAT_ROOM_PREFIX))
+            .count();
+        if joined >= MAX_CHATS_JOINED && !rooms.iter().any(|r| *r == room) {
+            return Err(Refusal::new(
+                ErrorCode::LimitExceeded,
+                format!(
+                    "a connection joins at most {MAX_CHATS_JOINED} chats at once; leave one first"
+                ),
+            ));
+        }
         let participants = self
             .store
             .list_participants(chatid)
             .await
             .map_err(refusal::from_store)?;
-        ctx.socket.join(chat_room(chatid));
+        ctx.socket.join(room);
         let joined = types::ChatJoined {
             chatid: chatid.to_owned(),
             role: permissions::role_to_wire(role),

@@ -1,30 +1,41 @@
-//! Liveness and readiness over HTTP, and the contract's application-level
-//! `pong` / `heartbeat_response` answers.
+//! Liveness and readiness over HTTP, the Prometheus scrape endpoint, and
+//! the contract's application-level heartbeat (`heartbeat` / `ping` sent by
+//! [`heartbeat`], answered by `heartbeat_response` / `pong`).
+
+pub mod heartbeat;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::Utc;
 use lockstep_contract::handler::{EventContext, HealthEvents};
 use lockstep_contract::types;
-use serde_json::json;
+use metrics::gauge;
+use serde_json::{Map, Value, json};
 use socketioxide::adapter::Adapter;
 
 use crate::app::App;
+use crate::telemetry::{self, names};
+use heartbeat::Answer;
 
-/// How long `/ready` waits for the database before calling it down.
-const READY_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long `/ready` waits for each dependency before calling it down.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// `GET /health` and `GET /ready`.
+/// How long a scrape waits for a count kept outside the process.
+const SCRAPE_LOOKUP_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// `GET /health`, `GET /ready` and `GET /metrics`. Building the routes
+/// installs the process's metrics recorder.
 pub fn routes<A: Adapter>() -> Router<Arc<App<A>>> {
+    telemetry::handle();
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready::<A>))
+        .route("/metrics", get(scrape::<A>))
 }
 
 /// The process is alive and serving HTTP.
@@ -32,33 +43,116 @@ async fn health() -> impl IntoResponse {
     Json(json!({ "status": "ok" }))
 }
 
-/// The dependencies answer: `503` names what is down.
+/// The state of one dependency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Check {
+    Up,
+    Down,
+    /// Timed out: counts as down.
+    Timeout,
+    NotConfigured,
+}
+
+impl Check {
+    fn as_str(self) -> &'static str {
+        match self {
+            Check::Up => "up",
+            Check::Down => "down",
+            Check::Timeout => "timeout",
+            Check::NotConfigured => "not configured",
+        }
+    }
+
+    fn is_down(self) -> bool {
+        matches!(self, Check::Down | Check::Timeout)
+    }
+}
+
+/// Runs `probe` within [`READY_TIMEOUT`].
+async fn check<E>(probe: impl Future<Output = Result<(), E>>) -> Check {
+    match tokio::time::timeout(READY_TIMEOUT, probe).await {
+        Ok(Ok(())) => Check::Up,
+        Ok(Err(_)) => Check::Down,
+        Err(_) => Check::Timeout,
+    }
+}
+
+/// A `PING` to the configured Redis on a connection of its own (when no
+/// cluster connection exists).
+async fn ping_redis(url: &str) -> redis::RedisResult<()> {
+    let client = redis::Client::open(url)?;
+    let mut connection = client.get_multiplexed_async_connection().await?;
+    redis::cmd("PING")
+        .query_async::<String>(&mut connection)
+        .await
+        .map(drop)
+}
+
+/// The dependencies answer within [`READY_TIMEOUT`] each (checked at the
+/// same time): `200`, else `503` naming what is down in `down`.
 async fn ready<A: Adapter>(State(app): State<Arc<App<A>>>) -> impl IntoResponse {
-    let database = match tokio::time::timeout(READY_TIMEOUT, app.store.ping()).await {
-        Ok(Ok(())) => "up",
-        Ok(Err(_)) | Err(_) => "down",
+    let redis = async {
+        match (&app.cluster, app.config.redis_url.as_deref()) {
+            // The cluster's own connection, which has a timeout of its own.
+            (Some(cluster), _) => {
+                check(async { cluster.ping().await.then_some(()).ok_or(()) }).await
+            }
+            (None, Some(url)) => check(ping_redis(url)).await,
+            (None, None) => Check::NotConfigured,
+        }
     };
-    let status = if database == "up" {
+    let (database, redis) = tokio::join!(check(app.store.ping()), redis);
+    let checks = [("database", database), ("redis", redis)];
+    let down: Vec<&str> = checks
+        .iter()
+        .filter(|(_, state)| state.is_down())
+        .map(|(name, _)| *name)
+        .collect();
+    let status = if down.is_empty() {
         StatusCode::OK
     } else {
+        tracing::warn!(?down, "not ready");
         StatusCode::SERVICE_UNAVAILABLE
     };
+    let checks: Map<String, Value> = checks
+        .iter()
+        .map(|(name, state)| ((*name).to_owned(), Value::from(state.as_str())))
+        .collect();
     let body = json!({
-        "status": if status == StatusCode::OK { "ready" } else { "unavailable" },
-        "checks": { "database": database },
+        "status": if down.is_empty() { "ready" } else { "unavailable" },
+        "checks": checks,
+        "down": down,
     });
     (status, Json(body))
 }
 
+/// The Prometheus text format. Gauges of state the server already keeps
+/// (sockets, users, calls) are read at scrape time.
+async fn scrape<A: Adapter>(State(app): State<Arc<App<A>>>) -> impl IntoResponse {
+    let (sockets, users) = app.presence.counts();
+    gauge!(names::CONNECTED_SOCKETS).set(sockets as f64);
+    gauge!(names::ONLINE_USERS).set(users as f64);
+    // With Redis the count is a round trip; a scrape does not wait for a
+    // Redis that is down (the gauge keeps its last value).
+    if let Ok(calls) = tokio::time::timeout(SCRAPE_LOOKUP_TIMEOUT, app.calls.live_count()).await {
+        gauge!(names::ACTIVE_CALLS).set(calls as f64);
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        telemetry::handle().render(),
+    )
+}
+
 impl<A: Adapter> HealthEvents<A> for App<A> {
     async fn pong(&self, ctx: EventContext<A>, payload: types::EpochMillis) {
-        let now = u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0);
-        let round_trip_ms = now.saturating_sub(u64::try_from(*payload).unwrap_or(0));
-        tracing::debug!(sid = %ctx.socket.id, round_trip_ms, "pong");
+        heartbeat::answered(self, &ctx.socket, Answer::Pong, *payload);
     }
 
     async fn heartbeat_response(&self, ctx: EventContext<A>, payload: types::HeartbeatResponse) {
-        let round_trip = Utc::now() - *payload.timestamp;
-        tracing::debug!(sid = %ctx.socket.id, round_trip_ms = round_trip.num_milliseconds(), "heartbeat answered");
+        let echoed_ms = payload.timestamp.timestamp_millis();
+        heartbeat::answered(self, &ctx.socket, Answer::Heartbeat, echoed_ms);
     }
 }

@@ -119,6 +119,7 @@ impl<A: Adapter> App<A> {
             .partition(recipients.collect())
             .await
             .map_err(|_| refusal::cluster_unavailable())?;
+        crate::telemetry::fanout(online.len(), offline.len());
         let broadcast = types::NewMessage {
             message: render::message(&stored, &[], reply_to.as_ref()),
             chat: render::chat_summary(&chat),

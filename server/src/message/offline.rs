@@ -55,9 +55,7 @@ pub async fn deliver<A: Adapter>(app: &Arc<App<A>>, socket: &SocketRef<A>, sessi
             sender: render::sender(&message.senderid, context.senders.get(&message.senderid)),
             is_offline_delivery: Some(true),
             delivered_at: Some(iso(delivered_at)),
-            queued_duration: Some(
-                (delivered_at - entry.queued_at).num_milliseconds().max(0),
-            ),
+            queued_duration: Some((delivered_at - entry.queued_at).num_milliseconds().max(0)),
         };
         match emit::new_message(socket, &payload).await {
             Ok(()) => delivered.push(entry),

@@ -37,6 +37,7 @@
 //! Nothing here knows about sockets, rooms or the wire format.
 
 mod error;
+pub mod metered;
 mod model;
 mod sql;
 

@@ -1,0 +1,140 @@
+// Raw engine.io / socket.io frames a real client never sends: malformed
+// packets, unknown namespaces, binary attachments, frames past the size
+// limit. The server closes (or refuses) that connection cleanly, or drops
+// the frame (engine.io's 128 KB limit), and keeps serving everyone else.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import WebSocket from 'ws';
+
+import { createChat, emitAck, newUser, sleep, startServer } from '../support/index.mjs';
+
+/** A raw engine.io v4 WebSocket: resolves once the open packet arrived. */
+function rawSocket(server, { cookie } = {}) {
+  const url = `ws://127.0.0.1:${server.port}/socket.io/?EIO=4&transport=websocket`;
+  const ws = new WebSocket(url, { headers: cookie ? { Cookie: cookie } : {} });
+  const frames = [];
+  const waiters = [];
+  ws.on('message', (data, isBinary) => {
+    const text = isBinary ? data : data.toString();
+    if (text === '2') ws.send('3'); // engine.io ping
+    frames.push(text);
+    for (const waiter of [...waiters]) waiter();
+  });
+  const closed = new Promise((done) => ws.on('close', (code) => done(code)));
+  ws.on('error', () => {});
+  const opened = new Promise((done, fail) => {
+    ws.once('message', (data) => (data.toString().startsWith('0') ? done() : fail(new Error(`no open packet: ${data}`))));
+    ws.once('error', fail);
+  });
+  return {
+    ws,
+    frames,
+    closed,
+    opened,
+    /** Waits for a frame matching `match`, or null after `ms`. */
+    async frame(match, ms = 3_000) {
+      const deadline = Date.now() + ms;
+      while (Date.now() < deadline) {
+        const hit = frames.find((f) => typeof f === 'string' && match(f));
+        if (hit) return hit;
+        await Promise.race([new Promise((done) => waiters.push(done)), sleep(50)]);
+      }
+      return null;
+    },
+    async closesWithin(ms = 5_000) {
+      return Promise.race([closed.then(() => true), sleep(ms).then(() => false)]);
+    },
+  };
+}
+
+describe('hostile frames', () => {
+  let server;
+  let alice;
+  let chatid;
+  let witness;
+  before(async () => {
+    server = await startServer({ name: 'frames' });
+    alice = await newUser(server, 'alice');
+    chatid = await createChat(server, alice, { participants: [] });
+    witness = await alice.socket();
+  });
+  after(async () => {
+    witness?.close();
+    await server?.stop();
+  });
+
+  /** Everyone else is still served after each attack. */
+  async function stillServing(label) {
+    const ack = await emitAck(witness, 'send_message', { chatid, clientMessageId: `w-${label}-${Date.now()}`, messageType: 'text', content: label });
+    assert.equal(ack.success, true, `${label}: the server still serves others`);
+    assert.equal((await fetch(`${server.url}/health`)).status, 200);
+  }
+
+  test('bytes that are not an engine.io packet close that connection only', async () => {
+    const raw = rawSocket(server);
+    await raw.opened;
+    raw.ws.send('this is not engine.io');
+    assert.ok(await raw.closesWithin(), 'the connection is closed');
+    await stillServing('garbage');
+  });
+
+  test('a socket.io event with malformed JSON closes that connection only', async () => {
+    const raw = rawSocket(server);
+    await raw.opened;
+    raw.ws.send('40{"profileid":"x","timestamp":1}');
+    raw.ws.send('42["send_message",{"chatid":');
+    assert.ok(await raw.closesWithin(), 'the connection is closed');
+    await stillServing('malformed');
+  });
+
+  test('an unknown namespace is refused with connect_error and the connection survives', async () => {
+    const raw = rawSocket(server);
+    await raw.opened;
+    raw.ws.send('40/admin,{"profileid":"x","timestamp":1}');
+    const refusal = await raw.frame((f) => f.startsWith('44/admin'));
+    assert.ok(refusal, `connect_error for /admin, got ${JSON.stringify(raw.frames)}`);
+    raw.ws.close();
+    await stillServing('namespace');
+  });
+
+  test('an event before the namespace is joined, and a binary attachment, do not crash anything', async () => {
+    const raw = rawSocket(server, { cookie: `accessToken=${alice.token}` });
+    await raw.opened;
+    raw.ws.send('42["send_message",{"chatid":"x"}]'); // no CONNECT yet
+    await sleep(200);
+    const second = rawSocket(server, { cookie: `accessToken=${alice.token}` });
+    await second.opened;
+    second.ws.send(`40{"profileid":"${alice.profileid}","timestamp":1}`);
+    assert.ok(await second.frame((f) => f.startsWith('42["authenticated"')), 'authenticated');
+    // A binary event: the placeholder packet, then the attachment.
+    second.ws.send('451-["join_chat",{"_placeholder":true,"num":0}]');
+    second.ws.send(Buffer.from([1, 2, 3, 4]));
+    const answer = await second.frame((f) => f.includes('VALIDATION_ERROR') || f.startsWith('42["chat_error"'), 3_000);
+    assert.ok(answer, `a binary payload gets a refusal, got ${JSON.stringify(second.frames.filter((f) => typeof f === 'string'))}`);
+    raw.ws.close();
+    second.ws.close();
+    await stillServing('binary');
+  });
+
+  test('a frame past the size limit is dropped by the transport, never stored, and nobody else notices', async () => {
+    const raw = rawSocket(server, { cookie: `accessToken=${alice.token}` });
+    await raw.opened;
+    raw.ws.send(`40{"profileid":"${alice.profileid}","timestamp":1}`);
+    await raw.frame((f) => f.startsWith('42["authenticated"'));
+    raw.ws.send(`42["send_message",{"chatid":"${chatid}","clientMessageId":"big","messageType":"text","content":"${'x'.repeat(300_000)}"}]`);
+    await raw.closesWithin(1_000);
+    await stillServing('oversized');
+    raw.ws.terminate();
+    const history = await fetch(`${server.url}/api/chats/${chatid}/messages?limit=100`, { headers: { Authorization: `Bearer ${alice.token}` } });
+    const body = await history.json();
+    assert.ok(!body.messages.some((m) => m.clientMessageId === 'big'), 'the oversized message was not stored');
+  });
+
+  test('a flood of connections that never finish the handshake leaves the server serving', async () => {
+    const raws = [];
+    for (let i = 0; i < 50; i += 1) raws.push(rawSocket(server));
+    await Promise.all(raws.map((r) => r.opened));
+    await stillServing('half-open');
+    for (const r of raws) r.ws.terminate();
+  });
+});
