@@ -608,8 +608,9 @@ export interface SenderProfile {
 
 /**
  * Decision: delivered to every socket of every participant (every device), whether or not that
- * socket joined the chat's room, and to the sender's other sockets. Messages from the offline queue
- * carry `isOfflineDelivery: true`, `deliveredAt` and `queuedDuration` (milliseconds).
+ * socket joined the chat's room; the sending socket itself gets the ack and `message_sent` instead,
+ * the sender's other sockets get `new_message`. Messages from the offline queue carry
+ * `isOfflineDelivery: true`, `deliveredAt` and `queuedDuration` (milliseconds).
  */
 export interface NewMessage {
   message: Message;
@@ -743,7 +744,10 @@ export interface SessionDescription {
   sdp?: string;
 }
 
-/** The browser's `RTCIceCandidateInit`, relayed unchanged. */
+/**
+ * The browser's `RTCIceCandidateInit`, relayed as sent, except that fields sent as `null` arrive
+ * absent (browsers treat both the same).
+ */
 export interface IceCandidate {
   /** Constraints: at most 2048 characters. */
   candidate?: string;

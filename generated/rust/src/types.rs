@@ -996,7 +996,7 @@ pub struct HeartbeatResponse {
     pub client_time: IsoTimestamp,
     pub timestamp: IsoTimestamp,
 }
-///The browser's `RTCIceCandidateInit`, relayed unchanged.
+///The browser's `RTCIceCandidateInit`, relayed as sent, except that fields sent as `null` arrive absent (browsers treat both the same).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
 #[serde(deny_unknown_fields)]
 pub struct IceCandidate {
@@ -1638,7 +1638,7 @@ impl ::std::convert::TryFrom<::std::string::String> for MessageType {
         value.parse()
     }
 }
-///Decision: delivered to every socket of every participant (every device), whether or not that socket joined the chat's room, and to the sender's other sockets. Messages from the offline queue carry `isOfflineDelivery: true`, `deliveredAt` and `queuedDuration` (milliseconds).
+///Decision: delivered to every socket of every participant (every device), whether or not that socket joined the chat's room; the sending socket itself gets the ack and `message_sent` instead, the sender's other sockets get `new_message`. Messages from the offline queue carry `isOfflineDelivery: true`, `deliveredAt` and `queuedDuration` (milliseconds).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct NewMessage {

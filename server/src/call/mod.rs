@@ -96,7 +96,15 @@ impl<A: Adapter> Calls<A> {
     /// Ends `call_id` once: removes it from the live state, records how it
     /// ended and tells both parties. Returns false when it had already ended.
     pub async fn finish(&self, call_id: &str, ending: Ending<'_>) -> bool {
-        let Some(call) = self.registry.finish(call_id).await else {
+        // Endings that only exist before an answer must not end a call
+        // answered a moment ago.
+        let removed = match ending {
+            Ending::Missed | Ending::Rejected { .. } | Ending::Cancelled { .. } => {
+                self.registry.finish_ringing(call_id).await
+            }
+            _ => self.registry.finish(call_id).await,
+        };
+        let Some(call) = removed else {
             return false;
         };
         let at = now();
@@ -301,12 +309,16 @@ impl<A: Adapter> App<A> {
             ));
         }
 
+        // A client-chosen id is used only if no call ever had it: the
+        // record of an old call must not be overwritten.
+        let chosen = match &payload.call_id {
+            Some(id) if !self.store.call_exists(id).await.map_err(Refused::from)? => {
+                Some(id.to_string())
+            }
+            _ => None,
+        };
         let mut call = LiveCall {
-            call_id: payload
-                .call_id
-                .as_ref()
-                .map(|id| id.to_string())
-                .unwrap_or_else(new_call_id),
+            call_id: chosen.unwrap_or_else(new_call_id),
             caller: session.profileid.clone(),
             callee: target.to_owned(),
             video: payload.call_type == types::CallType::Video,

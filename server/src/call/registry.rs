@@ -94,6 +94,10 @@ pub trait CallRegistry: Send + Sync {
     /// however many paths (hang-up, timeout, disconnect) race to end it.
     async fn finish(&self, call_id: &str) -> Option<LiveCall>;
 
+    /// Like [`CallRegistry::finish`], but only while the call still rings:
+    /// the ring timeout must not end a call answered a moment before.
+    async fn finish_ringing(&self, call_id: &str) -> Option<LiveCall>;
+
     /// The live call `socket` takes part in (as the caller's starting
     /// socket or the callee's answering one).
     async fn call_of_socket(&self, socket: Sid) -> Option<LiveCall>;
@@ -153,6 +157,14 @@ impl CallRegistry for LocalCalls {
 
     async fn finish(&self, call_id: &str) -> Option<LiveCall> {
         self.calls().remove(call_id)
+    }
+
+    async fn finish_ringing(&self, call_id: &str) -> Option<LiveCall> {
+        let mut calls = self.calls();
+        if calls.get(call_id).is_some_and(LiveCall::is_ringing) {
+            return calls.remove(call_id);
+        }
+        None
     }
 
     async fn call_of_socket(&self, socket: Sid) -> Option<LiveCall> {

@@ -54,10 +54,12 @@ redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[4])
 return 'ok'
 ";
 
-/// KEYS: call, live counter. Returns the hash (empty when already gone).
+/// KEYS: call, live counter. ARGV: id, 'ringing' to end only a call that
+/// still rings. Returns the hash (empty when already gone or answered).
 const FINISH: &str = r"
 local fields = redis.call('HGETALL', KEYS[1])
 if #fields == 0 then return fields end
+if ARGV[2] == 'ringing' and redis.call('HEXISTS', KEYS[1], 'answered_at') == 1 then return {} end
 local call = {}
 for i = 1, #fields, 2 do call[fields[i]] = fields[i + 1] end
 redis.call('DEL', KEYS[1])
@@ -87,6 +89,19 @@ impl RedisCalls {
             answer: Script::new(ANSWER),
             finish: Script::new(FINISH),
         }
+    }
+
+    async fn finish_when(&self, call_id: &str, condition: &str) -> Option<LiveCall> {
+        let mut connection = self.cluster.connection();
+        let result: redis::RedisResult<Vec<String>> = self
+            .finish
+            .key(call_key(call_id))
+            .key(LIVE_COUNT_KEY)
+            .arg(call_id)
+            .arg(condition)
+            .invoke_async(&mut connection)
+            .await;
+        from_fields(&self.cluster.observe(result).ok()?)
     }
 
     /// Longer than any call can live: ringing plus the duration cap.
@@ -214,15 +229,11 @@ impl CallRegistry for RedisCalls {
     }
 
     async fn finish(&self, call_id: &str) -> Option<LiveCall> {
-        let mut connection = self.cluster.connection();
-        let result: redis::RedisResult<Vec<String>> = self
-            .finish
-            .key(call_key(call_id))
-            .key(LIVE_COUNT_KEY)
-            .arg(call_id)
-            .invoke_async(&mut connection)
-            .await;
-        from_fields(&self.cluster.observe(result).ok()?)
+        self.finish_when(call_id, "any").await
+    }
+
+    async fn finish_ringing(&self, call_id: &str) -> Option<LiveCall> {
+        self.finish_when(call_id, "ringing").await
     }
 
     async fn call_of_socket(&self, socket: Sid) -> Option<LiveCall> {

@@ -244,6 +244,10 @@ impl Store for MeteredStore {
         timed("upsert_call", self.inner.upsert_call(call)).await
     }
 
+    async fn call_exists(&self, call_id: &str) -> StoreResult<bool> {
+        timed("call_exists", self.inner.call_exists(call_id)).await
+    }
+
     async fn list_calls(&self, profileid: &str, limit: u32) -> StoreResult<Vec<CallRecord>> {
         timed("list_calls", self.inner.list_calls(profileid, limit)).await
     }

@@ -233,6 +233,10 @@ pub trait Store: Send + Sync {
     /// overwritten as it is answered and ends.
     async fn upsert_call(&self, call: &CallRecord) -> StoreResult<()>;
 
+    /// Whether a call with this id was ever recorded (client-chosen call ids
+    /// must not reuse one: the record would be overwritten).
+    async fn call_exists(&self, call_id: &str) -> StoreResult<bool>;
+
     /// The calls `profileid` took part in (either side), newest first.
     async fn list_calls(&self, profileid: &str, limit: u32) -> StoreResult<Vec<CallRecord>>;
 }

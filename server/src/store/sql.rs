@@ -13,7 +13,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -22,6 +23,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::types::Json;
+use tokio::sync::{Mutex, mpsc, oneshot};
 use ulid::Ulid;
 
 use super::error::missing;
@@ -57,6 +59,138 @@ enum Pools {
 /// The SQL implementation of [`Store`]; made by [`connect`].
 struct SqlStore {
     pools: Pools,
+    /// SQLite only: this process's writes take turns here instead of
+    /// contending for SQLite's write lock, whose busy handler sleeps (1 ms,
+    /// 2 ms, 5 ms, …) and so turned every collision into milliseconds of
+    /// latency under load.
+    sqlite_writes: Arc<Mutex<()>>,
+    /// SQLite only: the task that stores messages in batches (group commit).
+    sqlite_writer: Option<mpsc::UnboundedSender<InsertJob>>,
+    cache: Cache,
+}
+
+/// Most chats the caches hold; past it they start over (cheaper than LRU
+/// bookkeeping on every hit, and a refill is one query per chat).
+const CACHE_MAX_CHATS: usize = 50_000;
+
+/// Rows the store looks up on every message, kept in memory.
+///
+/// * Chats, on both backends: a chat row never changes once created (the
+///   store has no update or delete of chats), so a cached chat is exact even
+///   with several nodes sharing PostgreSQL.
+/// * Participant lists, on SQLite only: an SQLite file is served by one
+///   process (several nodes share PostgreSQL), and every change of a list
+///   goes through this store, which drops the list when it changes. On
+///   PostgreSQL another node may add a participant, so lists are read from
+///   the database every time.
+///
+/// A list read from the database is only cached if no change happened while
+/// it was being read (`generation`), so a read racing a change can never
+/// leave a stale list behind. After [`Store::close`] nothing is served from
+/// memory.
+struct Cache {
+    chats: RwLock<HashMap<String, Chat>>,
+    participants: Option<RwLock<HashMap<String, Arc<[Participant]>>>>,
+    generation: AtomicU64,
+    closed: AtomicBool,
+}
+
+impl Cache {
+    fn new(cache_participants: bool) -> Self {
+        Self {
+            chats: RwLock::default(),
+            participants: cache_participants.then(RwLock::default),
+            generation: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    fn open(&self) -> bool {
+        !self.closed.load(Ordering::Acquire)
+    }
+
+    fn chat(&self, chatid: &str) -> Option<Chat> {
+        if !self.open() {
+            return None;
+        }
+        read(&self.chats).get(chatid).cloned()
+    }
+
+    fn keep_chat(&self, chat: &Chat) {
+        let mut chats = write(&self.chats);
+        if chats.len() >= CACHE_MAX_CHATS {
+            chats.clear();
+        }
+        chats.insert(chat.chatid.clone(), chat.clone());
+    }
+
+    fn participants(&self, chatid: &str) -> Option<Arc<[Participant]>> {
+        if !self.open() {
+            return None;
+        }
+        read(self.participants.as_ref()?).get(chatid).cloned()
+    }
+
+    /// Where a list read from the database may be cached: the generation
+    /// before the read.
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    fn keep_participants(&self, chatid: &str, list: &[Participant], read_at: u64) {
+        let Some(lists) = &self.participants else {
+            return;
+        };
+        // An empty list means no such chat (every chat has its creator).
+        if list.is_empty() {
+            return;
+        }
+        let mut lists = write(lists);
+        if self.generation() != read_at {
+            return;
+        }
+        if lists.len() >= CACHE_MAX_CHATS {
+            lists.clear();
+        }
+        lists.insert(chatid.to_owned(), list.into());
+    }
+
+    /// Drops `chatid`'s list after a change to it.
+    fn participants_changed(&self, chatid: &str) {
+        let Some(lists) = &self.participants else {
+            return;
+        };
+        let mut lists = write(lists);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        lists.remove(chatid);
+    }
+
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        write(&self.chats).clear();
+        if let Some(lists) = &self.participants {
+            write(lists).clear();
+        }
+    }
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|e| e.into_inner())
+}
+
+impl SqlStore {
+    /// On SQLite, waits for this process's turn to write (see
+    /// [`SqlStore::sqlite_writes`]); on PostgreSQL writes run concurrently.
+    async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.pools {
+            Pools::Sqlite(_) => Some(self.sqlite_writes.lock().await),
+            Pools::Postgres(_) => None,
+        }
+    }
 }
 
 /// Opens the database named by `database_url` (not yet migrated: call
@@ -128,7 +262,20 @@ pub async fn connect(database_url: &str) -> StoreResult<Arc<dyn Store>> {
             ));
         }
     };
-    Ok(Arc::new(SqlStore { pools }))
+    let sqlite_writes = Arc::new(Mutex::new(()));
+    let (sqlite_writer, cache) = match &pools {
+        Pools::Sqlite(pool) => (
+            Some(spawn_sqlite_writer(pool.clone(), sqlite_writes.clone())),
+            Cache::new(true),
+        ),
+        Pools::Postgres(_) => (None, Cache::new(false)),
+    };
+    Ok(Arc::new(SqlStore {
+        pools,
+        sqlite_writes,
+        sqlite_writer,
+        cache,
+    }))
 }
 
 /// A connection attempt's failure: bad options are the operator's mistake,
@@ -196,6 +343,69 @@ macro_rules! profile_columns {
     };
 }
 
+/// Stores a message unless its (senderid, client_message_id) pair exists.
+/// Binds: see [`bind_message!`].
+const INSERT_MESSAGE: &str = concat!(
+    "INSERT INTO messages (messageid, chatid, senderid, client_message_id, \
+         message_type, content, attachments, reply_to, mentions, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+     ON CONFLICT (senderid, client_message_id) DO NOTHING \
+     RETURNING ",
+    message_columns!("")
+);
+
+/// The stored message of a (senderid, client_message_id) pair.
+const SELECT_MESSAGE_BY_CLIENT_ID: &str = concat!(
+    "SELECT ",
+    message_columns!(""),
+    " FROM messages WHERE senderid = $1 AND client_message_id = $2"
+);
+
+/// Binds a [`NewMessage`] and its new id to [`INSERT_MESSAGE`].
+macro_rules! bind_message {
+    ($query:expr, $messageid:expr, $message:expr) => {
+        $query
+            .bind($messageid)
+            .bind(&$message.chatid)
+            .bind(&$message.senderid)
+            .bind(&$message.client_message_id)
+            .bind(&$message.message_type)
+            .bind(&$message.content)
+            .bind(Json(&$message.attachments))
+            .bind(&$message.reply_to)
+            .bind(Json(&$message.mentions))
+            .bind(millis($message.created_at))
+    };
+}
+
+/// [`Store::insert_message`] on one executor, outside any batch: evaluates to
+/// `(row, created)`, returning early with the error.
+macro_rules! insert_message_on {
+    ($executor:expr, $messageid:expr, $message:expr) => {{
+        // One atomic statement: either this call's row is created and
+        // returned, or the unique (senderid, client_message_id) constraint
+        // turns it into a no-op and the earlier row is read below. On
+        // PostgreSQL a concurrent insert of the same pair waits for the
+        // other transaction, so the read always finds a committed row.
+        let inserted: Option<MessageRow> =
+            bind_message!(sqlx::query_as(INSERT_MESSAGE), $messageid, $message)
+                .fetch_optional($executor)
+                .await
+                .map_err(missing("chat or replied-to message"))?;
+        match inserted {
+            Some(row) => (row, true),
+            None => {
+                let existing: MessageRow = sqlx::query_as(SELECT_MESSAGE_BY_CLIENT_ID)
+                    .bind(&$message.senderid)
+                    .bind(&$message.client_message_id)
+                    .fetch_one($executor)
+                    .await?;
+                (existing, false)
+            }
+        }
+    }};
+}
+
 #[async_trait::async_trait]
 impl Store for SqlStore {
     fn backend(&self) -> Backend {
@@ -223,10 +433,12 @@ impl Store for SqlStore {
     }
 
     async fn close(&self) {
+        self.cache.close();
         on_pool!(self, |pool| pool.close().await)
     }
 
     async fn upsert_profile(&self, profile: &Profile) -> StoreResult<()> {
+        let _turn = self.write_turn().await;
         on_pool!(self, |pool| {
             sqlx::query(
                 "INSERT INTO profiles \
@@ -309,6 +521,7 @@ impl Store for SqlStore {
         let chatid = Ulid::new().to_string();
         let created_at = millis(new_chat.created_at);
 
+        let _turn = self.write_turn().await;
         let (row, created): (ChatRow, bool) = on_pool!(self, |pool| {
             let mut tx = pool.begin().await?;
             let inserted: Option<ChatRow> = sqlx::query_as(concat!(
@@ -367,6 +580,9 @@ impl Store for SqlStore {
             tx.commit().await?;
             outcome
         });
+        if created {
+            self.cache.participants_changed(&row.chatid);
+        }
         Ok(CreatedChat {
             chat: Chat::try_from(row)?,
             created,
@@ -374,6 +590,9 @@ impl Store for SqlStore {
     }
 
     async fn get_chat(&self, chatid: &str) -> StoreResult<Option<Chat>> {
+        if let Some(chat) = self.cache.chat(chatid) {
+            return Ok(Some(chat));
+        }
         let row: Option<ChatRow> = on_pool!(self, |pool| {
             sqlx::query_as(concat!(
                 "SELECT ",
@@ -384,7 +603,11 @@ impl Store for SqlStore {
             .fetch_optional(pool)
             .await?
         });
-        row.map(Chat::try_from).transpose()
+        let chat = row.map(Chat::try_from).transpose()?;
+        if let Some(chat) = &chat {
+            self.cache.keep_chat(chat);
+        }
+        Ok(chat)
     }
 
     async fn list_chats_for(&self, profileid: &str) -> StoreResult<Vec<ChatSummary>> {
@@ -415,6 +638,12 @@ impl Store for SqlStore {
     }
 
     async fn get_participant(&self, chatid: &str, profileid: &str) -> StoreResult<Option<Role>> {
+        if let Some(list) = self.cache.participants(chatid) {
+            return Ok(list
+                .iter()
+                .find(|p| p.profileid == profileid)
+                .map(|p| p.role));
+        }
         let role: Option<String> = on_pool!(self, |pool| {
             sqlx::query_scalar(
                 "SELECT role FROM chat_participants WHERE chatid = $1 AND profileid = $2",
@@ -428,6 +657,10 @@ impl Store for SqlStore {
     }
 
     async fn list_participants(&self, chatid: &str) -> StoreResult<Vec<Participant>> {
+        if let Some(list) = self.cache.participants(chatid) {
+            return Ok(list.to_vec());
+        }
+        let read_at = self.cache.generation();
         let rows: Vec<ParticipantRow> = on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT profileid, role, joined_at FROM chat_participants \
@@ -437,7 +670,12 @@ impl Store for SqlStore {
             .fetch_all(pool)
             .await?
         });
-        rows.into_iter().map(Participant::try_from).collect()
+        let list = rows
+            .into_iter()
+            .map(Participant::try_from)
+            .collect::<StoreResult<Vec<_>>>()?;
+        self.cache.keep_participants(chatid, &list, read_at);
+        Ok(list)
     }
 
     async fn add_participant(
@@ -447,6 +685,7 @@ impl Store for SqlStore {
         role: Role,
         at: Timestamp,
     ) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
         let changed = on_pool!(self, |pool| {
             sqlx::query(
                 "INSERT INTO chat_participants (chatid, profileid, role, joined_at) \
@@ -461,6 +700,9 @@ impl Store for SqlStore {
             .map_err(missing("chat"))?
             .rows_affected()
         });
+        if changed > 0 {
+            self.cache.participants_changed(chatid);
+        }
         Ok(changed > 0)
     }
 
@@ -499,49 +741,25 @@ impl Store for SqlStore {
 
     async fn insert_message(&self, message: &NewMessage) -> StoreResult<Inserted> {
         let messageid = Ulid::new().to_string();
-        let (row, created): (MessageRow, bool) = on_pool!(self, |pool| {
-            // One atomic statement: either this call's row is created and
-            // returned, or the unique (senderid, client_message_id) constraint
-            // turns it into a no-op and the earlier row is read below. On
-            // PostgreSQL a concurrent insert of the same pair waits for the
-            // other transaction, so the read always finds a committed row.
-            let inserted: Option<MessageRow> = sqlx::query_as(concat!(
-                "INSERT INTO messages (messageid, chatid, senderid, client_message_id, \
-                     message_type, content, attachments, reply_to, mentions, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-                 ON CONFLICT (senderid, client_message_id) DO NOTHING \
-                 RETURNING ",
-                message_columns!("")
-            ))
-            .bind(&messageid)
-            .bind(&message.chatid)
-            .bind(&message.senderid)
-            .bind(&message.client_message_id)
-            .bind(&message.message_type)
-            .bind(&message.content)
-            .bind(Json(&message.attachments))
-            .bind(&message.reply_to)
-            .bind(Json(&message.mentions))
-            .bind(millis(message.created_at))
-            .fetch_optional(pool)
-            .await
-            .map_err(missing("chat or replied-to message"))?;
-            match inserted {
-                Some(row) => (row, true),
-                None => {
-                    let existing = sqlx::query_as(concat!(
-                        "SELECT ",
-                        message_columns!(""),
-                        " FROM messages WHERE senderid = $1 AND client_message_id = $2"
-                    ))
-                    .bind(&message.senderid)
-                    .bind(&message.client_message_id)
-                    .fetch_one(pool)
-                    .await?;
-                    (existing, false)
-                }
+        let (row, created): (MessageRow, bool) = match &self.sqlite_writer {
+            // SQLite: the writer task stores it, in one transaction with the
+            // messages sent at the same moment (see `spawn_sqlite_writer`).
+            Some(writer) => {
+                let (reply, answer) = oneshot::channel();
+                let job = InsertJob {
+                    messageid,
+                    message: message.clone(),
+                    reply,
+                };
+                writer
+                    .send(job)
+                    .map_err(|_| StoreError::Unavailable(sqlx::Error::PoolClosed))?;
+                answer
+                    .await
+                    .map_err(|_| StoreError::Unavailable(sqlx::Error::WorkerCrashed))??
             }
-        });
+            None => on_pool!(self, |pool| insert_message_on!(pool, &messageid, message)),
+        };
         Ok(Inserted {
             message: StoredMessage::try_from(row)?,
             created,
@@ -650,6 +868,7 @@ impl Store for SqlStore {
         profileid: &str,
         at: Timestamp,
     ) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
         let changed = on_pool!(self, |pool| {
             sqlx::query(
                 "INSERT INTO message_receipts (messageid, profileid, delivered_at) \
@@ -675,6 +894,7 @@ impl Store for SqlStore {
         profileid: &str,
         at: Timestamp,
     ) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
         let changed = on_pool!(self, |pool| {
             // Reading implies delivery: fill delivered_at too if it is empty.
             sqlx::query(
@@ -704,6 +924,7 @@ impl Store for SqlStore {
         emoji: &str,
         at: Timestamp,
     ) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
         let changed = on_pool!(self, |pool| {
             sqlx::query(
                 "INSERT INTO message_reactions (messageid, profileid, emoji, created_at) \
@@ -734,6 +955,7 @@ impl Store for SqlStore {
             return Ok(OfflineEnqueued::default());
         }
         let queued_at = millis(at);
+        let _turn = self.write_turn().await;
         let mut attempt = 1;
         loop {
             let outcome: Result<OfflineEnqueued, sqlx::Error> = on_pool!(self, |pool| {
@@ -816,6 +1038,7 @@ impl Store for SqlStore {
     }
 
     async fn ack_offline(&self, profileid: &str, queue_ids: &[i64]) -> StoreResult<u64> {
+        let _turn = self.write_turn().await;
         let mut deleted = 0;
         for chunk in queue_ids.chunks(MAX_ROWS_PER_STATEMENT) {
             let sql = format!(
@@ -834,6 +1057,7 @@ impl Store for SqlStore {
     }
 
     async fn upsert_call(&self, call: &CallRecord) -> StoreResult<()> {
+        let _turn = self.write_turn().await;
         on_pool!(self, |pool| {
             sqlx::query(
                 "INSERT INTO calls (callid, caller, callee, call_type, chatid, status, end_reason, \
@@ -863,6 +1087,17 @@ impl Store for SqlStore {
             .await?;
         });
         Ok(())
+    }
+
+    async fn call_exists(&self, call_id: &str) -> StoreResult<bool> {
+        // COUNT(*) is BIGINT on both backends (a bare `1` is INT4 on PostgreSQL).
+        let found: i64 = on_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM calls WHERE callid = $1")
+                .bind(call_id)
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(found > 0)
     }
 
     async fn list_calls(&self, profileid: &str, limit: u32) -> StoreResult<Vec<CallRecord>> {
@@ -904,6 +1139,7 @@ impl Store for SqlStore {
         fingerprint: &str,
         at: Timestamp,
     ) -> StoreResult<DeviceSeen> {
+        let _turn = self.write_turn().await;
         let row: DeviceRow = on_pool!(self, |pool| {
             sqlx::query_as(
                 "INSERT INTO devices (profileid, fingerprint, first_seen, last_seen, seen_count) \
@@ -925,6 +1161,127 @@ impl Store for SqlStore {
             last_seen: from_millis(row.last_seen)?,
             seen_count: row.seen_count,
         })
+    }
+}
+
+// --- the SQLite writer: group commit ---
+
+/// One `insert_message` waiting for the SQLite writer.
+struct InsertJob {
+    messageid: String,
+    message: NewMessage,
+    reply: oneshot::Sender<StoreResult<(MessageRow, bool)>>,
+}
+
+/// Most messages stored in one transaction.
+const MAX_BATCH: usize = 256;
+
+/// Starts the task that stores SQLite messages: whatever `insert_message`
+/// calls are waiting when it gets its write turn go into one transaction,
+/// so one fsync (`synchronous=FULL`) makes a whole batch durable instead of
+/// one fsync per message. Each caller is answered only after the commit,
+/// so an acknowledged message is exactly as durable as before. Under light
+/// load a batch is one message and nothing waits for company.
+///
+/// A message that a constraint refuses (unknown chat or replied-to message)
+/// fails alone: SQLite undoes only that statement and the transaction goes
+/// on. Any other failure rolls the batch back, and its messages are then
+/// stored one by one, as without batching, each answered with its own
+/// outcome.
+fn spawn_sqlite_writer(
+    pool: SqlitePool,
+    turns: Arc<Mutex<()>>,
+) -> mpsc::UnboundedSender<InsertJob> {
+    let (jobs, mut queue) = mpsc::unbounded_channel::<InsertJob>();
+    tokio::spawn(async move {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+            let turn = turns.lock().await;
+            // Messages that arrived while this batch waited join it.
+            while batch.len() < MAX_BATCH {
+                match queue.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            let outcomes = match insert_batch(&pool, &batch).await {
+                Ok(outcomes) => outcomes,
+                Err(_) => {
+                    let mut outcomes = Vec::with_capacity(batch.len());
+                    for job in &batch {
+                        outcomes.push(insert_one(&pool, &job.messageid, &job.message).await);
+                    }
+                    outcomes
+                }
+            };
+            drop(turn);
+            for (job, outcome) in batch.drain(..).zip(outcomes) {
+                let _ = job.reply.send(outcome);
+            }
+        }
+    });
+    jobs
+}
+
+/// Stores `batch` in one transaction; `Err` when the transaction as a whole
+/// failed (then nothing of it was committed).
+async fn insert_batch(
+    pool: &SqlitePool,
+    batch: &[InsertJob],
+) -> Result<Vec<StoreResult<(MessageRow, bool)>>, sqlx::Error> {
+    if let [job] = batch {
+        return Ok(vec![insert_one(pool, &job.messageid, &job.message).await]);
+    }
+    let mut tx = pool.begin().await?;
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for job in batch {
+        let inserted: Result<Option<MessageRow>, sqlx::Error> =
+            bind_message!(sqlx::query_as(INSERT_MESSAGE), &job.messageid, job.message)
+                .fetch_optional(&mut *tx)
+                .await;
+        match inserted {
+            Ok(Some(row)) => outcomes.push(Ok((row, true))),
+            Ok(None) => {
+                // A retry of a stored message (possibly one of this batch).
+                let existing: MessageRow = sqlx::query_as(SELECT_MESSAGE_BY_CLIENT_ID)
+                    .bind(&job.message.senderid)
+                    .bind(&job.message.client_message_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                outcomes.push(Ok((existing, false)));
+            }
+            Err(error) if is_statement_constraint(&error) => {
+                outcomes.push(Err(missing("chat or replied-to message")(error)));
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+/// [`Store::insert_message`] for one message in its own transaction.
+async fn insert_one(
+    pool: &SqlitePool,
+    messageid: &str,
+    message: &NewMessage,
+) -> StoreResult<(MessageRow, bool)> {
+    Ok(insert_message_on!(pool, messageid, message))
+}
+
+/// A constraint violation, which SQLite answers by undoing the one
+/// statement (the transaction stays open).
+fn is_statement_constraint(error: &sqlx::Error) -> bool {
+    use sqlx::error::ErrorKind;
+    match error {
+        sqlx::Error::Database(db) => matches!(
+            db.kind(),
+            ErrorKind::ForeignKeyViolation
+                | ErrorKind::UniqueViolation
+                | ErrorKind::NotNullViolation
+                | ErrorKind::CheckViolation
+        ),
+        _ => false,
     }
 }
 

@@ -986,7 +986,9 @@ async fn call_records_follow_the_call(store: Arc<dyn Store>) {
         ended_at: None,
         duration_seconds: None,
     };
+    assert!(!store.call_exists("call-1").await.expect("exists"));
     store.upsert_call(&call).await.expect("ringing");
+    assert!(store.call_exists("call-1").await.expect("exists"));
     call.status = "ended".into();
     call.answered_at = Some(at(5));
     call.ended_at = Some(at(65));
