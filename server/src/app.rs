@@ -29,7 +29,7 @@ use crate::cluster::calls::RedisCalls;
 use crate::cluster::limits::RedisRateLimits;
 use crate::cluster::presence::RedisPresence;
 use crate::config::ServeConfig;
-use crate::limits::{RateLimiter, RateLimits};
+use crate::limits::{ConnectionRate, RateLimiter, RateLimits};
 use crate::presence::{Presence, PresenceRegistry};
 use crate::store::{self, Store};
 
@@ -41,6 +41,8 @@ pub struct App<A: Adapter> {
     pub verifier: TokenVerifier,
     pub presence: Arc<dyn PresenceRegistry>,
     pub rate_limits: Arc<dyn RateLimiter>,
+    /// New connections per client address; `None` when unlimited.
+    pub connection_rate: Option<ConnectionRate>,
     pub typing: Arc<Typing>,
     pub calls: Arc<Calls<A>>,
     /// The Redis cluster state, when this node is one of several.
@@ -83,6 +85,7 @@ impl<A: Adapter> App<A> {
             verifier: config.token_verifier(),
             presence: parts.presence,
             rate_limits: parts.rate_limits,
+            connection_rate: ConnectionRate::new(config.limits.connections_per_minute),
             typing: Arc::default(),
             calls: Arc::new(Calls::new(
                 io.clone(),
@@ -209,6 +212,9 @@ fn spawn_housekeeping<A: Adapter>(app: &Arc<App<A>>) {
             tick.tick().await;
             let Some(app) = app.upgrade() else { break };
             app.rate_limits.forget_idle();
+            if let Some(rate) = &app.connection_rate {
+                rate.forget_idle();
+            }
         }
     });
 }

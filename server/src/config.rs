@@ -35,6 +35,8 @@ pub mod defaults {
     pub const CALL_RING_TIMEOUT_SECS: u64 = 60;
     /// Contract: "Max concurrent sockets per user: 10".
     pub const MAX_SOCKETS_PER_USER: u32 = 10;
+    /// New Socket.IO connections accepted per client address per minute.
+    pub const MAX_CONNECTIONS_PER_MINUTE: u32 = 600;
     /// Contract: "Max offline messages queued: 25 per user".
     pub const OFFLINE_QUEUE_CAP: u32 = 25;
     /// Contract: "Max message size: 10KB".
@@ -159,6 +161,16 @@ pub struct ServeArgs {
         value_parser = clap::value_parser!(u32).range(1..)
     )]
     pub max_sockets_per_user: u32,
+
+    /// Most new connections one client address may open per minute (a
+    /// reconnect storm or a scripted flood); 0 turns the limit off.
+    #[arg(
+        long,
+        env = "LOCKSTEP_MAX_CONNECTIONS_PER_MINUTE",
+        value_name = "COUNT",
+        default_value_t = defaults::MAX_CONNECTIONS_PER_MINUTE
+    )]
+    pub max_connections_per_minute: u32,
 
     /// Most messages queued for a user while offline; older ones are dropped.
     #[arg(
@@ -360,6 +372,8 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub max_sockets_per_user: usize,
+    /// New connections per client address per minute; `None`: unlimited.
+    pub connections_per_minute: Option<NonZeroU32>,
     pub offline_queue_cap: usize,
     pub max_message_bytes: usize,
     pub messages_per_second: NonZeroU32,
@@ -370,6 +384,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_sockets_per_user: to_usize(defaults::MAX_SOCKETS_PER_USER),
+            connections_per_minute: NonZeroU32::new(defaults::MAX_CONNECTIONS_PER_MINUTE),
             offline_queue_cap: to_usize(defaults::OFFLINE_QUEUE_CAP),
             max_message_bytes: to_usize(defaults::MAX_MESSAGE_BYTES),
             messages_per_second: nonzero(defaults::MESSAGES_PER_SECOND),
@@ -457,6 +472,7 @@ impl ServeConfig {
             shutdown_grace: Duration::from_secs(args.shutdown_grace),
             limits: Limits {
                 max_sockets_per_user: to_usize(args.max_sockets_per_user),
+                connections_per_minute: NonZeroU32::new(args.max_connections_per_minute),
                 offline_queue_cap: to_usize(args.offline_queue_cap),
                 max_message_bytes: to_usize(args.max_message_bytes),
                 messages_per_second: args.message_rate,
@@ -791,6 +807,7 @@ mod tests {
             config.limits,
             Limits {
                 max_sockets_per_user: 3,
+                connections_per_minute: NonZeroU32::new(600),
                 offline_queue_cap: 7,
                 max_message_bytes: 2048,
                 messages_per_second: nonzero(4),

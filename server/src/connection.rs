@@ -85,6 +85,15 @@ where
     let connected_at = now();
     let parts = socket.req_parts();
     let client_ip = auth::client_ip(&parts.headers, &parts.extensions, app.config.trust_proxy);
+    if let (Some(rate), Some(address)) = (&app.connection_rate, client_ip)
+        && !rate.admit(address)
+    {
+        tracing::warn!(client = %address, "too many new connections from one address");
+        return Err(Refusal::new(
+            ErrorCode::TooManyConnections,
+            "too many new connections from your address; retry in a minute",
+        ));
+    }
     let session = match auth::authenticate_handshake(
         &app.verifier,
         &parts.headers,

@@ -53,6 +53,31 @@ pub struct EventLimit {
     pub period: Duration,
 }
 
+/// New connections per client address: a per-node GCRA limiter keyed by
+/// IP address (a reconnect storm or a scripted flood from one address).
+pub struct ConnectionRate {
+    limiter: governor::DefaultKeyedRateLimiter<std::net::IpAddr>,
+}
+
+impl ConnectionRate {
+    /// `None` when the limit is off.
+    pub fn new(per_minute: Option<NonZeroU32>) -> Option<Self> {
+        per_minute.map(|count| Self {
+            limiter: DefaultKeyedRateLimiter::keyed(quota(count, Duration::from_secs(60))),
+        })
+    }
+
+    /// Counts a new connection from `address`; false past the limit.
+    pub fn admit(&self, address: std::net::IpAddr) -> bool {
+        self.limiter.check_key(&address).is_ok()
+    }
+
+    pub fn forget_idle(&self) {
+        self.limiter.retain_recent();
+        self.limiter.shrink_to_fit();
+    }
+}
+
 /// Every limited client event and its limit: the contract's numbers with
 /// the operator's overrides. Shared by the local and the Redis limiter.
 pub fn event_limits(limits: &Limits) -> HashMap<&'static str, EventLimit> {

@@ -140,6 +140,9 @@ fn is_transient_sqlstate(code: &str) -> bool {
         || code.starts_with("53")
         || code.starts_with("58")
         || matches!(code, "57014" | "57P01" | "57P02" | "57P03")
+        // "database is not currently accepting connections" (ALLOW_CONNECTIONS
+        // false, a database being dropped or restored): a connect-time state.
+        || code == "55000"
 }
 
 /// SQLite result codes (extended codes keep the primary one in the low byte)
