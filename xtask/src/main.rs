@@ -4,8 +4,13 @@
 //! - `cargo xtask codegen --check` fails, with a diff, when `generated/` is
 //!   not exactly what the contract produces (stray files included).
 //! - `cargo xtask test` runs every test CI runs.
+//! - `cargo xtask bench [--smoke] [--release]` runs the benchmarks (BENCHMARKS.md).
+//! - `cargo xtask fuzz [--cases N]` is the long run of the decoder property
+//!   tests (TESTING.md); CI runs the short one inside `cargo test`.
 
+mod bench;
 mod codegen;
+mod fuzz;
 mod test;
 
 use std::path::{Path, PathBuf};
@@ -29,6 +34,10 @@ enum Task {
     },
     /// Run every test: the drift check, cargo tests, the JavaScript tests.
     Test(test::TestArgs),
+    /// The long run of the generated decoder property tests (see TESTING.md).
+    Fuzz(fuzz::FuzzArgs),
+    /// Benchmark Lockstep against the Node.js baseline (see BENCHMARKS.md).
+    Bench(Box<bench::BenchArgs>),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -37,6 +46,8 @@ fn main() -> anyhow::Result<()> {
         Task::Codegen { check: false } => codegen::write(&root),
         Task::Codegen { check: true } => codegen::check(&root),
         Task::Test(args) => test::run(&root, &args),
+        Task::Bench(args) => bench::run(&root, &args),
+        Task::Fuzz(args) => fuzz::run(&root, &args),
     }
 }
 

@@ -67,6 +67,8 @@ struct SqlStore {
     /// SQLite only: the task that stores messages in batches (group commit).
     sqlite_writer: Option<mpsc::UnboundedSender<InsertJob>>,
     cache: Cache,
+    /// Background tasks hold a weak reference and stop once it is gone.
+    _alive: Arc<()>,
 }
 
 /// Most chats the caches hold; past it they start over (cheaper than LRU
@@ -223,7 +225,10 @@ pub async fn connect(database_url: &str) -> StoreResult<Arc<dyn Store>> {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
-                .busy_timeout(SQLITE_BUSY_TIMEOUT);
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                // Checkpoints run in the background (`spawn_sqlite_checkpointer`);
+                // a commit checkpoints only if they fall far behind.
+                .pragma("wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES.to_string());
             // `sqlite::memory:` (throwaway use such as tests): the database
             // lives as long as a connection to it, so keep exactly one open.
             let in_memory =
@@ -263,11 +268,15 @@ pub async fn connect(database_url: &str) -> StoreResult<Arc<dyn Store>> {
         }
     };
     let sqlite_writes = Arc::new(Mutex::new(()));
+    let alive = Arc::new(());
     let (sqlite_writer, cache) = match &pools {
-        Pools::Sqlite(pool) => (
-            Some(spawn_sqlite_writer(pool.clone(), sqlite_writes.clone())),
-            Cache::new(true),
-        ),
+        Pools::Sqlite(pool) => {
+            spawn_sqlite_checkpointer(pool.clone(), Arc::downgrade(&alive));
+            (
+                Some(spawn_sqlite_writer(pool.clone(), sqlite_writes.clone())),
+                Cache::new(true),
+            )
+        }
         Pools::Postgres(_) => (None, Cache::new(false)),
     };
     Ok(Arc::new(SqlStore {
@@ -275,6 +284,7 @@ pub async fn connect(database_url: &str) -> StoreResult<Arc<dyn Store>> {
         sqlite_writes,
         sqlite_writer,
         cache,
+        _alive: alive,
     }))
 }
 
@@ -1166,6 +1176,38 @@ impl Store for SqlStore {
 
 // --- the SQLite writer: group commit ---
 
+/// How often the background checkpointer copies the WAL into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// WAL pages (4 KiB) after which a commit checkpoints by itself: only when
+/// the background checkpointer cannot keep up (SQLite's default is 1000).
+const WAL_AUTOCHECKPOINT_PAGES: u32 = 16_384;
+
+/// Copies the WAL into the database file every second with a PASSIVE
+/// checkpoint, which never waits for (or blocks) readers and writers. A
+/// checkpoint fsyncs the database file; SQLite would otherwise run it inside
+/// whichever commit crossed 1000 WAL pages, and that message (and the batch
+/// behind it) would wait for it. Durability is unchanged: a commit is
+/// durable once its WAL frames are fsynced, checkpoint or not.
+fn spawn_sqlite_checkpointer(pool: SqlitePool, alive: std::sync::Weak<()>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if alive.strong_count() == 0 || pool.is_closed() {
+                break;
+            }
+            if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&pool)
+                .await
+            {
+                tracing::debug!(%error, "background WAL checkpoint failed");
+            }
+        }
+    });
+}
+
 /// One `insert_message` waiting for the SQLite writer.
 struct InsertJob {
     messageid: String,
@@ -1195,8 +1237,20 @@ fn spawn_sqlite_writer(
     let (jobs, mut queue) = mpsc::unbounded_channel::<InsertJob>();
     tokio::spawn(async move {
         let mut batch = Vec::with_capacity(MAX_BATCH);
+        let mut dbg_last = std::time::Instant::now();
+        let (
+            mut dbg_batches,
+            mut dbg_msgs,
+            mut dbg_max_ms,
+            mut dbg_max_n,
+            mut dbg_wait_ms,
+            mut dbg_slow,
+        ) = (0u64, 0u64, 0f64, 0usize, 0f64, 0u64);
         while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+            let dbg_t0 = std::time::Instant::now();
             let turn = turns.lock().await;
+            let dbg_t1 = std::time::Instant::now();
+            dbg_wait_ms = f64::max(dbg_wait_ms, (dbg_t1 - dbg_t0).as_secs_f64() * 1000.0);
             // Messages that arrived while this batch waited join it.
             while batch.len() < MAX_BATCH {
                 match queue.try_recv() {
@@ -1215,6 +1269,28 @@ fn spawn_sqlite_writer(
                 }
             };
             drop(turn);
+            let dbg_ms = dbg_t1.elapsed().as_secs_f64() * 1000.0;
+            dbg_batches += 1;
+            dbg_msgs += batch.len() as u64;
+            dbg_max_n = dbg_max_n.max(batch.len());
+            if dbg_ms > 20.0 {
+                dbg_slow += 1;
+            }
+            dbg_max_ms = f64::max(dbg_max_ms, dbg_ms);
+            if dbg_last.elapsed().as_secs() >= 5 {
+                eprintln!(
+                    "DBG writer: {dbg_batches} batches, {dbg_msgs} msgs, max batch {dbg_max_n}, max {dbg_max_ms:.1} ms, slow {dbg_slow}, max gate wait {dbg_wait_ms:.1} ms"
+                );
+                (
+                    dbg_batches,
+                    dbg_msgs,
+                    dbg_max_ms,
+                    dbg_max_n,
+                    dbg_wait_ms,
+                    dbg_slow,
+                ) = (0, 0, 0.0, 0, 0.0, 0);
+                dbg_last = std::time::Instant::now();
+            }
             for (job, outcome) in batch.drain(..).zip(outcomes) {
                 let _ = job.reply.send(outcome);
             }
@@ -1234,30 +1310,111 @@ async fn insert_batch(
     }
     let mut tx = pool.begin().await?;
     let mut outcomes = Vec::with_capacity(batch.len());
-    for job in batch {
-        let inserted: Result<Option<MessageRow>, sqlx::Error> =
-            bind_message!(sqlx::query_as(INSERT_MESSAGE), &job.messageid, job.message)
-                .fetch_optional(&mut *tx)
-                .await;
+    let mut rest = batch;
+    while !rest.is_empty() {
+        let (chunk, after) = rest.split_at(chunk_size(rest.len()));
+        rest = after;
+        let inserted = insert_rows(&mut tx, chunk).await;
         match inserted {
-            Ok(Some(row)) => outcomes.push(Ok((row, true))),
-            Ok(None) => {
-                // A retry of a stored message (possibly one of this batch).
-                let existing: MessageRow = sqlx::query_as(SELECT_MESSAGE_BY_CLIENT_ID)
-                    .bind(&job.message.senderid)
-                    .bind(&job.message.client_message_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                outcomes.push(Ok((existing, false)));
+            Ok(rows) => {
+                let mut by_id: HashMap<String, MessageRow> = rows
+                    .into_iter()
+                    .map(|row| (row.messageid.clone(), row))
+                    .collect();
+                for job in chunk {
+                    match by_id.remove(&job.messageid) {
+                        Some(row) => outcomes.push(Ok((row, true))),
+                        // A retry of a stored message (possibly of this batch).
+                        None => outcomes.push(Ok((existing_message(&mut tx, job).await?, false))),
+                    }
+                }
             }
+            // A constraint refused one of the rows, and SQLite undid the
+            // statement: store the chunk row by row to refuse only that one.
             Err(error) if is_statement_constraint(&error) => {
-                outcomes.push(Err(missing("chat or replied-to message")(error)));
+                for job in chunk {
+                    outcomes.push(insert_row(&mut tx, job).await?);
+                }
             }
             Err(error) => return Err(error),
         }
     }
     tx.commit().await?;
     Ok(outcomes)
+}
+
+/// Rows per multi-row insert: 64, or the largest power of two that fits, so
+/// that a few statement shapes (7) serve every batch size and stay prepared.
+fn chunk_size(remaining: usize) -> usize {
+    const MAX_CHUNK: usize = 64;
+    if remaining >= MAX_CHUNK {
+        MAX_CHUNK
+    } else {
+        1 << remaining.ilog2()
+    }
+}
+
+/// One `INSERT … VALUES (…), (…) … ON CONFLICT DO NOTHING RETURNING` for
+/// `chunk`: the rows it created (those of pairs already stored are left
+/// out).
+async fn insert_rows(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    chunk: &[InsertJob],
+) -> Result<Vec<MessageRow>, sqlx::Error> {
+    const COLUMNS: usize = 10;
+    let values = (0..chunk.len())
+        .map(|row| {
+            let first = row * COLUMNS + 1;
+            let slots: Vec<String> = (first..first + COLUMNS).map(|n| format!("${n}")).collect();
+            format!("({})", slots.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "INSERT INTO messages (messageid, chatid, senderid, client_message_id, \
+             message_type, content, attachments, reply_to, mentions, created_at) \
+         VALUES {values} \
+         ON CONFLICT (senderid, client_message_id) DO NOTHING \
+         RETURNING {}",
+        message_columns!("")
+    );
+    let mut query = sqlx::query_as::<_, MessageRow>(&sql);
+    for job in chunk {
+        query = bind_message!(query, &job.messageid, job.message);
+    }
+    query.fetch_all(&mut **tx).await
+}
+
+/// One message inside the batch's transaction; the outer `Err` aborts the
+/// batch, the inner one refuses this message only.
+async fn insert_row(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    job: &InsertJob,
+) -> Result<StoreResult<(MessageRow, bool)>, sqlx::Error> {
+    let inserted: Result<Option<MessageRow>, sqlx::Error> =
+        bind_message!(sqlx::query_as(INSERT_MESSAGE), &job.messageid, job.message)
+            .fetch_optional(&mut **tx)
+            .await;
+    match inserted {
+        Ok(Some(row)) => Ok(Ok((row, true))),
+        Ok(None) => Ok(Ok((existing_message(tx, job).await?, false))),
+        Err(error) if is_statement_constraint(&error) => {
+            Ok(Err(missing("chat or replied-to message")(error)))
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// The stored message with `job`'s (senderid, client_message_id).
+async fn existing_message(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    job: &InsertJob,
+) -> Result<MessageRow, sqlx::Error> {
+    sqlx::query_as(SELECT_MESSAGE_BY_CLIENT_ID)
+        .bind(&job.message.senderid)
+        .bind(&job.message.client_message_id)
+        .fetch_one(&mut **tx)
+        .await
 }
 
 /// [`Store::insert_message`] for one message in its own transaction.

@@ -1,0 +1,109 @@
+//! Scenario 3: many connected, authenticated sockets doing nothing; the
+//! server's resident memory per socket.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use crate::Common;
+use crate::proto::{self, Frame};
+use crate::stats::{Window, read_proc, round3};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct IdleOpts {
+    /// Sockets to open, each a distinct user.
+    #[arg(long, default_value_t = 10_000)]
+    pub sockets: usize,
+    /// Seconds to hold them open (measuring the server's CPU) before the
+    /// memory is read.
+    #[arg(long, default_value_t = 10.0)]
+    pub hold: f64,
+}
+
+pub async fn idle(common: &Common, opts: &IdleOpts) -> anyhow::Result<Value> {
+    let pid = common
+        .server_pid
+        .ok_or_else(|| anyhow::anyhow!("the idle scenario needs --server-pid"))?;
+    // Let the server settle, then read its memory with no client at all.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = read_proc(pid)?;
+    let users: Vec<String> = (0..opts.sockets).map(|i| common.user(i)).collect();
+    let tokens: Vec<String> = users.iter().map(|u| common.minter.token(u)).collect();
+    let started = Instant::now();
+    let conns = crate::connect_all(common, &users, &tokens).await?;
+    let connect_seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "  {} sockets connected in {connect_seconds:.1}s",
+        conns.len()
+    );
+
+    // Keep each socket alive (answer engine.io pings) without other work.
+    let (stop, stop_rx) = watch::channel(false);
+    let mut tasks = Vec::with_capacity(conns.len());
+    for mut conn in conns {
+        let mut stop_rx = stop_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut dropped = false;
+            loop {
+                tokio::select! {
+                    frame = conn.next_text() => match frame {
+                        Ok(Some(text)) => {
+                            let failed = match proto::parse(&text) {
+                                Frame::Ping => conn.pong().await.is_err(),
+                                Frame::Event { name: "ping", rest } => {
+                                    conn.send(proto::pong(rest)).await.is_err()
+                                }
+                                Frame::Disconnect => true,
+                                _ => false,
+                            };
+                            if failed {
+                                dropped = true;
+                                break;
+                            }
+                        }
+                        _ => {
+                            dropped = true;
+                            break;
+                        }
+                    },
+                    _ = stop_rx.changed() => break,
+                }
+            }
+            if !dropped {
+                conn.close().await;
+            }
+            dropped
+        }));
+    }
+    let window = Window::start(Some(pid));
+    tokio::time::sleep(Duration::from_secs_f64(opts.hold)).await;
+    let after = read_proc(pid)?;
+    let held = window.finish();
+    let _ = stop.send(true);
+    let mut dropped = 0;
+    for task in tasks {
+        if let Ok(true) = task.await {
+            dropped += 1;
+        }
+    }
+    let n = opts.sockets as f64;
+    let per_socket_kb = after.rss_kb.saturating_sub(before.rss_kb) as f64 / n;
+    eprintln!(
+        "  server RSS {} KB -> {} KB: {per_socket_kb:.2} KB per socket; {dropped} dropped",
+        before.rss_kb, after.rss_kb
+    );
+    Ok(json!({
+        "scenario": "idle",
+        "sockets": opts.sockets,
+        "connect_seconds": round3(connect_seconds),
+        "connects_per_sec": round3(n / connect_seconds.max(1e-6)),
+        "rss_before_kb": before.rss_kb,
+        "rss_after_kb": after.rss_kb,
+        "rss_per_socket_kb": round3(per_socket_kb),
+        "vm_hwm_kb": after.hwm_kb,
+        "dropped_while_held": dropped,
+        "errors": dropped,
+        "hold": held,
+    }))
+}

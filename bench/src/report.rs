@@ -1,0 +1,524 @@
+//! `lockstep-bench report`: reads the JSON results of one run (one file per
+//! server and scenario) and writes `summary.md` (every figure per server,
+//! with each server's ratio to the baseline), `summary.json`, and
+//! `ramp.svg` (ack latency percentiles against offered load).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReportOpts {
+    /// The folder holding `<label>.<scenario>.json` files.
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// The label the ratios divide by.
+    #[arg(long, default_value = "node")]
+    pub baseline: String,
+    /// Fail (exit 1) when any scenario reported errors or delivered nothing:
+    /// for CI smoke runs.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// How a figure compares: whether more is better decides nothing in the
+/// ratio itself, only the hint printed beside it.
+#[derive(Clone, Copy)]
+enum Better {
+    Higher,
+    Lower,
+}
+
+struct Figure {
+    name: &'static str,
+    path: &'static str,
+    better: Better,
+}
+
+const fn fig(name: &'static str, path: &'static str, better: Better) -> Figure {
+    Figure { name, path, better }
+}
+
+fn figures(scenario: &str) -> Vec<Figure> {
+    use Better::{Higher, Lower};
+    match scenario {
+        "steady" => vec![
+            fig("messages acked / s", "result.msgs_per_sec", Higher),
+            fig("deliveries / s", "result.deliveries_per_sec", Higher),
+            fig("ack p50 (ms)", "result.ack_latency_ms.p50", Lower),
+            fig("ack p95 (ms)", "result.ack_latency_ms.p95", Lower),
+            fig("ack p99 (ms)", "result.ack_latency_ms.p99", Lower),
+            fig("ack max (ms)", "result.ack_latency_ms.max", Lower),
+            fig("delivery p50 (ms)", "result.delivery_latency_ms.p50", Lower),
+            fig("delivery p95 (ms)", "result.delivery_latency_ms.p95", Lower),
+            fig("delivery p99 (ms)", "result.delivery_latency_ms.p99", Lower),
+            fig("delivery max (ms)", "result.delivery_latency_ms.max", Lower),
+            fig("errors", "result.errors", Lower),
+            fig(
+                "server CPU (% of one core)",
+                "result.window.server.cpu_percent",
+                Lower,
+            ),
+            fig(
+                "server peak RSS (KB)",
+                "result.window.server.rss_peak_sampled_kb",
+                Lower,
+            ),
+            fig(
+                "generator CPU (% of one core)",
+                "result.window.generator.cpu_percent",
+                Lower,
+            ),
+        ],
+        "ramp" => vec![
+            fig(
+                "highest sustainable messages / s",
+                "max_sustainable_msgs_per_sec",
+                Higher,
+            ),
+            fig(
+                "deliveries / s at that rate",
+                "max_sustainable_deliveries_per_sec",
+                Higher,
+            ),
+            fig(
+                "ack p99 at that rate (ms)",
+                "best_step.ack_latency_ms.p99",
+                Lower,
+            ),
+            fig(
+                "delivery p99 at that rate (ms)",
+                "best_step.delivery_latency_ms.p99",
+                Lower,
+            ),
+            fig(
+                "server CPU at that rate (%)",
+                "best_step.window.server.cpu_percent",
+                Lower,
+            ),
+            fig(
+                "generator CPU at that rate (%)",
+                "best_step.window.generator.cpu_percent",
+                Lower,
+            ),
+        ],
+        "idle" => vec![
+            fig("sockets", "sockets", Higher),
+            fig("RSS per socket (KB)", "rss_per_socket_kb", Lower),
+            fig("RSS before (KB)", "rss_before_kb", Lower),
+            fig("RSS after (KB)", "rss_after_kb", Lower),
+            fig("connects / s", "connects_per_sec", Higher),
+            fig(
+                "server CPU while idle (%)",
+                "hold.server.cpu_percent",
+                Lower,
+            ),
+            fig("dropped", "dropped_while_held", Lower),
+        ],
+        "signaling" => vec![
+            fig("calls established", "established", Higher),
+            fig("ICE relays / s", "ice_relays_per_sec", Higher),
+            fig("ICE relay p50 (ms)", "ice_relay_ms.p50", Lower),
+            fig("ICE relay p95 (ms)", "ice_relay_ms.p95", Lower),
+            fig("ICE relay p99 (ms)", "ice_relay_ms.p99", Lower),
+            fig("ICE relay max (ms)", "ice_relay_ms.max", Lower),
+            fig("offer relay p99 (ms)", "offer_relay_ms.p99", Lower),
+            fig("call setup p50 (ms)", "call_setup_ms.p50", Lower),
+            fig("call setup p99 (ms)", "call_setup_ms.p99", Lower),
+            fig("errors", "errors", Lower),
+            fig("server CPU (%)", "window.server.cpu_percent", Lower),
+            fig(
+                "server peak RSS (KB)",
+                "window.server.rss_peak_sampled_kb",
+                Lower,
+            ),
+        ],
+        _ => vec![],
+    }
+}
+
+const SCENARIOS: [&str; 4] = ["steady", "ramp", "idle", "signaling"];
+
+fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.')
+        .try_fold(value, |v, key| v.get(key))
+        .filter(|v| !v.is_null())
+}
+
+fn number(value: &Value, path: &str) -> Option<f64> {
+    lookup(value, path).and_then(Value::as_f64)
+}
+
+fn format_number(x: f64) -> String {
+    if x == 0.0 {
+        "0".into()
+    } else if x.abs() >= 1000.0 {
+        format!("{x:.0}")
+    } else if x.abs() >= 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+/// Reads every result in `dir`: scenario → label → result.
+fn load(dir: &Path) -> anyhow::Result<BTreeMap<String, Vec<(String, Value)>>> {
+    let mut by_scenario: BTreeMap<String, Vec<(String, Value)>> = BTreeMap::new();
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .filter(|p| p.file_name().is_some_and(|n| n != "summary.json"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let text = std::fs::read_to_string(&path)?;
+        let value: Value =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let (Some(scenario), Some(label)) = (
+            value["scenario"].as_str().map(str::to_owned),
+            value["label"].as_str().map(str::to_owned),
+        ) else {
+            continue;
+        };
+        by_scenario
+            .entry(scenario)
+            .or_default()
+            .push((label, value));
+    }
+    Ok(by_scenario)
+}
+
+pub fn run(opts: &ReportOpts) -> anyhow::Result<()> {
+    let results = load(&opts.dir)?;
+    let mut md = String::new();
+    let mut summary = serde_json::Map::new();
+    let mut problems = Vec::new();
+    for scenario in SCENARIOS {
+        let Some(runs) = results.get(scenario) else {
+            continue;
+        };
+        // The baseline last, the others in name order.
+        let mut runs: Vec<&(String, Value)> = runs.iter().collect();
+        runs.sort_by_key(|(label, _)| (*label == opts.baseline, label.clone()));
+        let baseline = runs.iter().find(|(l, _)| *l == opts.baseline);
+        let others: Vec<&&(String, Value)> =
+            runs.iter().filter(|(l, _)| *l != opts.baseline).collect();
+        let _ = writeln!(md, "### {scenario}\n");
+        let mut header = String::from("| figure |");
+        let mut rule = String::from("| --- |");
+        for (label, _) in &runs {
+            let _ = write!(header, " {label} |");
+            rule.push_str(" ---: |");
+        }
+        if baseline.is_some() {
+            for (label, _) in &others {
+                let _ = write!(header, " {label} / {} |", opts.baseline);
+                rule.push_str(" ---: |");
+            }
+        }
+        let _ = writeln!(md, "{header}\n{rule}");
+        let mut table = serde_json::Map::new();
+        for figure in figures(scenario) {
+            let hint = match figure.better {
+                Better::Higher => "higher is better",
+                Better::Lower => "lower is better",
+            };
+            let _ = write!(md, "| {} |", figure.name);
+            let mut row = serde_json::Map::new();
+            for (label, value) in &runs {
+                let x = number(value, figure.path);
+                let _ = write!(md, " {} |", x.map(format_number).unwrap_or("–".into()));
+                row.insert(label.clone(), json!(x));
+            }
+            if let Some((_, base)) = baseline {
+                for (label, value) in &others {
+                    let ratio = match (number(value, figure.path), number(base, figure.path)) {
+                        (Some(a), Some(b)) if b != 0.0 => Some(a / b),
+                        _ => None,
+                    };
+                    let _ = write!(
+                        md,
+                        " {} |",
+                        ratio
+                            .map(|r| format!("{r:.2}×"))
+                            .unwrap_or_else(|| "–".into())
+                    );
+                    row.insert(format!("{label}/{}", opts.baseline), json!(ratio));
+                }
+            }
+            md.push('\n');
+            row.insert("better".into(), json!(hint));
+            table.insert(figure.name.into(), Value::Object(row));
+        }
+        if scenario == "ramp" {
+            for (label, value) in &runs {
+                let _ = writeln!(
+                    md,
+                    "\n{label}: stopped at {} ({}).",
+                    value["steps"]
+                        .as_array()
+                        .and_then(|s| s.last())
+                        .and_then(|s| number(s, "offered_msgs_per_sec"))
+                        .map(format_number)
+                        .unwrap_or_default(),
+                    value["stop_reason"].as_str().unwrap_or("?")
+                );
+            }
+        }
+        md.push('\n');
+        summary.insert(scenario.into(), Value::Object(table));
+        for (label, value) in &runs {
+            problems.extend(check(scenario, label, value));
+        }
+    }
+    if let Some(ramps) = results.get("ramp") {
+        let svg = ramp_chart(ramps, &opts.baseline);
+        std::fs::write(opts.dir.join("ramp.svg"), svg)?;
+        let _ = writeln!(md, "![ack latency against offered load](ramp.svg)\n");
+    }
+    std::fs::write(opts.dir.join("summary.md"), &md)?;
+    std::fs::write(
+        opts.dir.join("summary.json"),
+        serde_json::to_string_pretty(&Value::Object(summary))?,
+    )?;
+    print!("{md}");
+    if !problems.is_empty() {
+        eprintln!("problems:");
+        for problem in &problems {
+            eprintln!("  {problem}");
+        }
+        if opts.strict {
+            anyhow::bail!("{} problem(s) in the results", problems.len());
+        }
+    }
+    Ok(())
+}
+
+/// What a smoke run must not show.
+fn check(scenario: &str, label: &str, value: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut need = |ok: bool, what: &str| {
+        if !ok {
+            problems.push(format!("{label} {scenario}: {what}"));
+        }
+    };
+    match scenario {
+        "steady" => {
+            need(
+                number(value, "result.errors") == Some(0.0),
+                "errors or missing deliveries",
+            );
+            need(
+                number(value, "result.acked").unwrap_or(0.0) > 0.0,
+                "no message acked",
+            );
+            need(
+                number(value, "result.deliveries").unwrap_or(0.0) > 0.0,
+                "no message delivered",
+            );
+        }
+        "ramp" => need(
+            number(value, "max_sustainable_msgs_per_sec").unwrap_or(0.0) > 0.0,
+            "no step passed",
+        ),
+        "idle" => {
+            need(
+                number(value, "dropped_while_held") == Some(0.0),
+                "sockets dropped",
+            );
+            need(
+                number(value, "rss_after_kb").unwrap_or(0.0) > 0.0,
+                "no memory reading",
+            );
+        }
+        "signaling" => {
+            need(number(value, "errors") == Some(0.0), "errors");
+            need(
+                number(value, "ice_received").unwrap_or(0.0) > 0.0,
+                "no ICE candidate relayed",
+            );
+        }
+        _ => {}
+    }
+    problems
+}
+
+/// Ack latency p50/p95/p99 against offered load, one colour per server,
+/// on a log scale, with the ramp's bound drawn across.
+fn ramp_chart(runs: &[(String, Value)], baseline: &str) -> String {
+    const W: f64 = 760.0;
+    const H: f64 = 440.0;
+    const LEFT: f64 = 70.0;
+    const RIGHT: f64 = 190.0;
+    const TOP: f64 = 40.0;
+    const BOTTOM: f64 = 60.0;
+    let colours = ["#1f77b4", "#2ca02c", "#9467bd", "#8c564b"];
+    let baseline_colour = "#d62728";
+    let percentiles = [("p50", "2,3"), ("p95", "6,3"), ("p99", "")];
+
+    let mut runs: Vec<&(String, Value)> = runs.iter().collect();
+    runs.sort_by_key(|(label, _)| (label == baseline, label.clone()));
+    let mut series = Vec::new();
+    let mut max_x: f64 = 1.0;
+    let mut max_y: f64 = 1.0;
+    let mut min_y: f64 = f64::INFINITY;
+    let bound = runs
+        .iter()
+        .find_map(|(_, v)| number(v, "p99_limit_ms"))
+        .unwrap_or(50.0);
+    for (i, (label, value)) in runs.iter().enumerate() {
+        let colour = if label == baseline {
+            baseline_colour
+        } else {
+            colours[i % colours.len()]
+        };
+        for (p, dash) in percentiles {
+            let points: Vec<(f64, f64)> = value["steps"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| {
+                    Some((
+                        number(s, "offered_msgs_per_sec")?,
+                        number(s, &format!("ack_latency_ms.{p}"))?,
+                    ))
+                })
+                .collect();
+            for (x, y) in &points {
+                max_x = max_x.max(*x);
+                max_y = max_y.max(*y);
+                min_y = min_y.min(*y);
+            }
+            series.push((format!("{label} {p}"), colour, dash, points));
+        }
+    }
+    let min_y = if min_y.is_finite() {
+        min_y.max(0.01)
+    } else {
+        0.1
+    };
+    let lo = 10f64.powf(min_y.log10().floor());
+    let hi = 10f64.powf(max_y.max(bound).log10().ceil());
+    let max_x = nice_ceiling(max_x);
+    let plot_w = W - LEFT - RIGHT;
+    let plot_h = H - TOP - BOTTOM;
+    let px = |x: f64| LEFT + plot_w * x / max_x;
+    let py = |y: f64| {
+        TOP + plot_h * (1.0 - (y.max(lo).log10() - lo.log10()) / (hi.log10() - lo.log10()))
+    };
+
+    let mut svg = String::new();
+    let _ = writeln!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(svg, r#"<rect width="{W}" height="{H}" fill="white"/>"#);
+    let _ = writeln!(
+        svg,
+        r#"<text x="{}" y="22" text-anchor="middle" font-size="14">send_message ack latency against offered load</text>"#,
+        LEFT + plot_w / 2.0
+    );
+    // Axes and grid.
+    let mut decade = lo;
+    while decade <= hi * 1.0001 {
+        let y = py(decade);
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{LEFT}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"##,
+            LEFT + plot_w,
+            LEFT - 6.0,
+            y + 4.0,
+            format_number(decade)
+        );
+        decade *= 10.0;
+    }
+    for i in 0..=5 {
+        let x = max_x * f64::from(i) / 5.0;
+        let sx = px(x);
+        let _ = writeln!(
+            svg,
+            r##"<line x1="{sx:.1}" y1="{TOP}" x2="{sx:.1}" y2="{:.1}" stroke="#eee"/><text x="{sx:.1}" y="{:.1}" text-anchor="middle">{}</text>"##,
+            TOP + plot_h,
+            TOP + plot_h + 16.0,
+            format_number(x)
+        );
+    }
+    let _ = writeln!(
+        svg,
+        r#"<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="none" stroke="black"/>"#
+    );
+    let _ = writeln!(
+        svg,
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">offered load (messages / s, each to 9 recipients)</text>"#,
+        LEFT + plot_w / 2.0,
+        H - 18.0
+    );
+    let _ = writeln!(
+        svg,
+        r#"<text transform="translate(18,{:.1}) rotate(-90)" text-anchor="middle">ack latency (ms, log scale)</text>"#,
+        TOP + plot_h / 2.0
+    );
+    let by = py(bound);
+    let _ = writeln!(
+        svg,
+        r##"<line x1="{LEFT}" y1="{by:.1}" x2="{:.1}" y2="{by:.1}" stroke="#888" stroke-dasharray="8,4"/><text x="{:.1}" y="{:.1}" text-anchor="end" fill="#555">p99 bound {} ms</text>"##,
+        LEFT + plot_w,
+        LEFT + plot_w - 4.0,
+        by - 4.0,
+        format_number(bound)
+    );
+    // Series and legend.
+    for (i, (name, colour, dash, points)) in series.iter().enumerate() {
+        if points.is_empty() {
+            continue;
+        }
+        let path: Vec<String> = points
+            .iter()
+            .map(|(x, y)| format!("{:.1},{:.1}", px(*x), py(*y)))
+            .collect();
+        let dash_attr = if dash.is_empty() {
+            String::new()
+        } else {
+            format!(r#" stroke-dasharray="{dash}""#)
+        };
+        let _ = writeln!(
+            svg,
+            r#"<polyline points="{}" fill="none" stroke="{colour}" stroke-width="2"{dash_attr}/>"#,
+            path.join(" ")
+        );
+        for (x, y) in points {
+            let _ = writeln!(
+                svg,
+                r#"<circle cx="{:.1}" cy="{:.1}" r="2.5" fill="{colour}"/>"#,
+                px(*x),
+                py(*y)
+            );
+        }
+        let ly = TOP + 10.0 + 18.0 * i as f64;
+        let lx = LEFT + plot_w + 12.0;
+        let _ = writeln!(
+            svg,
+            r#"<line x1="{lx:.1}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="{colour}" stroke-width="2"{dash_attr}/><text x="{:.1}" y="{:.1}">{name}</text>"#,
+            lx + 24.0,
+            lx + 30.0,
+            ly + 4.0
+        );
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// 1, 2 or 5 times a power of ten, at least `x`.
+fn nice_ceiling(x: f64) -> f64 {
+    let power = 10f64.powf(x.log10().floor());
+    for step in [1.0, 2.0, 5.0, 10.0] {
+        if step * power >= x {
+            return step * power;
+        }
+    }
+    10.0 * power
+}

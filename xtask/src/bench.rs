@@ -1,0 +1,486 @@
+//! `cargo xtask bench`: builds Lockstep and the load generator, installs the
+//! Node.js baseline, then for every scenario starts each server on a fresh
+//! database on loopback, drives it with `lockstep-bench`, stops it, and
+//! finally writes the report (`summary.md`, `summary.json`, `ramp.svg`).
+//!
+//! ```text
+//! cargo xtask bench --smoke                      # CI: seconds, debug build, SQLite + Node
+//! cargo xtask bench --release                    # the real numbers (BENCHMARKS.md)
+//! cargo xtask bench --release --database postgres --scenario steady
+//! ```
+//!
+//! Each server runs alone (never two at once), with its open-file limit
+//! raised to the hard maximum (`ulimit -n`) for the idle scenario's 10,000
+//! sockets; the generator raises its own.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// A few seconds of every scenario against Lockstep and the Node.js
+    /// baseline, failing on any error: what CI runs.
+    #[arg(long)]
+    smoke: bool,
+    /// Build and run the release profile (use it for real measurements).
+    #[arg(long)]
+    release: bool,
+    /// Scenarios to run (default: all four).
+    #[arg(long, value_delimiter = ',', value_parser = ["steady", "ramp", "idle", "signaling"])]
+    scenario: Vec<String>,
+    /// Databases to run Lockstep on (default: sqlite). `postgres` creates a
+    /// fresh database per run on --postgres-url and drops it afterwards.
+    #[arg(long, value_delimiter = ',', value_parser = ["sqlite", "postgres"])]
+    database: Vec<String>,
+    /// The PostgreSQL server for `--database postgres` (no database name).
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
+    postgres_url: String,
+    /// Skip the Node.js baseline.
+    #[arg(long)]
+    no_baseline: bool,
+    /// Where results go (default: target/bench/<smoke|debug|release>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Steady and ramp: connected clients.
+    #[arg(long)]
+    clients: Option<usize>,
+    /// Steady and ramp: members per group chat.
+    #[arg(long)]
+    chat_size: Option<usize>,
+    /// Steady: messages per second per client.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Steady: measured seconds.
+    #[arg(long)]
+    duration: Option<f64>,
+    /// Steady: unmeasured seconds before.
+    #[arg(long)]
+    warmup: Option<f64>,
+    /// Ramp: first offered rate (messages per second in total).
+    #[arg(long)]
+    ramp_start: Option<f64>,
+    /// Ramp: factor between steps.
+    #[arg(long)]
+    ramp_factor: Option<f64>,
+    /// Ramp: seconds per step.
+    #[arg(long)]
+    ramp_step_seconds: Option<f64>,
+    /// Ramp: most steps.
+    #[arg(long)]
+    ramp_max_steps: Option<usize>,
+    /// Idle: sockets.
+    #[arg(long)]
+    idle_sockets: Option<usize>,
+    /// Idle: seconds held open.
+    #[arg(long)]
+    idle_hold: Option<f64>,
+    /// Signaling: concurrent calls.
+    #[arg(long)]
+    calls: Option<usize>,
+    /// Signaling: ICE candidates per second per side.
+    #[arg(long)]
+    ice_rate: Option<f64>,
+    /// Signaling: measured seconds.
+    #[arg(long)]
+    call_duration: Option<f64>,
+    /// Worker threads of the generator.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+}
+
+/// A server under test.
+#[derive(Clone)]
+enum Server {
+    Lockstep { database: String },
+    Node,
+}
+
+impl Server {
+    fn label(&self) -> String {
+        match self {
+            Server::Lockstep { database } => format!("lockstep-{database}"),
+            Server::Node => "node".into(),
+        }
+    }
+}
+
+pub fn run(root: &Path, args: &BenchArgs) -> anyhow::Result<()> {
+    let profile = if args.release { "release" } else { "debug" };
+    let out = args.out.clone().unwrap_or_else(|| {
+        root.join("target/bench")
+            .join(if args.smoke { "smoke" } else { profile })
+    });
+    let scenarios: Vec<String> = if args.scenario.is_empty() {
+        ["steady", "ramp", "idle", "signaling"]
+            .map(String::from)
+            .to_vec()
+    } else {
+        args.scenario.clone()
+    };
+    let databases: Vec<String> = if args.database.is_empty() {
+        vec!["sqlite".into()]
+    } else {
+        args.database.clone()
+    };
+
+    step(&format!("build ({profile}): lockstep, lockstep-bench"));
+    let mut build = vec!["build", "-p", "lockstep", "-p", "lockstep-bench"];
+    if args.release {
+        build.push("--release");
+    }
+    cargo(root, &build)?;
+    let bin = root.join("target").join(profile);
+
+    let baseline = root.join("bench/baseline-node");
+    if !args.no_baseline {
+        let ci = std::env::var_os("CI").is_some();
+        if ci || !baseline.join("node_modules").exists() {
+            step("npm ci (bench/baseline-node)");
+            run_in(&baseline, "npm", &["ci", "--no-audit", "--no-fund"])?;
+        }
+    }
+
+    if out.exists() {
+        for entry in std::fs::read_dir(&out)? {
+            let path = entry?.path();
+            if path.is_file() {
+                std::fs::remove_file(path)?;
+            }
+        }
+    }
+    let scratch = out.join("data");
+    std::fs::create_dir_all(&scratch)?;
+    let secret = random_hex(32)?;
+
+    let mut servers: Vec<Server> = databases
+        .iter()
+        .map(|database| Server::Lockstep {
+            database: database.clone(),
+        })
+        .collect();
+    if !args.no_baseline {
+        servers.push(Server::Node);
+    }
+
+    for scenario in &scenarios {
+        for server in &servers {
+            let label = server.label();
+            step(&format!("{scenario}: {label}"));
+            let mut running = start(root, &bin, server, args, &scratch, &out, &secret, scenario)?;
+            let outcome = drive(&bin, &running, args, &out, &secret, scenario, &label);
+            running.stop();
+            outcome?;
+        }
+    }
+
+    step("report");
+    let mut report = vec![
+        "report".to_owned(),
+        "--dir".to_owned(),
+        out.display().to_string(),
+        "--baseline".to_owned(),
+        "node".to_owned(),
+    ];
+    if args.smoke {
+        report.push("--strict".into());
+    }
+    let status = Command::new(bin.join("lockstep-bench"))
+        .args(&report)
+        .status()
+        .context("running lockstep-bench report")?;
+    if !status.success() {
+        bail!("the benchmark report found problems (see above)");
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    println!("\nresults: {}", out.display());
+    Ok(())
+}
+
+/// A started server: its process and, for PostgreSQL, the database to drop.
+struct Running {
+    child: Child,
+    addr: String,
+    drop_database: Option<(String, String)>,
+}
+
+impl Running {
+    /// SIGTERM, a few seconds' grace, then SIGKILL; drops a scratch database.
+    fn stop(&mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(_)) => break,
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                _ => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    break;
+                }
+            }
+        }
+        if let Some((base, name)) = self.drop_database.take() {
+            let _ = psql(
+                &base,
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            );
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn start(
+    root: &Path,
+    bin: &Path,
+    server: &Server,
+    args: &BenchArgs,
+    scratch: &Path,
+    out: &Path,
+    secret: &str,
+    scenario: &str,
+) -> anyhow::Result<Running> {
+    let port = free_port()?;
+    let addr = format!("127.0.0.1:{port}");
+    let label = server.label();
+    let log = std::fs::File::create(out.join(format!("{label}.{scenario}.log")))?;
+    let mut drop_database = None;
+    // Raise the open-file limit to the hard maximum, then become the server
+    // (same pid, so its /proc entries are the server's).
+    let mut command = Command::new("bash");
+    command.args([
+        "-c",
+        r#"ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@""#,
+        "bash",
+    ]);
+    match server {
+        Server::Lockstep { database } => {
+            let url = match database.as_str() {
+                "postgres" => {
+                    let name = format!("lockstep_bench_{}_{scenario}", std::process::id());
+                    let base = args.postgres_url.trim_end_matches('/').to_owned();
+                    psql(
+                        &base,
+                        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                    )?;
+                    psql(&base, &format!("CREATE DATABASE {name}"))?;
+                    drop_database = Some((base.clone(), name.clone()));
+                    format!("{base}/{name}")
+                }
+                _ => {
+                    let file = scratch.join(format!("{label}-{scenario}.db"));
+                    remove_database_files(&file);
+                    format!("sqlite://{}", file.display())
+                }
+            };
+            command.arg(bin.join("lockstep")).args([
+                "serve",
+                "--bind",
+                &addr,
+                "--database-url",
+                &url,
+                "--jwt-secret",
+                secret,
+                // Every benchmark client comes from 127.0.0.1: the
+                // per-address flood guard would refuse all but 600 a minute.
+                "--max-connections-per-minute",
+                "0",
+            ]);
+        }
+        Server::Node => {
+            let file = scratch.join(format!("{label}-{scenario}.db"));
+            remove_database_files(&file);
+            command
+                .arg("node")
+                .arg(root.join("bench/baseline-node/server.mjs"))
+                .args(["--port", &port.to_string(), "--db"])
+                .arg(&file)
+                .args(["--jwt-secret", secret]);
+        }
+    }
+    let child = command
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .stdin(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {label}"))?;
+    let mut running = Running {
+        child,
+        addr,
+        drop_database,
+    };
+    if let Err(error) = wait_healthy(&mut running) {
+        running.stop();
+        return Err(error.context(format!(
+            "{label} did not come up; see {}",
+            out.join(format!("{label}.{scenario}.log")).display()
+        )));
+    }
+    Ok(running)
+}
+
+fn drive(
+    bin: &Path,
+    running: &Running,
+    args: &BenchArgs,
+    out: &Path,
+    secret: &str,
+    scenario: &str,
+    label: &str,
+) -> anyhow::Result<()> {
+    let result = out.join(format!("{label}.{scenario}.json"));
+    let mut command = Command::new(bin.join("lockstep-bench"));
+    command
+        .args(["--addr", &running.addr, "--secret", secret])
+        .args(["--server-pid", &running.child.id().to_string()])
+        .args(["--label", label, "--threads", &args.threads.to_string()])
+        .arg("--out")
+        .arg(&result)
+        .arg(scenario)
+        .args(scenario_args(args, scenario))
+        .stdout(Stdio::null());
+    let status = command.status().context("running lockstep-bench")?;
+    if !status.success() {
+        bail!("lockstep-bench {scenario} against {label} failed ({status})");
+    }
+    Ok(())
+}
+
+/// The generator's flags for `scenario`: the smoke preset or the defaults,
+/// with any explicit flag on top.
+fn scenario_args(args: &BenchArgs, scenario: &str) -> Vec<String> {
+    let mut flags: Vec<(&str, String)> = Vec::new();
+    let mut set = |flag: &'static str, explicit: Option<String>, smoke: &str| {
+        if let Some(value) = explicit {
+            flags.push((flag, value));
+        } else if args.smoke && !smoke.is_empty() {
+            flags.push((flag, smoke.to_owned()));
+        }
+    };
+    let s = |x: Option<f64>| x.map(|v| v.to_string());
+    let u = |x: Option<usize>| x.map(|v| v.to_string());
+    match scenario {
+        "steady" => {
+            set("--clients", u(args.clients), "20");
+            set("--chat-size", u(args.chat_size), "10");
+            set("--rate", s(args.rate), "");
+            set("--duration", s(args.duration), "5");
+            set("--warmup", s(args.warmup), "1");
+            set("--drain", None, "3");
+        }
+        "ramp" => {
+            set("--clients", u(args.clients), "20");
+            set("--chat-size", u(args.chat_size), "10");
+            set("--start-rate", s(args.ramp_start), "20");
+            set("--factor", s(args.ramp_factor), "2");
+            set("--step-seconds", s(args.ramp_step_seconds), "1");
+            set("--max-steps", u(args.ramp_max_steps), "2");
+            set("--drain", None, "3");
+        }
+        "idle" => {
+            set("--sockets", u(args.idle_sockets), "100");
+            set("--hold", s(args.idle_hold), "1");
+        }
+        "signaling" => {
+            set("--calls", u(args.calls), "5");
+            set("--ice-rate", s(args.ice_rate), "");
+            set("--duration", s(args.call_duration), "2");
+        }
+        _ => {}
+    }
+    flags
+        .into_iter()
+        .flat_map(|(flag, value)| [flag.to_owned(), value])
+        .collect()
+}
+
+/// Polls `GET /health` until it answers 200 (or the process dies).
+fn wait_healthy(running: &mut Running) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Some(status) = running.child.try_wait()? {
+            bail!("the server exited ({status})");
+        }
+        if let Ok(mut stream) = TcpStream::connect(&running.addr) {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+            let request = format!(
+                "GET /health HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+                running.addr
+            );
+            let mut response = String::new();
+            if stream.write_all(request.as_bytes()).is_ok()
+                && stream.read_to_string(&mut response).is_ok()
+                && response.starts_with("HTTP/1.1 200")
+            {
+                return Ok(());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!("no answer from /health within 60 s")
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn remove_database_files(file: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = file.as_os_str().to_owned();
+        name.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(name));
+    }
+}
+
+fn psql(base_url: &str, statement: &str) -> anyhow::Result<()> {
+    let status = Command::new("psql")
+        .args([
+            &format!("{base_url}/postgres"),
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            statement,
+        ])
+        .stdout(Stdio::null())
+        .status()
+        .context("running psql (is the PostgreSQL client installed?)")?;
+    if !status.success() {
+        bail!("psql failed: {statement}");
+    }
+    Ok(())
+}
+
+fn random_hex(bytes: usize) -> anyhow::Result<String> {
+    let mut buffer = vec![0u8; bytes];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut buffer)?;
+    Ok(buffer.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn step(title: &str) {
+    println!("\n==> bench: {title}");
+}
+
+fn cargo(root: &Path, args: &[&str]) -> anyhow::Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    run_in(root, &cargo, args)
+}
+
+fn run_in(dir: &Path, program: &str, args: &[&str]) -> anyhow::Result<()> {
+    let status = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .status()
+        .with_context(|| format!("starting {program}"))?;
+    if !status.success() {
+        bail!("`{program} {}` failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
