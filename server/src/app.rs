@@ -92,6 +92,7 @@ impl<A: Adapter> App<A> {
                 store.clone(),
                 parts.calls,
                 config.call_ring_timeout,
+                config.call_max_duration,
             )),
             cluster: parts.cluster,
             io,

@@ -33,6 +33,8 @@ pub mod defaults {
     pub const DATABASE_URL: &str = "sqlite://lockstep.db";
     /// Contract: "Call timeout (unanswered): 60 seconds".
     pub const CALL_RING_TIMEOUT_SECS: u64 = 60;
+    /// Contract: "Call max duration: 3 hours".
+    pub const CALL_MAX_DURATION_SECS: u64 = 3 * 60 * 60;
     /// Contract: "Max concurrent sockets per user: 10".
     pub const MAX_SOCKETS_PER_USER: u32 = 10;
     /// New Socket.IO connections accepted per client address per minute.
@@ -151,6 +153,17 @@ pub struct ServeArgs {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub call_ring_timeout: u64,
+
+    /// Seconds an answered call may last before the server ends it
+    /// (`call_ended`, `endedBy: system`, reason `timeout`). Contract: 3 hours.
+    #[arg(
+        long,
+        env = "LOCKSTEP_CALL_MAX_DURATION",
+        value_name = "SECONDS",
+        default_value_t = defaults::CALL_MAX_DURATION_SECS,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub call_max_duration: u64,
 
     /// Most sockets one user may have open at once; the next is refused.
     #[arg(
@@ -407,6 +420,8 @@ pub struct ServeConfig {
     pub dev_mode: bool,
     /// How long an unanswered call rings before `call_missed`.
     pub call_ring_timeout: Duration,
+    /// How long an answered call may last.
+    pub call_max_duration: Duration,
     /// How long a typing indicator lasts without `typing_stop`.
     pub typing_timeout: Duration,
     /// How long shutdown waits for connections to drain.
@@ -441,6 +456,7 @@ impl ServeConfig {
             jwt_secret,
             dev_mode: false,
             call_ring_timeout: Duration::from_secs(defaults::CALL_RING_TIMEOUT_SECS),
+            call_max_duration: Duration::from_secs(defaults::CALL_MAX_DURATION_SECS),
             typing_timeout: Duration::from_secs(defaults::TYPING_TIMEOUT_SECS),
             shutdown_grace: Duration::from_secs(defaults::SHUTDOWN_GRACE_SECS),
             limits: Limits::default(),
@@ -468,6 +484,7 @@ impl ServeConfig {
             jwt_secret,
             dev_mode,
             call_ring_timeout: Duration::from_secs(args.call_ring_timeout),
+            call_max_duration: Duration::from_secs(args.call_max_duration),
             typing_timeout: Duration::from_secs(args.typing_timeout),
             shutdown_grace: Duration::from_secs(args.shutdown_grace),
             limits: Limits {
@@ -504,6 +521,7 @@ impl fmt::Debug for ServeConfig {
             jwt_secret,
             dev_mode,
             call_ring_timeout,
+            call_max_duration,
             typing_timeout,
             shutdown_grace,
             limits,
@@ -522,6 +540,7 @@ impl fmt::Debug for ServeConfig {
             .field("jwt_secret", jwt_secret)
             .field("dev_mode", dev_mode)
             .field("call_ring_timeout", call_ring_timeout)
+            .field("call_max_duration", call_max_duration)
             .field("typing_timeout", typing_timeout)
             .field("shutdown_grace", shutdown_grace)
             .field("limits", limits)

@@ -155,6 +155,7 @@ fn serve_help_documents_every_flag_and_its_environment_variable() {
         ("--call-ring-timeout", Some("60")),
         ("--max-sockets-per-user", Some("10")),
         ("--max-connections-per-minute", Some("600")),
+        ("--call-max-duration", Some("10800")),
         ("--offline-queue-cap", Some("25")),
         ("--max-message-bytes", Some("10240")),
         ("--message-rate", Some("10")),

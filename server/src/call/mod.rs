@@ -29,7 +29,8 @@ use crate::session::{Session, iso, now, session_of, user_room};
 use crate::store::{CallRecord, Store};
 use registry::{AnswerError, Busy, CallRegistry, LiveCall};
 
-/// How long an answered call may last before the server ends it.
+/// The contract's cap on an answered call (3 hours), the default of
+/// `--call-max-duration`; Redis keeps live call state a while longer.
 pub const MAX_CALL_DURATION: Duration = Duration::from_secs(3 * 60 * 60);
 
 /// How a call ended.
@@ -45,7 +46,7 @@ pub enum Ending<'a> {
     HungUp { by: &'a str, network_issue: bool },
     /// A party's socket in the call went away.
     Disconnected { by: &'a str },
-    /// The call reached [`MAX_CALL_DURATION`].
+    /// The call reached its maximum duration (`--call-max-duration`).
     TimedOut,
 }
 
@@ -64,13 +65,14 @@ impl<A: Adapter> Calls<A> {
         store: Arc<dyn Store>,
         registry: Arc<dyn CallRegistry>,
         ring_timeout: Duration,
+        max_duration: Duration,
     ) -> Self {
         Self {
             io,
             store,
             registry,
             ring_timeout,
-            max_duration: MAX_CALL_DURATION,
+            max_duration,
         }
     }
 
