@@ -70,11 +70,41 @@ struct Shared {
     /// `message_sent`, `message_delivered` and other events counted, not timed.
     other_events: AtomicU64,
     recipients_per_message: Vec<u64>,
+    /// Per second of the run (by send time): acks and the slowest ack, µs.
+    timeline: Vec<(AtomicU64, AtomicU64)>,
 }
+
+/// Seconds of per-second timeline kept.
+const TIMELINE_SECONDS: usize = 3600;
 
 impl Shared {
     fn now_us(&self) -> u64 {
         self.epoch.elapsed().as_micros() as u64
+    }
+
+    fn record_ack(&self, sent_us: u64, latency_us: u64) {
+        if let Some((count, max)) = self.timeline.get((sent_us / 1_000_000) as usize) {
+            count.fetch_add(1, Ordering::Relaxed);
+            max.fetch_max(latency_us, Ordering::Relaxed);
+        }
+    }
+
+    /// `[second, acks, slowest ack in ms]` for every second with acks.
+    fn timeline(&self) -> Value {
+        let rows: Vec<Value> = self
+            .timeline
+            .iter()
+            .enumerate()
+            .filter(|(_, (count, _))| count.load(Ordering::Relaxed) > 0)
+            .map(|(second, (count, max))| {
+                json!([
+                    second,
+                    count.load(Ordering::Relaxed),
+                    round3(max.load(Ordering::Relaxed) as f64 / 1000.0)
+                ])
+            })
+            .collect();
+        Value::Array(rows)
     }
 }
 
@@ -159,6 +189,9 @@ impl Fleet {
             pending: AtomicI64::new(0),
             other_events: AtomicU64::new(0),
             recipients_per_message: recipients_per_client.clone(),
+            timeline: (0..TIMELINE_SECONDS)
+                .map(|_| (AtomicU64::new(0), AtomicU64::new(0)))
+                .collect(),
         });
         let (pace, pace_rx) = watch::channel(Pace::Pause);
         let started = Instant::now();
@@ -414,7 +447,9 @@ impl Client {
                 shared.pending.fetch_sub(1, Ordering::Relaxed);
                 let stats = &shared.phases[phase];
                 if args.contains(r#""success":true"#) {
-                    stats.ack.record(shared.now_us().saturating_sub(sent_us));
+                    let latency = shared.now_us().saturating_sub(sent_us);
+                    stats.ack.record(latency);
+                    shared.record_ack(sent_us, latency);
                     stats.acked.fetch_add(1, Ordering::Relaxed);
                 } else {
                     stats.refused.fetch_add(1, Ordering::Relaxed);
@@ -515,6 +550,7 @@ pub async fn steady(common: &Common, opts: &SteadyOpts) -> anyhow::Result<Value>
     result["errors"] = json!(phase_errors);
     result["error_kinds"] = shared.errors.summary();
     result["other_events"] = json!(shared.other_events.load(Ordering::Relaxed));
+    result["timeline"] = shared.timeline();
     Ok(json!({
         "scenario": "steady",
         "shape": shape,

@@ -10,6 +10,13 @@
 //! the write lock on its first statement and the busy timeout applies; a
 //! deferred transaction that read first and wrote later could fail at once
 //! with SQLITE_BUSY when another connection wrote in between.
+//!
+//! The hot path (`send_message`, measured in BENCHMARKS.md): messages are
+//! stored by one writer thread that commits whatever is waiting in one
+//! transaction (group commit, `spawn_message_writer`); chats, and on SQLite
+//! participant lists, are served from memory (`Cache`); on SQLite the
+//! process's writes take turns instead of fighting over the write lock, and
+//! WAL checkpoints run in the background (`spawn_sqlite_checkpointer`).
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
@@ -18,11 +25,13 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use serde_json::Value;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
 use sqlx::types::Json;
+use sqlx::{ConnectOptions, Connection};
 use tokio::sync::{Mutex, mpsc, oneshot};
 use ulid::Ulid;
 
@@ -64,8 +73,9 @@ struct SqlStore {
     /// 2 ms, 5 ms, …) and so turned every collision into milliseconds of
     /// latency under load.
     sqlite_writes: Arc<Mutex<()>>,
-    /// SQLite only: the task that stores messages in batches (group commit).
-    sqlite_writer: Option<mpsc::UnboundedSender<InsertJob>>,
+    /// The thread that stores messages in batches (group commit); none for
+    /// an in-memory SQLite database.
+    writer: Option<mpsc::UnboundedSender<WriterCommand>>,
     cache: Cache,
     /// Background tasks hold a weak reference and stop once it is gone.
     _alive: Arc<()>,
@@ -204,11 +214,13 @@ impl SqlStore {
 ///   before returning, so an acknowledged message survives not only `kill
 ///   -9` of the process (NORMAL would too: the WAL write has reached the OS)
 ///   but also a power cut or kernel crash, which NORMAL may roll back. The
-///   cost, one fsync per commit, is well within the contract's 100 ms budget
-///   for a send. `sqlite::memory:` works too (one connection, gone when the
-///   store closes), for throwaway use only.
-/// * `postgres://…` or `postgresql://…`: a pool of up to 16 connections.
-///   PostgreSQL's default `synchronous_commit=on` gives the same guarantee.
+///   cost, one fsync per commit, is shared by every message of a batch (see
+///   `spawn_message_writer`). Messages are written on a connection of their
+///   own. `sqlite::memory:` works too (one connection, gone when the store
+///   closes, messages stored without batching), for throwaway use only.
+/// * `postgres://…` or `postgresql://…`: a pool of up to 16 connections,
+///   plus the message writer's own connection. PostgreSQL's default
+///   `synchronous_commit=on` gives the same guarantee.
 ///
 /// Connects eagerly (retrying for up to 5 s), so a wrong path, host or
 /// password fails here ([`StoreError::Unavailable`]) rather than at the first
@@ -217,6 +229,8 @@ pub async fn connect(database_url: &str) -> StoreResult<Arc<dyn Store>> {
     let scheme = database_url
         .split_once(':')
         .map(|(scheme, _)| scheme.to_ascii_lowercase());
+    let mut sqlite_writer_conn = None;
+    let mut pg_writer_conn = None;
     let pools = match scheme.as_deref() {
         Some("sqlite") => {
             let options = SqliteConnectOptions::from_str(database_url)
@@ -244,9 +258,19 @@ pub async fn connect(database_url: &str) -> StoreResult<Arc<dyn Store>> {
             };
             let pool = pool_options
                 .acquire_timeout(ACQUIRE_TIMEOUT)
-                .connect_with(options)
+                .connect_with(options.clone())
                 .await
                 .map_err(connect_error)?;
+            // The message writer's own connection (a second connection to
+            // an in-memory database would be another, empty database).
+            if !in_memory {
+                let conn = options
+                    .pragma("cache_size", WRITER_CACHE_KIB.to_string())
+                    .connect()
+                    .await
+                    .map_err(connect_error)?;
+                sqlite_writer_conn = Some(conn);
+            }
             Pools::Sqlite(pool)
         }
         Some("postgres" | "postgresql") => {
@@ -256,9 +280,13 @@ pub async fn connect(database_url: &str) -> StoreResult<Arc<dyn Store>> {
             let pool = PgPoolOptions::new()
                 .max_connections(POSTGRES_MAX_CONNECTIONS)
                 .acquire_timeout(ACQUIRE_TIMEOUT)
-                .connect_with(options)
+                .connect_with(options.clone())
                 .await
                 .map_err(connect_error)?;
+            pg_writer_conn = Some(PgWriterConnection {
+                options,
+                conn: None,
+            });
             Pools::Postgres(pool)
         }
         _ => {
@@ -269,20 +297,24 @@ pub async fn connect(database_url: &str) -> StoreResult<Arc<dyn Store>> {
     };
     let sqlite_writes = Arc::new(Mutex::new(()));
     let alive = Arc::new(());
-    let (sqlite_writer, cache) = match &pools {
-        Pools::Sqlite(pool) => {
+    let (writer, cache) = match (&pools, sqlite_writer_conn, pg_writer_conn) {
+        (Pools::Sqlite(pool), Some(conn), _) => {
             spawn_sqlite_checkpointer(pool.clone(), Arc::downgrade(&alive));
             (
-                Some(spawn_sqlite_writer(pool.clone(), sqlite_writes.clone())),
+                Some(spawn_message_writer(conn, Some(sqlite_writes.clone()))),
                 Cache::new(true),
             )
         }
-        Pools::Postgres(_) => (None, Cache::new(false)),
+        (Pools::Sqlite(_), None, _) => (None, Cache::new(true)),
+        (Pools::Postgres(_), _, Some(conn)) => {
+            (Some(spawn_message_writer(conn, None)), Cache::new(false))
+        }
+        (Pools::Postgres(_), _, None) => (None, Cache::new(false)),
     };
     Ok(Arc::new(SqlStore {
         pools,
         sqlite_writes,
-        sqlite_writer,
+        writer,
         cache,
         _alive: alive,
     }))
@@ -444,6 +476,12 @@ impl Store for SqlStore {
 
     async fn close(&self) {
         self.cache.close();
+        if let Some(writer) = &self.writer {
+            let (done, closed) = oneshot::channel();
+            if writer.send(WriterCommand::Close(done)).is_ok() {
+                let _ = closed.await;
+            }
+        }
         on_pool!(self, |pool| pool.close().await)
     }
 
@@ -751,9 +789,9 @@ impl Store for SqlStore {
 
     async fn insert_message(&self, message: &NewMessage) -> StoreResult<Inserted> {
         let messageid = Ulid::new().to_string();
-        let (row, created): (MessageRow, bool) = match &self.sqlite_writer {
-            // SQLite: the writer task stores it, in one transaction with the
-            // messages sent at the same moment (see `spawn_sqlite_writer`).
+        let (row, created): (MessageRow, bool) = match &self.writer {
+            // The writer stores it, in one transaction with the messages
+            // sent at the same moment (see `spawn_message_writer`).
             Some(writer) => {
                 let (reply, answer) = oneshot::channel();
                 let job = InsertJob {
@@ -762,13 +800,16 @@ impl Store for SqlStore {
                     reply,
                 };
                 writer
-                    .send(job)
+                    .send(WriterCommand::Insert(Box::new(job)))
                     .map_err(|_| StoreError::Unavailable(sqlx::Error::PoolClosed))?;
                 answer
                     .await
                     .map_err(|_| StoreError::Unavailable(sqlx::Error::WorkerCrashed))??
             }
-            None => on_pool!(self, |pool| insert_message_on!(pool, &messageid, message)),
+            None => {
+                let _turn = self.write_turn().await;
+                on_pool!(self, |pool| insert_message_on!(pool, &messageid, message))
+            }
         };
         Ok(Inserted {
             message: StoredMessage::try_from(row)?,
@@ -1174,7 +1215,11 @@ impl Store for SqlStore {
     }
 }
 
-// --- the SQLite writer: group commit ---
+// --- the message writer (group commit) and the SQLite checkpointer ---
+
+/// Page cache of the message writer's connection, in KiB (SQLite's default
+/// is 2000): index pages of the recent messages of every sender stay in it.
+const WRITER_CACHE_KIB: i64 = -16_384;
 
 /// How often the background checkpointer copies the WAL into the database.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
@@ -1208,139 +1253,134 @@ fn spawn_sqlite_checkpointer(pool: SqlitePool, alive: std::sync::Weak<()>) {
     });
 }
 
-/// One `insert_message` waiting for the SQLite writer.
+/// One `insert_message` waiting for the message writer.
 struct InsertJob {
     messageid: String,
     message: NewMessage,
-    reply: oneshot::Sender<StoreResult<(MessageRow, bool)>>,
+    reply: oneshot::Sender<InsertOutcome>,
+}
+
+/// What [`Store::insert_message`] makes of one message: the row and whether
+/// this call created it.
+type InsertOutcome = StoreResult<(MessageRow, bool)>;
+
+/// What the message writer is asked to do.
+enum WriterCommand {
+    Insert(Box<InsertJob>),
+    /// Close the writer's connection and stop; answered once done.
+    Close(oneshot::Sender<()>),
 }
 
 /// Most messages stored in one transaction.
 const MAX_BATCH: usize = 256;
 
-/// Starts the task that stores SQLite messages: whatever `insert_message`
-/// calls are waiting when it gets its write turn go into one transaction,
-/// so one fsync (`synchronous=FULL`) makes a whole batch durable instead of
-/// one fsync per message. Each caller is answered only after the commit,
-/// so an acknowledged message is exactly as durable as before. Under light
-/// load a batch is one message and nothing waits for company.
-///
-/// A message that a constraint refuses (unknown chat or replied-to message)
-/// fails alone: SQLite undoes only that statement and the transaction goes
-/// on. Any other failure rolls the batch back, and its messages are then
-/// stored one by one, as without batching, each answered with its own
-/// outcome.
-fn spawn_sqlite_writer(
-    pool: SqlitePool,
-    turns: Arc<Mutex<()>>,
-) -> mpsc::UnboundedSender<InsertJob> {
-    let (jobs, mut queue) = mpsc::unbounded_channel::<InsertJob>();
-    tokio::spawn(async move {
-        let mut batch = Vec::with_capacity(MAX_BATCH);
-        let mut dbg_last = std::time::Instant::now();
-        let (
-            mut dbg_batches,
-            mut dbg_msgs,
-            mut dbg_max_ms,
-            mut dbg_max_n,
-            mut dbg_wait_ms,
-            mut dbg_slow,
-        ) = (0u64, 0u64, 0f64, 0usize, 0f64, 0u64);
-        while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-            let dbg_t0 = std::time::Instant::now();
-            let turn = turns.lock().await;
-            let dbg_t1 = std::time::Instant::now();
-            dbg_wait_ms = f64::max(dbg_wait_ms, (dbg_t1 - dbg_t0).as_secs_f64() * 1000.0);
-            // Messages that arrived while this batch waited join it.
-            while batch.len() < MAX_BATCH {
-                match queue.try_recv() {
-                    Ok(job) => batch.push(job),
-                    Err(_) => break,
-                }
-            }
-            let outcomes = match insert_batch(&pool, &batch).await {
-                Ok(outcomes) => outcomes,
-                Err(_) => {
-                    let mut outcomes = Vec::with_capacity(batch.len());
-                    for job in &batch {
-                        outcomes.push(insert_one(&pool, &job.messageid, &job.message).await);
-                    }
-                    outcomes
-                }
-            };
-            drop(turn);
-            let dbg_ms = dbg_t1.elapsed().as_secs_f64() * 1000.0;
-            dbg_batches += 1;
-            dbg_msgs += batch.len() as u64;
-            dbg_max_n = dbg_max_n.max(batch.len());
-            if dbg_ms > 20.0 {
-                dbg_slow += 1;
-            }
-            dbg_max_ms = f64::max(dbg_max_ms, dbg_ms);
-            if dbg_last.elapsed().as_secs() >= 5 {
-                eprintln!(
-                    "DBG writer: {dbg_batches} batches, {dbg_msgs} msgs, max batch {dbg_max_n}, max {dbg_max_ms:.1} ms, slow {dbg_slow}, max gate wait {dbg_wait_ms:.1} ms"
-                );
-                (
-                    dbg_batches,
-                    dbg_msgs,
-                    dbg_max_ms,
-                    dbg_max_n,
-                    dbg_wait_ms,
-                    dbg_slow,
-                ) = (0, 0, 0.0, 0, 0.0, 0);
-                dbg_last = std::time::Instant::now();
-            }
-            for (job, outcome) in batch.drain(..).zip(outcomes) {
-                let _ = job.reply.send(outcome);
-            }
-        }
-    });
-    jobs
+/// A connection the message writer stores batches on.
+trait BatchConnection: Send + 'static {
+    /// Stores `batch` in one transaction; `Err` when the transaction as a
+    /// whole failed (then nothing of it was committed).
+    fn insert_batch(
+        &mut self,
+        batch: &[InsertJob],
+    ) -> impl Future<Output = Result<Vec<InsertOutcome>, sqlx::Error>>;
+
+    /// Stores one message in a transaction of its own, as without batching.
+    fn insert_one(&mut self, job: &InsertJob) -> impl Future<Output = InsertOutcome>;
+
+    fn close(self) -> impl Future<Output = ()>;
 }
 
-/// Stores `batch` in one transaction; `Err` when the transaction as a whole
-/// failed (then nothing of it was committed).
-async fn insert_batch(
-    pool: &SqlitePool,
-    batch: &[InsertJob],
-) -> Result<Vec<StoreResult<(MessageRow, bool)>>, sqlx::Error> {
-    if let [job] = batch {
-        return Ok(vec![insert_one(pool, &job.messageid, &job.message).await]);
+/// Starts the message writer: a thread with a connection of its own that
+/// stores every `insert_message`. Whatever calls are waiting when it is
+/// ready go into one transaction, as multi-row inserts, so one commit (one
+/// fsync of SQLite's WAL with `synchronous=FULL`, one WAL flush on
+/// PostgreSQL) makes a whole batch durable instead of one commit per
+/// message. Each caller is answered only after the commit, so an
+/// acknowledged message is exactly as durable as before. Under light load a
+/// batch is one message and nothing waits for company.
+///
+/// A thread, not a task among the server's thousands: each statement is a
+/// round trip to the database, and behind a busy runtime's run queue every
+/// one of them waited its turn. On SQLite each batch also takes the
+/// process's write turn (`turns`).
+///
+/// A failure that concerns one message (a constraint: unknown chat or
+/// replied-to message) is that message's alone on SQLite, which undoes just
+/// the statement. Any other failure, and any failure on PostgreSQL (which
+/// aborts the whole transaction), rolls the batch back; its messages are
+/// then stored one by one, each answered with its own outcome.
+fn spawn_message_writer<C: BatchConnection>(
+    conn: C,
+    turns: Option<Arc<Mutex<()>>>,
+) -> mpsc::UnboundedSender<WriterCommand> {
+    let (commands, queue) = mpsc::unbounded_channel::<WriterCommand>();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    match runtime {
+        Ok(runtime) => {
+            let spawned = std::thread::Builder::new()
+                .name("lockstep-writer".into())
+                .spawn(move || runtime.block_on(run_message_writer(conn, queue, turns)));
+            if let Err(error) = spawned {
+                tracing::error!(%error, "could not start the message writer thread");
+            }
+        }
+        Err(error) => tracing::error!(%error, "could not start the message writer runtime"),
     }
-    let mut tx = pool.begin().await?;
-    let mut outcomes = Vec::with_capacity(batch.len());
-    let mut rest = batch;
-    while !rest.is_empty() {
-        let (chunk, after) = rest.split_at(chunk_size(rest.len()));
-        rest = after;
-        let inserted = insert_rows(&mut tx, chunk).await;
-        match inserted {
-            Ok(rows) => {
-                let mut by_id: HashMap<String, MessageRow> = rows
-                    .into_iter()
-                    .map(|row| (row.messageid.clone(), row))
-                    .collect();
-                for job in chunk {
-                    match by_id.remove(&job.messageid) {
-                        Some(row) => outcomes.push(Ok((row, true))),
-                        // A retry of a stored message (possibly of this batch).
-                        None => outcomes.push(Ok((existing_message(&mut tx, job).await?, false))),
-                    }
-                }
+    commands
+}
+
+/// The message writer's loop (see [`spawn_message_writer`]).
+async fn run_message_writer<C: BatchConnection>(
+    mut conn: C,
+    mut queue: mpsc::UnboundedReceiver<WriterCommand>,
+    turns: Option<Arc<Mutex<()>>>,
+) {
+    let mut received = Vec::with_capacity(MAX_BATCH);
+    let mut batch: Vec<InsertJob> = Vec::with_capacity(MAX_BATCH);
+    let mut closing = None;
+    while closing.is_none() && queue.recv_many(&mut received, MAX_BATCH).await > 0 {
+        let turn = match &turns {
+            Some(turns) => Some(turns.lock().await),
+            None => None,
+        };
+        // Messages that arrived while this batch waited join it.
+        while received.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(command) => received.push(command),
+                Err(_) => break,
             }
-            // A constraint refused one of the rows, and SQLite undid the
-            // statement: store the chunk row by row to refuse only that one.
-            Err(error) if is_statement_constraint(&error) => {
-                for job in chunk {
-                    outcomes.push(insert_row(&mut tx, job).await?);
-                }
+        }
+        for command in received.drain(..) {
+            match command {
+                // After a close, the caller finds the writer gone.
+                WriterCommand::Insert(_) if closing.is_some() => {}
+                WriterCommand::Insert(job) => batch.push(*job),
+                WriterCommand::Close(done) => closing = Some(done),
             }
-            Err(error) => return Err(error),
+        }
+        if batch.is_empty() {
+            continue;
+        }
+        let outcomes = match conn.insert_batch(&batch).await {
+            Ok(outcomes) => outcomes,
+            Err(_) => {
+                let mut outcomes = Vec::with_capacity(batch.len());
+                for job in &batch {
+                    outcomes.push(conn.insert_one(job).await);
+                }
+                outcomes
+            }
+        };
+        drop(turn);
+        for (job, outcome) in batch.drain(..).zip(outcomes) {
+            let _ = job.reply.send(outcome);
         }
     }
-    tx.commit().await?;
-    Ok(outcomes)
+    conn.close().await;
+    if let Some(done) = closing {
+        let _ = done.send(());
+    }
 }
 
 /// Rows per multi-row insert: 64, or the largest power of two that fits, so
@@ -1354,15 +1394,11 @@ fn chunk_size(remaining: usize) -> usize {
     }
 }
 
-/// One `INSERT … VALUES (…), (…) … ON CONFLICT DO NOTHING RETURNING` for
-/// `chunk`: the rows it created (those of pairs already stored are left
-/// out).
-async fn insert_rows(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    chunk: &[InsertJob],
-) -> Result<Vec<MessageRow>, sqlx::Error> {
+/// `INSERT … VALUES (…), (…) … ON CONFLICT DO NOTHING RETURNING` for `rows`
+/// messages (binds: [`bind_message!`] per row).
+fn insert_messages_sql(rows: usize) -> String {
     const COLUMNS: usize = 10;
-    let values = (0..chunk.len())
+    let values = (0..rows)
         .map(|row| {
             let first = row * COLUMNS + 1;
             let slots: Vec<String> = (first..first + COLUMNS).map(|n| format!("${n}")).collect();
@@ -1370,60 +1406,167 @@ async fn insert_rows(
         })
         .collect::<Vec<_>>()
         .join(", ");
-    let sql = format!(
+    format!(
         "INSERT INTO messages (messageid, chatid, senderid, client_message_id, \
              message_type, content, attachments, reply_to, mentions, created_at) \
          VALUES {values} \
          ON CONFLICT (senderid, client_message_id) DO NOTHING \
          RETURNING {}",
         message_columns!("")
-    );
-    let mut query = sqlx::query_as::<_, MessageRow>(&sql);
-    for job in chunk {
-        query = bind_message!(query, &job.messageid, job.message);
-    }
-    query.fetch_all(&mut **tx).await
+    )
 }
 
-/// One message inside the batch's transaction; the outer `Err` aborts the
-/// batch, the inner one refuses this message only.
-async fn insert_row(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    job: &InsertJob,
-) -> Result<StoreResult<(MessageRow, bool)>, sqlx::Error> {
-    let inserted: Result<Option<MessageRow>, sqlx::Error> =
-        bind_message!(sqlx::query_as(INSERT_MESSAGE), &job.messageid, job.message)
-            .fetch_optional(&mut **tx)
-            .await;
-    match inserted {
-        Ok(Some(row)) => Ok(Ok((row, true))),
-        Ok(None) => Ok(Ok((existing_message(tx, job).await?, false))),
-        Err(error) if is_statement_constraint(&error) => {
-            Ok(Err(missing("chat or replied-to message")(error)))
+/// [`BatchConnection`] for one backend's connection type. With
+/// `statement_rollback`, a constraint violation undoes only its statement
+/// (SQLite) and the batch goes on without that message; without it
+/// (PostgreSQL) any error ends the batch.
+macro_rules! batch_connection {
+    ($conn:ty, $db:ty, statement_rollback = $statement_rollback:expr) => {
+        impl BatchConnection for $conn {
+            async fn insert_batch(
+                &mut self,
+                batch: &[InsertJob],
+            ) -> Result<Vec<InsertOutcome>, sqlx::Error> {
+                if let [job] = batch {
+                    return Ok(vec![self.insert_one(job).await]);
+                }
+                let mut tx = Connection::begin(self).await?;
+                let mut outcomes = Vec::with_capacity(batch.len());
+                let mut rest = batch;
+                while !rest.is_empty() {
+                    let (chunk, after) = rest.split_at(chunk_size(rest.len()));
+                    rest = after;
+                    let sql = insert_messages_sql(chunk.len());
+                    let mut query = sqlx::query_as::<_, MessageRow>(&sql);
+                    for job in chunk {
+                        query = bind_message!(query, &job.messageid, job.message);
+                    }
+                    match query.fetch_all(&mut *tx).await {
+                        Ok(rows) => {
+                            let mut created: HashMap<String, MessageRow> = rows
+                                .into_iter()
+                                .map(|row| (row.messageid.clone(), row))
+                                .collect();
+                            for job in chunk {
+                                let outcome = match created.remove(&job.messageid) {
+                                    Some(row) => (row, true),
+                                    // A retry of a stored message (possibly
+                                    // of this batch).
+                                    None => {
+                                        let existing: MessageRow =
+                                            sqlx::query_as(SELECT_MESSAGE_BY_CLIENT_ID)
+                                                .bind(&job.message.senderid)
+                                                .bind(&job.message.client_message_id)
+                                                .fetch_one(&mut *tx)
+                                                .await?;
+                                        (existing, false)
+                                    }
+                                };
+                                outcomes.push(Ok(outcome));
+                            }
+                        }
+                        // A constraint refused one of the rows and only the
+                        // statement was undone: store the chunk row by row
+                        // to refuse just that one.
+                        Err(error) if $statement_rollback && is_statement_constraint(&error) => {
+                            for job in chunk {
+                                let inserted: Result<Option<MessageRow>, sqlx::Error> =
+                                    bind_message!(
+                                        sqlx::query_as(INSERT_MESSAGE),
+                                        &job.messageid,
+                                        job.message
+                                    )
+                                    .fetch_optional(&mut *tx)
+                                    .await;
+                                let outcome = match inserted {
+                                    Ok(Some(row)) => Ok((row, true)),
+                                    Ok(None) => {
+                                        let existing: MessageRow =
+                                            sqlx::query_as(SELECT_MESSAGE_BY_CLIENT_ID)
+                                                .bind(&job.message.senderid)
+                                                .bind(&job.message.client_message_id)
+                                                .fetch_one(&mut *tx)
+                                                .await?;
+                                        Ok((existing, false))
+                                    }
+                                    Err(error) if is_statement_constraint(&error) => {
+                                        Err(missing("chat or replied-to message")(error))
+                                    }
+                                    Err(error) => return Err(error),
+                                };
+                                outcomes.push(outcome);
+                            }
+                        }
+                        Err(error) => return Err(error),
+                    }
+                }
+                tx.commit().await?;
+                Ok(outcomes)
+            }
+
+            async fn insert_one(&mut self, job: &InsertJob) -> InsertOutcome {
+                Ok(insert_message_on!(&mut *self, &job.messageid, job.message))
+            }
+
+            async fn close(self) {
+                let _ = Connection::close(self).await;
+            }
         }
-        Err(error) => Err(error),
+    };
+}
+
+batch_connection!(SqliteConnection, sqlx::Sqlite, statement_rollback = true);
+batch_connection!(PgConnection, sqlx::Postgres, statement_rollback = false);
+
+/// The PostgreSQL message writer's connection: opened in the writer's own
+/// runtime (so that runtime's I/O driver, not the busy server's, serves its
+/// socket), and opened again after a failure.
+struct PgWriterConnection {
+    options: PgConnectOptions,
+    conn: Option<PgConnection>,
+}
+
+impl PgWriterConnection {
+    async fn conn(&mut self) -> Result<&mut PgConnection, sqlx::Error> {
+        if self.conn.is_none() {
+            self.conn = Some(self.options.connect().await?);
+        }
+        Ok(self.conn.as_mut().expect("connected just above"))
     }
 }
 
-/// The stored message with `job`'s (senderid, client_message_id).
-async fn existing_message(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    job: &InsertJob,
-) -> Result<MessageRow, sqlx::Error> {
-    sqlx::query_as(SELECT_MESSAGE_BY_CLIENT_ID)
-        .bind(&job.message.senderid)
-        .bind(&job.message.client_message_id)
-        .fetch_one(&mut **tx)
-        .await
-}
+impl BatchConnection for PgWriterConnection {
+    async fn insert_batch(
+        &mut self,
+        batch: &[InsertJob],
+    ) -> Result<Vec<InsertOutcome>, sqlx::Error> {
+        let result = match self.conn().await {
+            Ok(conn) => conn.insert_batch(batch).await,
+            Err(error) => Err(error),
+        };
+        if result.is_err() {
+            // Whatever went wrong, start the retries on a fresh connection.
+            self.conn = None;
+        }
+        result
+    }
 
-/// [`Store::insert_message`] for one message in its own transaction.
-async fn insert_one(
-    pool: &SqlitePool,
-    messageid: &str,
-    message: &NewMessage,
-) -> StoreResult<(MessageRow, bool)> {
-    Ok(insert_message_on!(pool, messageid, message))
+    async fn insert_one(&mut self, job: &InsertJob) -> InsertOutcome {
+        let outcome = match self.conn().await {
+            Ok(conn) => conn.insert_one(job).await,
+            Err(error) => Err(connect_error(error)),
+        };
+        if matches!(outcome, Err(StoreError::Unavailable(_))) {
+            self.conn = None;
+        }
+        outcome
+    }
+
+    async fn close(self) {
+        if let Some(conn) = self.conn {
+            let _ = Connection::close(conn).await;
+        }
+    }
 }
 
 /// A constraint violation, which SQLite answers by undoing the one
