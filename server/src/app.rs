@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
+use axum::serve::ListenerExt;
 use lockstep_contract::handler::ContractHandler;
 use lockstep_contract::validate::Refusal;
 use socketioxide::SocketIo;
@@ -113,7 +114,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         .migrate()
         .await
         .context("applying database migrations")?;
-    let sockets = SocketIo::builder().max_payload(MAX_FRAME_BYTES);
+    let sockets = crate::transport::socket_io();
 
     match config.redis_url.clone() {
         None => {
@@ -182,9 +183,11 @@ where
         .layer(crate::origin::cors_layer(origins))
         .layer(crate::telemetry::http_trace_layer(config.trust_proxy));
 
+    let send_timeout = crate::transport::send_timeout(&config);
     let listener = TcpListener::bind(config.bind)
         .await
-        .with_context(|| format!("binding {}", config.bind))?;
+        .with_context(|| format!("binding {}", config.bind))?
+        .tap_io(move |stream| crate::transport::tune(stream, send_timeout));
     tracing::info!(bind = %config.bind, database = app.store.backend().as_str(), "lockstep is listening");
 
     axum::serve(
@@ -198,11 +201,6 @@ where
     tracing::info!("lockstep stopped");
     Ok(())
 }
-
-/// The largest engine.io frame accepted: a 10 KB message with attachments
-/// and JSON escaping fits many times over; anything bigger is refused by the
-/// transport before it is parsed.
-const MAX_FRAME_BYTES: u64 = 128 * 1024;
 
 /// Periodic upkeep that keeps memory flat over a long uptime.
 fn spawn_housekeeping<A: Adapter>(app: &Arc<App<A>>) {

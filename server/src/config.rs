@@ -258,7 +258,9 @@ pub struct ServeArgs {
     pub heartbeat_interval: u64,
 
     /// Heartbeats in a row a socket may leave unanswered (neither
-    /// `heartbeat_response` nor `pong`) before it is disconnected.
+    /// `heartbeat_response` nor `pong`) before it is disconnected. Interval
+    /// × misses also bounds how long a connection may leave the server's
+    /// data untaken (TCP_USER_TIMEOUT).
     #[arg(
         long,
         env = "LOCKSTEP_HEARTBEAT_MAX_MISSES",

@@ -20,6 +20,7 @@ use serde_json::Value;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
+use socketioxide::socket::DisconnectReason;
 use socketioxide_core::adapter::DefinedAdapter;
 
 use crate::app::App;
@@ -27,6 +28,7 @@ use crate::auth::{self, AuthFailure, AuthenticatedSession};
 use crate::presence::{self, PresenceError};
 use crate::session::{Session, iso, now, session_of, user_room};
 use crate::store::Profile;
+use crate::telemetry::names;
 
 /// The middleware's verdict, read by the connect handler.
 #[derive(Clone)]
@@ -145,7 +147,12 @@ where
     handler::register(socket, Arc::clone(app));
     socket.on_disconnect({
         let app = Arc::clone(app);
-        move |socket: SocketRef<A>| async move { goodbye(&app, &socket).await }
+        move |socket: SocketRef<A>, reason: DisconnectReason| async move {
+            metrics::counter!(names::DISCONNECTS, "reason" => disconnect_label(reason))
+                .increment(1);
+            tracing::debug!(sid = %socket.id, %reason, "disconnected");
+            goodbye(&app, &socket).await
+        }
     });
 
     remember_profile(app, &session_info).await;
@@ -270,6 +277,22 @@ fn expire_session_at<A: Adapter>(
 
 /// The disconnect handler: releases the presence slot and, for the user's
 /// last socket, tells their partners they went offline.
+/// The `reason` label of [`names::DISCONNECTS`].
+fn disconnect_label(reason: DisconnectReason) -> &'static str {
+    match reason {
+        DisconnectReason::TransportClose => "transport_close",
+        DisconnectReason::MultipleHttpPollingError => "multiple_polling",
+        DisconnectReason::PacketParsingError => "bad_packet",
+        // Among others: the kernel's send timeout aborted the connection of
+        // a client that stopped reading (see `crate::transport`).
+        DisconnectReason::TransportError => "transport_error",
+        DisconnectReason::HeartbeatTimeout => "engineio_ping_timeout",
+        DisconnectReason::ClientNSDisconnect => "client_disconnect",
+        DisconnectReason::ServerNSDisconnect => "server_disconnect",
+        DisconnectReason::ClosingServer => "server_closing",
+    }
+}
+
 async fn goodbye<A: Adapter>(app: &Arc<App<A>>, socket: &SocketRef<A>) {
     let Some(session) = session_of(socket) else {
         return;

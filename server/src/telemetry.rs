@@ -33,6 +33,10 @@ use crate::health::heartbeat::Liveness;
 pub mod names {
     /// Gauge: sockets connected to this node.
     pub const CONNECTED_SOCKETS: &str = "lockstep_connected_sockets";
+    /// Counter `{reason}`: sockets disconnected, by why (a client that
+    /// stopped reading and was cut off by the send timeout counts as
+    /// `transport_error`).
+    pub const DISCONNECTS: &str = "lockstep_disconnects_total";
     /// Gauge: distinct users with at least one socket on this node.
     pub const ONLINE_USERS: &str = "lockstep_online_users";
     /// Gauge: calls ringing or in progress.
@@ -199,6 +203,7 @@ pub fn describe() {
         HEARTBEAT_MISSES,
         "Heartbeats still unanswered when the next one was due."
     );
+    describe_counter!(DISCONNECTS, "Sockets disconnected, by reason.");
     describe_counter!(
         HEARTBEAT_DISCONNECTS,
         "Sockets disconnected for missing heartbeats in a row."

@@ -180,15 +180,28 @@ fn drop_unresponsive<A: Adapter>(
     max_misses: u32,
 ) {
     let profileid = session_of(socket).map(|s| s.profileid.clone());
-    tracing::info!(
-        sid = %socket.id,
-        profileid = %profileid.as_deref().unwrap_or("-"),
-        client = %Client(telemetry.client),
-        missed = max_misses,
-        "heartbeats unanswered; disconnecting"
-    );
-    counter!(names::HEARTBEAT_DISCONNECTS).increment(1);
-    let _ = socket.clone().disconnect();
+    let profileid = profileid.as_deref().unwrap_or("-");
+    match socket.clone().disconnect() {
+        Ok(()) => {
+            tracing::info!(
+                sid = %socket.id,
+                %profileid,
+                client = %Client(telemetry.client),
+                missed = max_misses,
+                "heartbeats unanswered; disconnected"
+            );
+            counter!(names::HEARTBEAT_DISCONNECTS).increment(1);
+        }
+        // Its send buffer is full, so not even the disconnect packet fits:
+        // the kernel's send timeout closes this connection (see
+        // `crate::transport`); the next tick tries again meanwhile.
+        Err(error) => tracing::debug!(
+            sid = %socket.id,
+            %profileid,
+            %error,
+            "heartbeats unanswered, but the disconnect could not be queued"
+        ),
+    }
 }
 
 /// Records an answer (`heartbeat_response` or `pong`) of `socket`.

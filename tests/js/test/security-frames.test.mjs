@@ -1,7 +1,7 @@
 // Raw engine.io / socket.io frames a real client never sends: malformed
 // packets, unknown namespaces, binary attachments, frames past the size
-// limit. The server closes (or refuses) that connection cleanly, or drops
-// the frame (engine.io's 128 KB limit), and keeps serving everyone else.
+// limit (128 KB). The server closes (or refuses) that connection cleanly
+// and keeps serving everyone else.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
@@ -116,18 +116,40 @@ describe('hostile frames', () => {
     await stillServing('binary');
   });
 
-  test('a frame past the size limit is dropped by the transport, never stored, and nobody else notices', async () => {
+  test('a WebSocket frame past the 128 KB limit closes that connection before it is parsed; nothing stored; nobody else notices', async () => {
     const raw = rawSocket(server, { cookie: `accessToken=${alice.token}` });
     await raw.opened;
     raw.ws.send(`40{"profileid":"${alice.profileid}","timestamp":1}`);
     await raw.frame((f) => f.startsWith('42["authenticated"'));
+    // Just under the limit is served: the limit is the frame, not the content rule.
+    raw.ws.send(`42["send_message",{"chatid":"${chatid}","clientMessageId":"near","messageType":"text","content":"${'x'.repeat(120_000)}"}]`);
+    assert.ok(
+      await raw.frame((f) => f.includes('VALIDATION_ERROR') && f.includes('/content')),
+      'a 120 KB frame is read and answered (here: the content is too long)',
+    );
+    assert.equal(await raw.closesWithin(300), false, 'and the connection stays open');
     raw.ws.send(`42["send_message",{"chatid":"${chatid}","clientMessageId":"big","messageType":"text","content":"${'x'.repeat(300_000)}"}]`);
-    await raw.closesWithin(1_000);
+    assert.ok(await raw.closesWithin(3_000), 'the connection is closed');
     await stillServing('oversized');
-    raw.ws.terminate();
     const history = await fetch(`${server.url}/api/chats/${chatid}/messages?limit=100`, { headers: { Authorization: `Bearer ${alice.token}` } });
     const body = await history.json();
     assert.ok(!body.messages.some((m) => m.clientMessageId === 'big'), 'the oversized message was not stored');
+  });
+
+  test('a long-polling body past the 128 KB limit is refused with 413; nothing stored', async () => {
+    const base = `${server.url}/socket.io/?EIO=4&transport=polling`;
+    const headers = { Cookie: `accessToken=${alice.token}` };
+    const open = await (await fetch(base, { headers })).text();
+    const { sid } = JSON.parse(open.slice(1));
+    const url = `${base}&sid=${sid}`;
+    const post = (body) => fetch(url, { method: 'POST', headers: { ...headers, 'Content-Type': 'text/plain;charset=UTF-8' }, body });
+    assert.equal((await post(`40{"profileid":"${alice.profileid}","timestamp":1}`)).status, 200);
+    const big = `42["send_message",{"chatid":"${chatid}","clientMessageId":"big-polling","messageType":"text","content":"${'x'.repeat(300_000)}"}]`;
+    assert.equal((await post(big)).status, 413, 'Payload Too Large');
+    await stillServing('oversized-polling');
+    const history = await fetch(`${server.url}/api/chats/${chatid}/messages?limit=100`, { headers: { Authorization: `Bearer ${alice.token}` } });
+    const body = await history.json();
+    assert.ok(!body.messages.some((m) => m.clientMessageId === 'big-polling'), 'the oversized message was not stored');
   });
 
   test('a flood of connections that never finish the handshake leaves the server serving', async () => {
