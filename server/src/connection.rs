@@ -311,6 +311,11 @@ async fn goodbye<A: Adapter>(app: &Arc<App<A>>, socket: &SocketRef<A>) {
 }
 
 pub async fn announce_presence<A: Adapter>(app: &Arc<App<A>>, profileid: &str, is_online: bool) {
+    // Shutting down (the namespace is gone, the store closing): there is
+    // nobody left on this node to tell.
+    if app.io.of("/").is_none() {
+        return;
+    }
     match app.store.chat_partners(profileid).await {
         Ok(partners) => {
             presence::announce(

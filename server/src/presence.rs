@@ -167,13 +167,21 @@ pub async fn announce<A: Adapter>(
     if partners.is_empty() {
         return;
     }
+    // Shutting down: socketioxide has removed the namespace already (and
+    // `SocketIo::to` would panic); every socket is on its way out anyway.
+    let Some(namespace) = io.of("/") else {
+        tracing::debug!(%profileid, "namespace closed; presence change not announced");
+        return;
+    };
     let rooms: Vec<String> = partners.iter().map(|p| user_room(p)).collect();
     let changed = types::UserStatusChanged {
         profileid: profileid.to_owned(),
         is_online,
         last_seen: iso(now()),
     };
-    if let Err(error) = emit::user_status_changed(io.to(rooms.clone()), &changed).await {
+    if let Err(error) =
+        emit::user_status_changed(namespace.clone().to(rooms.clone()), &changed).await
+    {
         tracing::warn!(%error, "could not broadcast a presence change");
     }
     if legacy_events {
@@ -182,9 +190,9 @@ pub async fn announce<A: Adapter>(
         };
         #[allow(deprecated)] // still emitted for old clients, see the contract
         let sent = if is_online {
-            emit::user_online(io.to(rooms), &legacy).await
+            emit::user_online(namespace.clone().to(rooms), &legacy).await
         } else {
-            emit::user_offline(io.to(rooms), &legacy).await
+            emit::user_offline(namespace.to(rooms), &legacy).await
         };
         if let Err(error) = sent {
             tracing::warn!(%error, "could not broadcast a legacy presence change");

@@ -13,7 +13,8 @@
 //!
 //! The hot path (`send_message`, measured in BENCHMARKS.md): messages are
 //! stored by one writer thread that commits whatever is waiting in one
-//! transaction (group commit, `spawn_message_writer`); chats, and on SQLite
+//! transaction (group commit: `sqlite_writer` on SQLite, through rusqlite;
+//! `spawn_message_writer` on PostgreSQL); chats, and on SQLite
 //! participant lists, are served from memory (`Cache`); on SQLite the
 //! process's writes take turns instead of fighting over the write lock, and
 //! WAL checkpoints run in the background (`spawn_sqlite_checkpointer`).
@@ -27,13 +28,14 @@ use std::time::Duration;
 use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::types::Json;
 use sqlx::{ConnectOptions, Connection};
 use tokio::sync::{Mutex, mpsc, oneshot};
 use ulid::Ulid;
+
+mod sqlite_writer;
 
 use super::error::missing;
 use super::{
@@ -229,7 +231,7 @@ pub async fn connect(database_url: &str) -> StoreResult<Arc<dyn Store>> {
     let scheme = database_url
         .split_once(':')
         .map(|(scheme, _)| scheme.to_ascii_lowercase());
-    let mut sqlite_writer_conn = None;
+    let mut sqlite_writer_path = None;
     let mut pg_writer_conn = None;
     let pools = match scheme.as_deref() {
         Some("sqlite") => {
@@ -261,15 +263,11 @@ pub async fn connect(database_url: &str) -> StoreResult<Arc<dyn Store>> {
                 .connect_with(options.clone())
                 .await
                 .map_err(connect_error)?;
-            // The message writer's own connection (a second connection to
-            // an in-memory database would be another, empty database).
+            // The message writer opens a connection of its own (a second
+            // connection to an in-memory database would be another, empty
+            // database).
             if !in_memory {
-                let conn = options
-                    .pragma("cache_size", WRITER_CACHE_KIB.to_string())
-                    .connect()
-                    .await
-                    .map_err(connect_error)?;
-                sqlite_writer_conn = Some(conn);
+                sqlite_writer_path = Some(options.get_filename().to_owned());
             }
             Pools::Sqlite(pool)
         }
@@ -297,17 +295,21 @@ pub async fn connect(database_url: &str) -> StoreResult<Arc<dyn Store>> {
     };
     let sqlite_writes = Arc::new(Mutex::new(()));
     let alive = Arc::new(());
-    let (writer, cache) = match (&pools, sqlite_writer_conn, pg_writer_conn) {
-        (Pools::Sqlite(pool), Some(conn), _) => {
+    let (writer, cache) = match (&pools, sqlite_writer_path, pg_writer_conn) {
+        (Pools::Sqlite(pool), Some(path), _) => {
             spawn_sqlite_checkpointer(pool.clone(), Arc::downgrade(&alive));
-            (
-                Some(spawn_message_writer(conn, Some(sqlite_writes.clone()))),
-                Cache::new(true),
-            )
+            let writer = sqlite_writer::spawn(
+                &path,
+                SQLITE_BUSY_TIMEOUT,
+                WRITER_CACHE_KIB,
+                WAL_AUTOCHECKPOINT_PAGES,
+                sqlite_writes.clone(),
+            )?;
+            (Some(writer), Cache::new(true))
         }
         (Pools::Sqlite(_), None, _) => (None, Cache::new(true)),
         (Pools::Postgres(_), _, Some(conn)) => {
-            (Some(spawn_message_writer(conn, None)), Cache::new(false))
+            (Some(spawn_message_writer(conn)), Cache::new(false))
         }
         (Pools::Postgres(_), _, None) => (None, Cache::new(false)),
     };
@@ -1289,29 +1291,23 @@ trait BatchConnection: Send + 'static {
     fn close(self) -> impl Future<Output = ()>;
 }
 
-/// Starts the message writer: a thread with a connection of its own that
-/// stores every `insert_message`. Whatever calls are waiting when it is
-/// ready go into one transaction, as multi-row inserts, so one commit (one
-/// fsync of SQLite's WAL with `synchronous=FULL`, one WAL flush on
-/// PostgreSQL) makes a whole batch durable instead of one commit per
-/// message. Each caller is answered only after the commit, so an
-/// acknowledged message is exactly as durable as before. Under light load a
-/// batch is one message and nothing waits for company.
+/// Starts the PostgreSQL message writer (SQLite has its own, see
+/// [`sqlite_writer`]): a thread with a connection of its own that stores
+/// every `insert_message`. Whatever calls are waiting when it is ready go
+/// into one transaction, as multi-row inserts, so one commit (one WAL
+/// flush) makes a whole batch durable instead of one commit per message.
+/// Each caller is answered only after the commit, so an acknowledged
+/// message is exactly as durable as before. Under light load a batch is one
+/// message and nothing waits for company.
 ///
 /// A thread, not a task among the server's thousands: each statement is a
 /// round trip to the database, and behind a busy runtime's run queue every
-/// one of them waited its turn. On SQLite each batch also takes the
-/// process's write turn (`turns`).
+/// one of them waited its turn.
 ///
-/// A failure that concerns one message (a constraint: unknown chat or
-/// replied-to message) is that message's alone on SQLite, which undoes just
-/// the statement. Any other failure, and any failure on PostgreSQL (which
-/// aborts the whole transaction), rolls the batch back; its messages are
-/// then stored one by one, each answered with its own outcome.
-fn spawn_message_writer<C: BatchConnection>(
-    conn: C,
-    turns: Option<Arc<Mutex<()>>>,
-) -> mpsc::UnboundedSender<WriterCommand> {
+/// Any failure aborts PostgreSQL's whole transaction, so the batch is rolled
+/// back and its messages are then stored one by one, each answered with its
+/// own outcome.
+fn spawn_message_writer<C: BatchConnection>(conn: C) -> mpsc::UnboundedSender<WriterCommand> {
     let (commands, queue) = mpsc::unbounded_channel::<WriterCommand>();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -1320,7 +1316,7 @@ fn spawn_message_writer<C: BatchConnection>(
         Ok(runtime) => {
             let spawned = std::thread::Builder::new()
                 .name("lockstep-writer".into())
-                .spawn(move || runtime.block_on(run_message_writer(conn, queue, turns)));
+                .spawn(move || runtime.block_on(run_message_writer(conn, queue)));
             if let Err(error) = spawned {
                 tracing::error!(%error, "could not start the message writer thread");
             }
@@ -1334,16 +1330,11 @@ fn spawn_message_writer<C: BatchConnection>(
 async fn run_message_writer<C: BatchConnection>(
     mut conn: C,
     mut queue: mpsc::UnboundedReceiver<WriterCommand>,
-    turns: Option<Arc<Mutex<()>>>,
 ) {
     let mut received = Vec::with_capacity(MAX_BATCH);
     let mut batch: Vec<InsertJob> = Vec::with_capacity(MAX_BATCH);
     let mut closing = None;
     while closing.is_none() && queue.recv_many(&mut received, MAX_BATCH).await > 0 {
-        let turn = match &turns {
-            Some(turns) => Some(turns.lock().await),
-            None => None,
-        };
         // Messages that arrived while this batch waited join it.
         while received.len() < MAX_BATCH {
             match queue.try_recv() {
@@ -1372,7 +1363,6 @@ async fn run_message_writer<C: BatchConnection>(
                 outcomes
             }
         };
-        drop(turn);
         for (job, outcome) in batch.drain(..).zip(outcomes) {
             let _ = job.reply.send(outcome);
         }
@@ -1515,7 +1505,6 @@ macro_rules! batch_connection {
     };
 }
 
-batch_connection!(SqliteConnection, sqlx::Sqlite, statement_rollback = true);
 batch_connection!(PgConnection, sqlx::Postgres, statement_rollback = false);
 
 /// The PostgreSQL message writer's connection: opened in the writer's own
@@ -1544,8 +1533,16 @@ impl BatchConnection for PgWriterConnection {
             Ok(conn) => conn.insert_batch(batch).await,
             Err(error) => Err(error),
         };
-        if result.is_err() {
-            // Whatever went wrong, start the retries on a fresh connection.
+        // Whatever went wrong with the connection, start the retries (and
+        // the next batch) on a fresh one. A batch of one reports a broken
+        // connection in its outcome, not as the batch's error.
+        let broken = match &result {
+            Err(_) => true,
+            Ok(outcomes) => outcomes
+                .iter()
+                .any(|outcome| matches!(outcome, Err(StoreError::Unavailable(_)))),
+        };
+        if broken {
             self.conn = None;
         }
         result
