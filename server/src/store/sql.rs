@@ -1406,106 +1406,62 @@ fn insert_messages_sql(rows: usize) -> String {
     )
 }
 
-/// [`BatchConnection`] for one backend's connection type. With
-/// `statement_rollback`, a constraint violation undoes only its statement
-/// (SQLite) and the batch goes on without that message; without it
-/// (PostgreSQL) any error ends the batch.
-macro_rules! batch_connection {
-    ($conn:ty, $db:ty, statement_rollback = $statement_rollback:expr) => {
-        impl BatchConnection for $conn {
-            async fn insert_batch(
-                &mut self,
-                batch: &[InsertJob],
-            ) -> Result<Vec<InsertOutcome>, sqlx::Error> {
-                if let [job] = batch {
-                    return Ok(vec![self.insert_one(job).await]);
-                }
-                let mut tx = Connection::begin(self).await?;
-                let mut outcomes = Vec::with_capacity(batch.len());
-                let mut rest = batch;
-                while !rest.is_empty() {
-                    let (chunk, after) = rest.split_at(chunk_size(rest.len()));
-                    rest = after;
-                    let sql = insert_messages_sql(chunk.len());
-                    let mut query = sqlx::query_as::<_, MessageRow>(&sql);
-                    for job in chunk {
-                        query = bind_message!(query, &job.messageid, job.message);
-                    }
-                    match query.fetch_all(&mut *tx).await {
-                        Ok(rows) => {
-                            let mut created: HashMap<String, MessageRow> = rows
-                                .into_iter()
-                                .map(|row| (row.messageid.clone(), row))
-                                .collect();
-                            for job in chunk {
-                                let outcome = match created.remove(&job.messageid) {
-                                    Some(row) => (row, true),
-                                    // A retry of a stored message (possibly
-                                    // of this batch).
-                                    None => {
-                                        let existing: MessageRow =
-                                            sqlx::query_as(SELECT_MESSAGE_BY_CLIENT_ID)
-                                                .bind(&job.message.senderid)
-                                                .bind(&job.message.client_message_id)
-                                                .fetch_one(&mut *tx)
-                                                .await?;
-                                        (existing, false)
-                                    }
-                                };
-                                outcomes.push(Ok(outcome));
-                            }
-                        }
-                        // A constraint refused one of the rows and only the
-                        // statement was undone: store the chunk row by row
-                        // to refuse just that one.
-                        Err(error) if $statement_rollback && is_statement_constraint(&error) => {
-                            for job in chunk {
-                                let inserted: Result<Option<MessageRow>, sqlx::Error> =
-                                    bind_message!(
-                                        sqlx::query_as(INSERT_MESSAGE),
-                                        &job.messageid,
-                                        job.message
-                                    )
-                                    .fetch_optional(&mut *tx)
-                                    .await;
-                                let outcome = match inserted {
-                                    Ok(Some(row)) => Ok((row, true)),
-                                    Ok(None) => {
-                                        let existing: MessageRow =
-                                            sqlx::query_as(SELECT_MESSAGE_BY_CLIENT_ID)
-                                                .bind(&job.message.senderid)
-                                                .bind(&job.message.client_message_id)
-                                                .fetch_one(&mut *tx)
-                                                .await?;
-                                        Ok((existing, false))
-                                    }
-                                    Err(error) if is_statement_constraint(&error) => {
-                                        Err(missing("chat or replied-to message")(error))
-                                    }
-                                    Err(error) => return Err(error),
-                                };
-                                outcomes.push(outcome);
-                            }
-                        }
-                        Err(error) => return Err(error),
-                    }
-                }
-                tx.commit().await?;
-                Ok(outcomes)
+/// [`BatchConnection`] on PostgreSQL, where any error (a constraint too)
+/// aborts the whole transaction: the writer then retries message by
+/// message, so only the offending one is refused.
+impl BatchConnection for PgConnection {
+    async fn insert_batch(
+        &mut self,
+        batch: &[InsertJob],
+    ) -> Result<Vec<InsertOutcome>, sqlx::Error> {
+        if let [job] = batch {
+            return Ok(vec![self.insert_one(job).await]);
+        }
+        let mut tx = Connection::begin(self).await?;
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let mut rest = batch;
+        while !rest.is_empty() {
+            let (chunk, after) = rest.split_at(chunk_size(rest.len()));
+            rest = after;
+            let sql = insert_messages_sql(chunk.len());
+            let mut query = sqlx::query_as::<_, MessageRow>(&sql);
+            for job in chunk {
+                query = bind_message!(query, &job.messageid, job.message);
             }
-
-            async fn insert_one(&mut self, job: &InsertJob) -> InsertOutcome {
-                Ok(insert_message_on!(&mut *self, &job.messageid, job.message))
-            }
-
-            async fn close(self) {
-                let _ = Connection::close(self).await;
+            let mut created: HashMap<String, MessageRow> = query
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .map(|row| (row.messageid.clone(), row))
+                .collect();
+            for job in chunk {
+                let outcome = match created.remove(&job.messageid) {
+                    Some(row) => (row, true),
+                    // A retry of a stored message (possibly of this batch).
+                    None => {
+                        let existing: MessageRow = sqlx::query_as(SELECT_MESSAGE_BY_CLIENT_ID)
+                            .bind(&job.message.senderid)
+                            .bind(&job.message.client_message_id)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        (existing, false)
+                    }
+                };
+                outcomes.push(Ok(outcome));
             }
         }
-    };
-}
+        tx.commit().await?;
+        Ok(outcomes)
+    }
 
-batch_connection!(PgConnection, sqlx::Postgres, statement_rollback = false);
+    async fn insert_one(&mut self, job: &InsertJob) -> InsertOutcome {
+        Ok(insert_message_on!(&mut *self, &job.messageid, job.message))
+    }
+
+    async fn close(self) {
+        let _ = Connection::close(self).await;
+    }
+}
 
 /// The PostgreSQL message writer's connection: opened in the writer's own
 /// runtime (so that runtime's I/O driver, not the busy server's, serves its
@@ -1563,22 +1519,6 @@ impl BatchConnection for PgWriterConnection {
         if let Some(conn) = self.conn {
             let _ = Connection::close(conn).await;
         }
-    }
-}
-
-/// A constraint violation, which SQLite answers by undoing the one
-/// statement (the transaction stays open).
-fn is_statement_constraint(error: &sqlx::Error) -> bool {
-    use sqlx::error::ErrorKind;
-    match error {
-        sqlx::Error::Database(db) => matches!(
-            db.kind(),
-            ErrorKind::ForeignKeyViolation
-                | ErrorKind::UniqueViolation
-                | ErrorKind::NotNullViolation
-                | ErrorKind::CheckViolation
-        ),
-        _ => false,
     }
 }
 

@@ -60,6 +60,7 @@ store_tests!(
     chat_partners_and_shared_chat,
     insert_message_is_idempotent,
     concurrent_duplicate_inserts_store_one_row,
+    a_refused_message_in_a_batch_refuses_only_itself,
     history_pages_newest_first_with_reactions,
     receipts_report_first_time_only,
     reactions_are_idempotent,
@@ -623,6 +624,35 @@ async fn concurrent_duplicate_inserts_store_one_row(store: Arc<dyn Store>) {
     assert!(results.iter().all(|r| &r.message.messageid == messageid));
     let page = store.history(&chatid, None, 50).await.expect("history");
     assert_eq!(page.messages.len(), 1);
+}
+
+/// Sent at once, the messages share the writer's batches: one whose chat
+/// does not exist must be refused alone (SQLite undoes just its statement,
+/// PostgreSQL retries the batch message by message), the rest stored once.
+async fn a_refused_message_in_a_batch_refuses_only_itself(store: Arc<dyn Store>) {
+    let chatid = group(&*store, "alice", &["bob"]).await;
+    let tasks: Vec<_> = (0..30)
+        .map(|n| {
+            let store = store.clone();
+            let target = if n == 15 {
+                "no-such-chat".to_owned()
+            } else {
+                chatid.clone()
+            };
+            let message = text(&target, "alice", &format!("batch-{n}"), "hi");
+            tokio::spawn(async move { (n, store.insert_message(&message).await) })
+        })
+        .collect();
+    for task in tasks {
+        let (n, result) = task.await.expect("task");
+        match result {
+            Err(StoreError::NotFound(_)) if n == 15 => {}
+            Ok(inserted) if n != 15 => assert!(inserted.created, "message {n} stored"),
+            other => panic!("message {n}: unexpected {other:?}"),
+        }
+    }
+    let page = store.history(&chatid, None, 50).await.expect("history");
+    assert_eq!(page.messages.len(), 29);
 }
 
 async fn history_pages_newest_first_with_reactions(store: Arc<dyn Store>) {
