@@ -188,7 +188,7 @@ fn drop_unresponsive<A: Adapter>(
                 %profileid,
                 client = %Client(telemetry.client),
                 missed = max_misses,
-                "heartbeats unanswered; disconnected"
+                "heartbeats unanswered; disconnecting"
             );
             counter!(names::HEARTBEAT_DISCONNECTS).increment(1);
         }
