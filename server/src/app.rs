@@ -176,6 +176,7 @@ where
         .merge(crate::demo::routes())
         .with_state(app.clone())
         .layer(socket_layer)
+        .layer(axum::middleware::from_fn(crate::transport::detach_head))
         .layer(axum::middleware::from_fn_with_state(
             origins.clone(),
             crate::origin::guard,

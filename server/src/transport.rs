@@ -1,5 +1,6 @@
-//! The limits a connection lives under below Socket.IO: frame size, and how
-//! long the server waits on a client that takes no data.
+//! The limits a connection lives under below Socket.IO: frame size, how
+//! long the server waits on a client that takes no data, and what an idle
+//! connection keeps in memory.
 //!
 //! Both guard memory against one client. A frame is read whole before it is
 //! parsed, so its size is capped where it is read (the WebSocket reader, and
@@ -14,6 +15,10 @@
 
 use std::time::Duration;
 
+use axum::extract::{OriginalUri, Request};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri};
+use axum::middleware::Next;
+use axum::response::Response;
 use socket2::SockRef;
 use socketioxide::{SocketIo, SocketIoBuilder};
 use tokio::net::TcpStream;
@@ -26,12 +31,18 @@ use crate::config::ServeConfig;
 /// with 413.
 pub const MAX_FRAME_BYTES: usize = 128 * 1024;
 
+/// Initial size of a WebSocket's read buffer. engine.io's default is 4 KB
+/// per socket, mostly idle: contract events are a few hundred bytes, and a
+/// larger frame grows the buffer (in more, cheap reads from the kernel).
+const WS_READ_BUFFER_BYTES: usize = 1024;
+
 /// The Socket.IO builder with this module's frame limits.
 pub fn socket_io() -> SocketIoBuilder {
     SocketIo::builder()
         .max_payload(MAX_FRAME_BYTES as u64)
         .ws_max_message_size(MAX_FRAME_BYTES)
         .ws_max_frame_size(MAX_FRAME_BYTES)
+        .ws_read_buffer_size(WS_READ_BUFFER_BYTES)
 }
 
 /// How long a connection may leave the server's data untaken before it is
@@ -54,4 +65,31 @@ pub fn tune(stream: &TcpStream, send_timeout: Duration) {
     if let Err(error) = SockRef::from(stream).set_tcp_user_timeout(Some(send_timeout)) {
         tracing::warn!(%error, "could not set TCP_USER_TIMEOUT; a client that stops reading is not dropped");
     }
+}
+
+/// Middleware in front of Socket.IO: gives the request owned copies of its
+/// URI and headers.
+///
+/// hyper parses a request head in place: the header values and the URI are
+/// slices of the connection's 16 KB read buffer, and so is axum's
+/// `OriginalUri` extension. engine.io keeps each socket's request head for
+/// the socket's whole life, so every connected socket pinned that buffer
+/// for a few hundred bytes of headers: 16 of an idle socket's 37 KB
+/// (BENCHMARKS.md). The copies cost a few small allocations per request.
+pub async fn detach_head(mut request: Request, next: Next) -> Response {
+    let mut headers = HeaderMap::with_capacity(request.headers().len());
+    for (name, value) in request.headers() {
+        // Standard names are static; other names, like the values, would
+        // still point into the buffer.
+        let name =
+            HeaderName::from_bytes(name.as_str().as_bytes()).unwrap_or_else(|_| name.clone());
+        let value = HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
+        headers.append(name, value);
+    }
+    *request.headers_mut() = headers;
+    if let Ok(uri) = Uri::try_from(request.uri().to_string()) {
+        request.extensions_mut().insert(OriginalUri(uri.clone()));
+        *request.uri_mut() = uri;
+    }
+    next.run(request).await
 }
