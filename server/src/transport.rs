@@ -2,9 +2,9 @@
 //! long the server waits on a client that takes no data, and what an idle
 //! connection keeps in memory.
 //!
-//! Both guard memory against one client. A frame is read whole before it is
-//! parsed, so its size is capped where it is read (the WebSocket reader, and
-//! the body of a long-polling POST). A client that stops reading leaves the
+//! The first two guard memory against one client. A frame is read whole
+//! before it is parsed, so its size is capped where it is read (the
+//! WebSocket reader, and the body of a long-polling POST). A client that stops reading leaves the
 //! server's writes pending; socketioxide then buffers up to 128 packets for
 //! it and refuses the rest, but that buffer can only be emptied by the very
 //! writer that is stuck, so neither `disconnect()` nor engine.io's own close
