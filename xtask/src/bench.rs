@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+use crate::process::{cargo, run_in};
+
 #[derive(clap::Args)]
 pub struct BenchArgs {
     /// A few seconds of every scenario against Lockstep and the Node.js
@@ -466,21 +468,4 @@ fn random_hex(bytes: usize) -> anyhow::Result<String> {
 
 fn step(title: &str) {
     println!("\n==> bench: {title}");
-}
-
-fn cargo(root: &Path, args: &[&str]) -> anyhow::Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    run_in(root, &cargo, args)
-}
-
-fn run_in(dir: &Path, program: &str, args: &[&str]) -> anyhow::Result<()> {
-    let status = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .status()
-        .with_context(|| format!("starting {program}"))?;
-    if !status.success() {
-        bail!("`{program} {}` failed ({status})", args.join(" "));
-    }
-    Ok(())
 }

@@ -11,6 +11,7 @@
 mod bench;
 mod codegen;
 mod fuzz;
+mod process;
 mod test;
 
 use std::path::{Path, PathBuf};

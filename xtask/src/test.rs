@@ -14,6 +14,8 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
+use crate::process::{cargo, run_in};
+
 #[derive(clap::Args)]
 pub struct TestArgs {
     /// Skip `cargo fmt --check` and clippy.
@@ -74,21 +76,4 @@ pub fn run(root: &Path, args: &TestArgs) -> anyhow::Result<()> {
 
 fn step(title: &str) {
     println!("\n==> {title}");
-}
-
-fn cargo(root: &Path, args: &[&str]) -> anyhow::Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    run_in(root, &cargo, args)
-}
-
-fn run_in(dir: &Path, program: &str, args: &[&str]) -> anyhow::Result<()> {
-    let status = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .status()
-        .with_context(|| format!("starting {program}"))?;
-    if !status.success() {
-        bail!("`{program} {}` failed ({status})", args.join(" "));
-    }
-    Ok(())
 }
