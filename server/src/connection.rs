@@ -275,8 +275,6 @@ fn expire_session_at<A: Adapter>(
     });
 }
 
-/// The disconnect handler: releases the presence slot and, for the user's
-/// last socket, tells their partners they went offline.
 /// The `reason` label of [`names::DISCONNECTS`].
 fn disconnect_label(reason: DisconnectReason) -> &'static str {
     match reason {
@@ -293,6 +291,8 @@ fn disconnect_label(reason: DisconnectReason) -> &'static str {
     }
 }
 
+/// The disconnect handler: releases the presence slot and, for the user's
+/// last socket, tells their partners they went offline.
 async fn goodbye<A: Adapter>(app: &Arc<App<A>>, socket: &SocketRef<A>) {
     let Some(session) = session_of(socket) else {
         return;
