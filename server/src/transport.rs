@@ -5,8 +5,8 @@
 //! The first two guard memory against one client. A frame is read whole
 //! before it is parsed, so its size is capped where it is read (the
 //! WebSocket reader, and the body of a long-polling POST). A client that stops reading leaves the
-//! server's writes pending; socketioxide then buffers up to 128 packets for
-//! it and refuses the rest, but that buffer can only be emptied by the very
+//! server's writes pending; socketioxide then buffers up to
+//! [`SEND_BUFFER_PACKETS`] packets for it and refuses the rest, but that buffer can only be emptied by the very
 //! writer that is stuck, so neither `disconnect()` nor engine.io's own close
 //! gets through. The kernel can: with `TCP_USER_TIMEOUT`, a connection whose
 //! data sits unacknowledged or unsent (the client's window stays shut) for
@@ -36,9 +36,23 @@ pub const MAX_FRAME_BYTES: usize = 128 * 1024;
 /// larger frame grows the buffer (in more, cheap reads from the kernel).
 const WS_READ_BUFFER_BYTES: usize = 1024;
 
-/// The Socket.IO builder with this module's frame limits.
+/// Packets socketioxide queues for one socket before refusing more
+/// (`InternalChannelFull`: the packet, be it a `new_message` or an ack, is
+/// dropped). engine.io's default of 128 is overrun by a client that does
+/// read, merely a few milliseconds late: in a busy chat one second brings a
+/// sender ~10 packets per message it sends (the ack, `message_sent`, a
+/// `message_delivered` per recipient) on top of every `new_message`, and on
+/// a loaded machine the socket's writer task runs behind the handlers that
+/// fill its queue. The queue's memory is taken only while it is full (tokio
+/// allocates it in blocks of 32 as it fills), so an idle socket pays nothing
+/// for the headroom; a client that really stops reading is dropped by the
+/// send timeout before the queue matters.
+pub const SEND_BUFFER_PACKETS: usize = 1024;
+
+/// The Socket.IO builder with this module's frame and queue limits.
 pub fn socket_io() -> SocketIoBuilder {
     SocketIo::builder()
+        .max_buffer_size(SEND_BUFFER_PACKETS)
         .max_payload(MAX_FRAME_BYTES as u64)
         .ws_max_message_size(MAX_FRAME_BYTES)
         .ws_max_frame_size(MAX_FRAME_BYTES)

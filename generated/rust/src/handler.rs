@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Event, SocketRef, TryData};
+use socketioxide::{SendError, SocketError};
 use crate::runtime::{HasAck, SocketQueue};
 use crate::validate::{self, Refusal};
 use crate::{events, types};
@@ -572,7 +573,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                 let response = served_by.send_message(ctx, payload).await;
                                 served_by.served(events::SEND_MESSAGE, started.elapsed());
                                 if let Some(ack) = reply {
-                                    let _ = ack.send(&response);
+                                    send_ack(ack, events::SEND_MESSAGE, &response);
                                 }
                             };
                             if queue.push(job).is_err() {
@@ -807,7 +808,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                 let response = served_by.initiate_call(ctx, payload).await;
                                 served_by.served(events::INITIATE_CALL, started.elapsed());
                                 if let Some(ack) = reply {
-                                    let _ = ack.send(&response);
+                                    send_ack(ack, events::INITIATE_CALL, &response);
                                 }
                             };
                             if queue.push(job).is_err() {
@@ -1652,7 +1653,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                 let response = served_by.initiate_call(ctx, payload).await;
                                 served_by.served(events::CALL_OFFER, started.elapsed());
                                 if let Some(ack) = reply {
-                                    let _ = ack.send(&response);
+                                    send_ack(ack, events::CALL_OFFER, &response);
                                 }
                             };
                             if queue.push(job).is_err() {
@@ -2299,6 +2300,22 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
             }
         });
 }
+/// Sends an ack. One that cannot go out is lost (socketioxide does not
+/// wait for room), so it is logged: a socket that closed meanwhile is
+/// routine, a full send buffer is a client far behind on reading.
+fn send_ack<A: Adapter, T: serde::Serialize + ?Sized>(
+    ack: AckSender<A>,
+    event: &str,
+    answer: &T,
+) {
+    match ack.send(answer) {
+        Ok(()) => {}
+        Err(SendError::Socket(SocketError::Closed)) => {
+            tracing::debug!(event, "ack not sent: the socket closed");
+        }
+        Err(error) => tracing::warn!(event, % error, "ack not sent"),
+    }
+}
 /// Answers a refused event: in the ack when there is one, as the
 /// `error` event otherwise.
 fn refuse<A: Adapter, H: ContractHandler<A>>(
@@ -2324,7 +2341,7 @@ fn refuse<A: Adapter, H: ContractHandler<A>>(
                     fields.insert((*field).to_owned(), Value::String(value.clone()));
                 }
             }
-            let _ = ack.send(&answer);
+            send_ack(ack, event, &answer);
         }
         None => {
             let _ = socket
