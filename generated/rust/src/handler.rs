@@ -198,7 +198,11 @@ pub trait ContractHandler<
     }
 }
 /// Installs `handler` on `socket` for every client event of the contract and
-/// every legacy alias, plus a fallback that refuses unknown event names.
+/// every legacy alias, and refuses unknown event names.
+///
+/// One dispatcher (socketioxide's fallback handler) matches every name,
+/// rather than a `socket.on` per event: socketioxide keeps each socket's
+/// handlers in a map of its own, about 2 KB on every connected socket.
 ///
 /// Each payload is validated against its JSON Schema and decoded into its
 /// type before the handler sees it. A payload that does not match is
@@ -209,19 +213,17 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
     socket: &SocketRef<A>,
     handler: Arc<H>,
 ) {
-    let queue = SocketQueue::spawn();
+    let queue = SocketQueue::new();
     socket
-        .on(
-            events::JOIN_CHAT,
-            {
-                let handler = Arc::clone(&handler);
-                let queue = queue.clone();
-                move |
-                    socket: SocketRef<A>,
-                    ack: AckSender<A>,
-                    HasAck(has_ack): HasAck,
-                    TryData(raw): TryData<Value>|
-                {
+        .on_fallback(move |
+            socket: SocketRef<A>,
+            ack: AckSender<A>,
+            HasAck(has_ack): HasAck,
+            Event(name): Event,
+            TryData(raw): TryData<Value>|
+        {
+            match &*name {
+                events::JOIN_CHAT => {
                     let reply = has_ack.then_some(ack);
                     let echoed = validate::echoed(raw.as_ref().ok(), &[]);
                     let decoded = if crate::runtime::is_draining() {
@@ -282,22 +284,8 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             }
                         }
                     }
-                    std::future::ready(())
                 }
-            },
-        );
-    socket
-        .on(
-            events::LEAVE_CHAT,
-            {
-                let handler = Arc::clone(&handler);
-                let queue = queue.clone();
-                move |
-                    socket: SocketRef<A>,
-                    ack: AckSender<A>,
-                    HasAck(has_ack): HasAck,
-                    TryData(raw): TryData<Value>|
-                {
+                events::LEAVE_CHAT => {
                     let reply = has_ack.then_some(ack);
                     let echoed = validate::echoed(raw.as_ref().ok(), &[]);
                     let decoded = if crate::runtime::is_draining() {
@@ -358,22 +346,8 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             }
                         }
                     }
-                    std::future::ready(())
                 }
-            },
-        );
-    socket
-        .on(
-            events::TYPING_START,
-            {
-                let handler = Arc::clone(&handler);
-                let queue = queue.clone();
-                move |
-                    socket: SocketRef<A>,
-                    ack: AckSender<A>,
-                    HasAck(has_ack): HasAck,
-                    TryData(raw): TryData<Value>|
-                {
+                events::TYPING_START => {
                     let reply = has_ack.then_some(ack);
                     let echoed = validate::echoed(raw.as_ref().ok(), &[]);
                     let decoded = if crate::runtime::is_draining() {
@@ -434,22 +408,8 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             }
                         }
                     }
-                    std::future::ready(())
                 }
-            },
-        );
-    socket
-        .on(
-            events::TYPING_STOP,
-            {
-                let handler = Arc::clone(&handler);
-                let queue = queue.clone();
-                move |
-                    socket: SocketRef<A>,
-                    ack: AckSender<A>,
-                    HasAck(has_ack): HasAck,
-                    TryData(raw): TryData<Value>|
-                {
+                events::TYPING_STOP => {
                     let reply = has_ack.then_some(ack);
                     let echoed = validate::echoed(raw.as_ref().ok(), &[]);
                     let decoded = if crate::runtime::is_draining() {
@@ -510,22 +470,8 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             }
                         }
                     }
-                    std::future::ready(())
                 }
-            },
-        );
-    socket
-        .on(
-            events::SEND_MESSAGE,
-            {
-                let handler = Arc::clone(&handler);
-                let queue = queue.clone();
-                move |
-                    socket: SocketRef<A>,
-                    ack: AckSender<A>,
-                    HasAck(has_ack): HasAck,
-                    TryData(raw): TryData<Value>|
-                {
+                events::SEND_MESSAGE => {
                     let reply = has_ack.then_some(ack);
                     let echoed = validate::echoed(
                         raw.as_ref().ok(),
@@ -588,22 +534,8 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             }
                         }
                     }
-                    std::future::ready(())
                 }
-            },
-        );
-    socket
-        .on(
-            events::MARK_MESSAGE_READ,
-            {
-                let handler = Arc::clone(&handler);
-                let queue = queue.clone();
-                move |
-                    socket: SocketRef<A>,
-                    ack: AckSender<A>,
-                    HasAck(has_ack): HasAck,
-                    TryData(raw): TryData<Value>|
-                {
+                events::MARK_MESSAGE_READ => {
                     let reply = has_ack.then_some(ack);
                     let echoed = validate::echoed(raw.as_ref().ok(), &[]);
                     let decoded = if crate::runtime::is_draining() {
@@ -667,22 +599,8 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             }
                         }
                     }
-                    std::future::ready(())
                 }
-            },
-        );
-    socket
-        .on(
-            events::REACT_TO_MESSAGE,
-            {
-                let handler = Arc::clone(&handler);
-                let queue = queue.clone();
-                move |
-                    socket: SocketRef<A>,
-                    ack: AckSender<A>,
-                    HasAck(has_ack): HasAck,
-                    TryData(raw): TryData<Value>|
-                {
+                events::REACT_TO_MESSAGE => {
                     let reply = has_ack.then_some(ack);
                     let echoed = validate::echoed(raw.as_ref().ok(), &[]);
                     let decoded = if crate::runtime::is_draining() {
@@ -746,22 +664,8 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             }
                         }
                     }
-                    std::future::ready(())
                 }
-            },
-        );
-    socket
-        .on(
-            events::INITIATE_CALL,
-            {
-                let handler = Arc::clone(&handler);
-                let queue = queue.clone();
-                move |
-                    socket: SocketRef<A>,
-                    ack: AckSender<A>,
-                    HasAck(has_ack): HasAck,
-                    TryData(raw): TryData<Value>|
-                {
+                events::INITIATE_CALL => {
                     let reply = has_ack.then_some(ack);
                     let echoed = validate::echoed(raw.as_ref().ok(), &["callId"]);
                     let decoded = if crate::runtime::is_draining() {
@@ -823,22 +727,8 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             }
                         }
                     }
-                    std::future::ready(())
                 }
-            },
-        );
-    socket
-        .on(
-            events::ANSWER_CALL,
-            {
-                let handler = Arc::clone(&handler);
-                let queue = queue.clone();
-                move |
-                    socket: SocketRef<A>,
-                    ack: AckSender<A>,
-                    HasAck(has_ack): HasAck,
-                    TryData(raw): TryData<Value>|
-                {
+                events::ANSWER_CALL => {
                     let reply = has_ack.then_some(ack);
                     let echoed = validate::echoed(raw.as_ref().ok(), &[]);
                     let decoded = if crate::runtime::is_draining() {
@@ -899,22 +789,8 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             }
                         }
                     }
-                    std::future::ready(())
                 }
-            },
-        );
-    socket
-        .on(
-            events::REJECT_CALL,
-            {
-                let handler = Arc::clone(&handler);
-                let queue = queue.clone();
-                move |
-                    socket: SocketRef<A>,
-                    ack: AckSender<A>,
-                    HasAck(has_ack): HasAck,
-                    TryData(raw): TryData<Value>|
-                {
+                events::REJECT_CALL => {
                     let reply = has_ack.then_some(ack);
                     let echoed = validate::echoed(raw.as_ref().ok(), &[]);
                     let decoded = if crate::runtime::is_draining() {
@@ -975,22 +851,8 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             }
                         }
                     }
-                    std::future::ready(())
                 }
-            },
-        );
-    socket
-        .on(
-            events::END_CALL,
-            {
-                let handler = Arc::clone(&handler);
-                let queue = queue.clone();
-                move |
-                    socket: SocketRef<A>,
-                    ack: AckSender<A>,
-                    HasAck(has_ack): HasAck,
-                    TryData(raw): TryData<Value>|
-                {
+                events::END_CALL => {
                     let reply = has_ack.then_some(ack);
                     let echoed = validate::echoed(raw.as_ref().ok(), &[]);
                     let decoded = if crate::runtime::is_draining() {
@@ -1051,22 +913,8 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             }
                         }
                     }
-                    std::future::ready(())
                 }
-            },
-        );
-    socket
-        .on(
-            events::CALL_CANCELLED,
-            {
-                let handler = Arc::clone(&handler);
-                let queue = queue.clone();
-                move |
-                    socket: SocketRef<A>,
-                    ack: AckSender<A>,
-                    HasAck(has_ack): HasAck,
-                    TryData(raw): TryData<Value>|
-                {
+                events::CALL_CANCELLED => {
                     let reply = has_ack.then_some(ack);
                     let echoed = validate::echoed(raw.as_ref().ok(), &[]);
                     let decoded = if crate::runtime::is_draining() {
@@ -1127,22 +975,8 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             }
                         }
                     }
-                    std::future::ready(())
                 }
-            },
-        );
-    socket
-        .on(
-            events::WEBRTC_OFFER,
-            {
-                let handler = Arc::clone(&handler);
-                let queue = queue.clone();
-                move |
-                    socket: SocketRef<A>,
-                    ack: AckSender<A>,
-                    HasAck(has_ack): HasAck,
-                    TryData(raw): TryData<Value>|
-                {
+                events::WEBRTC_OFFER => {
                     let reply = has_ack.then_some(ack);
                     let echoed = validate::echoed(raw.as_ref().ok(), &[]);
                     let decoded = if crate::runtime::is_draining() {
@@ -1203,22 +1037,8 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             }
                         }
                     }
-                    std::future::ready(())
                 }
-            },
-        );
-    socket
-        .on(
-            events::WEBRTC_ANSWER,
-            {
-                let handler = Arc::clone(&handler);
-                let queue = queue.clone();
-                move |
-                    socket: SocketRef<A>,
-                    ack: AckSender<A>,
-                    HasAck(has_ack): HasAck,
-                    TryData(raw): TryData<Value>|
-                {
+                events::WEBRTC_ANSWER => {
                     let reply = has_ack.then_some(ack);
                     let echoed = validate::echoed(raw.as_ref().ok(), &[]);
                     let decoded = if crate::runtime::is_draining() {
@@ -1281,22 +1101,8 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             }
                         }
                     }
-                    std::future::ready(())
                 }
-            },
-        );
-    socket
-        .on(
-            events::WEBRTC_ICE_CANDIDATE,
-            {
-                let handler = Arc::clone(&handler);
-                let queue = queue.clone();
-                move |
-                    socket: SocketRef<A>,
-                    ack: AckSender<A>,
-                    HasAck(has_ack): HasAck,
-                    TryData(raw): TryData<Value>|
-                {
+                events::WEBRTC_ICE_CANDIDATE => {
                     let reply = has_ack.then_some(ack);
                     let echoed = validate::echoed(raw.as_ref().ok(), &[]);
                     let decoded = if crate::runtime::is_draining() {
@@ -1360,22 +1166,8 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             }
                         }
                     }
-                    std::future::ready(())
                 }
-            },
-        );
-    socket
-        .on(
-            events::TOGGLE_MUTE,
-            {
-                let handler = Arc::clone(&handler);
-                let queue = queue.clone();
-                move |
-                    socket: SocketRef<A>,
-                    ack: AckSender<A>,
-                    HasAck(has_ack): HasAck,
-                    TryData(raw): TryData<Value>|
-                {
+                events::TOGGLE_MUTE => {
                     let reply = has_ack.then_some(ack);
                     let echoed = validate::echoed(raw.as_ref().ok(), &[]);
                     let decoded = if crate::runtime::is_draining() {
@@ -1436,22 +1228,8 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             }
                         }
                     }
-                    std::future::ready(())
                 }
-            },
-        );
-    socket
-        .on(
-            events::TOGGLE_VIDEO,
-            {
-                let handler = Arc::clone(&handler);
-                let queue = queue.clone();
-                move |
-                    socket: SocketRef<A>,
-                    ack: AckSender<A>,
-                    HasAck(has_ack): HasAck,
-                    TryData(raw): TryData<Value>|
-                {
+                events::TOGGLE_VIDEO => {
                     let reply = has_ack.then_some(ack);
                     let echoed = validate::echoed(raw.as_ref().ok(), &[]);
                     let decoded = if crate::runtime::is_draining() {
@@ -1512,22 +1290,8 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             }
                         }
                     }
-                    std::future::ready(())
                 }
-            },
-        );
-    socket
-        .on(
-            events::TOGGLE_SCREEN_SHARE,
-            {
-                let handler = Arc::clone(&handler);
-                let queue = queue.clone();
-                move |
-                    socket: SocketRef<A>,
-                    ack: AckSender<A>,
-                    HasAck(has_ack): HasAck,
-                    TryData(raw): TryData<Value>|
-                {
+                events::TOGGLE_SCREEN_SHARE => {
                     let reply = has_ack.then_some(ack);
                     let echoed = validate::echoed(raw.as_ref().ok(), &[]);
                     let decoded = if crate::runtime::is_draining() {
@@ -1591,22 +1355,8 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             }
                         }
                     }
-                    std::future::ready(())
                 }
-            },
-        );
-    socket
-        .on(
-            events::CALL_OFFER,
-            {
-                let handler = Arc::clone(&handler);
-                let queue = queue.clone();
-                move |
-                    socket: SocketRef<A>,
-                    ack: AckSender<A>,
-                    HasAck(has_ack): HasAck,
-                    TryData(raw): TryData<Value>|
-                {
+                events::CALL_OFFER => {
                     let reply = has_ack.then_some(ack);
                     let echoed = validate::echoed(raw.as_ref().ok(), &["callId"]);
                     let decoded = if crate::runtime::is_draining() {
@@ -1668,22 +1418,8 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             }
                         }
                     }
-                    std::future::ready(())
                 }
-            },
-        );
-    socket
-        .on(
-            events::CALL_ANSWER,
-            {
-                let handler = Arc::clone(&handler);
-                let queue = queue.clone();
-                move |
-                    socket: SocketRef<A>,
-                    ack: AckSender<A>,
-                    HasAck(has_ack): HasAck,
-                    TryData(raw): TryData<Value>|
-                {
+                events::CALL_ANSWER => {
                     let reply = has_ack.then_some(ack);
                     let echoed = validate::echoed(raw.as_ref().ok(), &[]);
                     let decoded = if crate::runtime::is_draining() {
@@ -1744,22 +1480,8 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             }
                         }
                     }
-                    std::future::ready(())
                 }
-            },
-        );
-    socket
-        .on(
-            events::DECLINE_CALL,
-            {
-                let handler = Arc::clone(&handler);
-                let queue = queue.clone();
-                move |
-                    socket: SocketRef<A>,
-                    ack: AckSender<A>,
-                    HasAck(has_ack): HasAck,
-                    TryData(raw): TryData<Value>|
-                {
+                events::DECLINE_CALL => {
                     let reply = has_ack.then_some(ack);
                     let echoed = validate::echoed(raw.as_ref().ok(), &[]);
                     let decoded = if crate::runtime::is_draining() {
@@ -1820,22 +1542,8 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             }
                         }
                     }
-                    std::future::ready(())
                 }
-            },
-        );
-    socket
-        .on(
-            events::CALL_REJECT,
-            {
-                let handler = Arc::clone(&handler);
-                let queue = queue.clone();
-                move |
-                    socket: SocketRef<A>,
-                    ack: AckSender<A>,
-                    HasAck(has_ack): HasAck,
-                    TryData(raw): TryData<Value>|
-                {
+                events::CALL_REJECT => {
                     let reply = has_ack.then_some(ack);
                     let echoed = validate::echoed(raw.as_ref().ok(), &[]);
                     let decoded = if crate::runtime::is_draining() {
@@ -1896,22 +1604,8 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             }
                         }
                     }
-                    std::future::ready(())
                 }
-            },
-        );
-    socket
-        .on(
-            events::CALL_END,
-            {
-                let handler = Arc::clone(&handler);
-                let queue = queue.clone();
-                move |
-                    socket: SocketRef<A>,
-                    ack: AckSender<A>,
-                    HasAck(has_ack): HasAck,
-                    TryData(raw): TryData<Value>|
-                {
+                events::CALL_END => {
                     let reply = has_ack.then_some(ack);
                     let echoed = validate::echoed(raw.as_ref().ok(), &[]);
                     let decoded = if crate::runtime::is_draining() {
@@ -1972,22 +1666,8 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             }
                         }
                     }
-                    std::future::ready(())
                 }
-            },
-        );
-    socket
-        .on(
-            events::CANCEL_CALL,
-            {
-                let handler = Arc::clone(&handler);
-                let queue = queue.clone();
-                move |
-                    socket: SocketRef<A>,
-                    ack: AckSender<A>,
-                    HasAck(has_ack): HasAck,
-                    TryData(raw): TryData<Value>|
-                {
+                events::CANCEL_CALL => {
                     let reply = has_ack.then_some(ack);
                     let echoed = validate::echoed(raw.as_ref().ok(), &[]);
                     let decoded = if crate::runtime::is_draining() {
@@ -2048,22 +1728,8 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             }
                         }
                     }
-                    std::future::ready(())
                 }
-            },
-        );
-    socket
-        .on(
-            events::ICE_CANDIDATE,
-            {
-                let handler = Arc::clone(&handler);
-                let queue = queue.clone();
-                move |
-                    socket: SocketRef<A>,
-                    ack: AckSender<A>,
-                    HasAck(has_ack): HasAck,
-                    TryData(raw): TryData<Value>|
-                {
+                events::ICE_CANDIDATE => {
                     let reply = has_ack.then_some(ack);
                     let echoed = validate::echoed(raw.as_ref().ok(), &[]);
                     let decoded = if crate::runtime::is_draining() {
@@ -2126,22 +1792,8 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             }
                         }
                     }
-                    std::future::ready(())
                 }
-            },
-        );
-    socket
-        .on(
-            events::PONG,
-            {
-                let handler = Arc::clone(&handler);
-                let queue = queue.clone();
-                move |
-                    socket: SocketRef<A>,
-                    ack: AckSender<A>,
-                    HasAck(has_ack): HasAck,
-                    TryData(raw): TryData<Value>|
-                {
+                events::PONG => {
                     let reply = has_ack.then_some(ack);
                     let echoed = validate::echoed(raw.as_ref().ok(), &[]);
                     let decoded = if crate::runtime::is_draining() {
@@ -2202,22 +1854,8 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             }
                         }
                     }
-                    std::future::ready(())
                 }
-            },
-        );
-    socket
-        .on(
-            events::HEARTBEAT_RESPONSE,
-            {
-                let handler = Arc::clone(&handler);
-                let queue = queue.clone();
-                move |
-                    socket: SocketRef<A>,
-                    ack: AckSender<A>,
-                    HasAck(has_ack): HasAck,
-                    TryData(raw): TryData<Value>|
-                {
+                events::HEARTBEAT_RESPONSE => {
                     let reply = has_ack.then_some(ack);
                     let echoed = validate::echoed(raw.as_ref().ok(), &[]);
                     let decoded = if crate::runtime::is_draining() {
@@ -2281,23 +1919,20 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                             }
                         }
                     }
-                    std::future::ready(())
                 }
-            },
-        );
-    socket
-        .on_fallback({
-            let handler = Arc::clone(&handler);
-            move |
-                socket: SocketRef<A>,
-                ack: AckSender<A>,
-                HasAck(has_ack): HasAck,
-                Event(name): Event|
-            {
-                let refusal = Refusal::unknown_event(&name);
-                refuse(&*handler, &socket, &name, &refusal, has_ack.then_some(ack), &[]);
-                std::future::ready(())
+                _ => {
+                    let refusal = Refusal::unknown_event(&name);
+                    refuse(
+                        &*handler,
+                        &socket,
+                        &name,
+                        &refusal,
+                        has_ack.then_some(ack),
+                        &[],
+                    );
+                }
             }
+            std::future::ready(())
         });
 }
 /// Sends an ack. One that cannot go out is lost (socketioxide does not
