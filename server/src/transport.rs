@@ -4,14 +4,15 @@
 //!
 //! The first two guard memory against one client. A frame is read whole
 //! before it is parsed, so its size is capped where it is read (the
-//! WebSocket reader, and the body of a long-polling POST). A client that stops reading leaves the
-//! server's writes pending; socketioxide then buffers up to
-//! [`SEND_BUFFER_PACKETS`] packets for it and refuses the rest, but that buffer can only be emptied by the very
-//! writer that is stuck, so neither `disconnect()` nor engine.io's own close
-//! gets through. The kernel can: with `TCP_USER_TIMEOUT`, a connection whose
-//! data sits unacknowledged or unsent (the client's window stays shut) for
-//! longer than the bound is aborted, every pending read and write fails, and
-//! the socket goes through the normal disconnect path.
+//! WebSocket reader, and the body of a long-polling POST). A client that
+//! stops reading leaves the server's writes pending; socketioxide then
+//! buffers up to [`SEND_BUFFER_PACKETS`] packets for it and refuses the
+//! rest, but that buffer can only be emptied by the very writer that is
+//! stuck, so neither `disconnect()` nor engine.io's own close gets through.
+//! The kernel can: with `TCP_USER_TIMEOUT`, a connection whose data sits
+//! unacknowledged or unsent (the client's window stays shut) for longer than
+//! the bound is aborted, every pending read and write fails, and the socket
+//! goes through the normal disconnect path.
 
 use std::time::Duration;
 
@@ -43,9 +44,9 @@ const WS_READ_BUFFER_BYTES: usize = 1024;
 /// sender ~10 packets per message it sends (the ack, `message_sent`, a
 /// `message_delivered` per recipient) on top of every `new_message`, and on
 /// a loaded machine the socket's writer task runs behind the handlers that
-/// fill its queue. The queue's memory is taken only while it is full (tokio
-/// allocates it in blocks of 32 as it fills), so an idle socket pays nothing
-/// for the headroom; a client that really stops reading is dropped by the
+/// fill its queue. The queue's memory grows only as it fills (tokio
+/// allocates it in blocks of 32 packets), so an idle socket pays nothing for
+/// the headroom; a client that really stops reading is dropped by the
 /// send timeout before the queue matters.
 pub const SEND_BUFFER_PACKETS: usize = 1024;
 
