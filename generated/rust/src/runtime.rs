@@ -107,26 +107,29 @@ impl SocketQueue {
 }
 /// Runs the queued jobs until none is left.
 async fn drain(pending: Arc<Mutex<Pending>>) {
-    let _stopped = StopDraining(&pending);
+    let _handover = Handover(Arc::clone(&pending));
     loop {
-        let job = {
-            let mut pending = lock(&pending);
-            match pending.jobs.pop_front() {
-                Some(job) => job,
-                None => {
-                    pending.jobs = VecDeque::new();
-                    return;
-                }
-            }
+        let Some(job) = lock(&pending).jobs.pop_front() else {
+            return;
         };
         job.await;
     }
 }
-/// Clears `draining` when the draining task ends, however it ends.
-struct StopDraining<'a>(&'a Mutex<Pending>);
-impl Drop for StopDraining<'_> {
+/// Ends a draining task, however it ends, under the queue's lock: a job
+/// pushed after the task last looked (the pusher saw `draining` and started
+/// no task), or left behind by a job that panicked, gets a new task; an
+/// empty queue gives its buffer back, since the socket may stay idle for
+/// hours.
+struct Handover(Arc<Mutex<Pending>>);
+impl Drop for Handover {
     fn drop(&mut self) {
-        lock(self.0).draining = false;
+        let mut pending = lock(&self.0);
+        if pending.jobs.is_empty() {
+            pending.draining = false;
+            pending.jobs = VecDeque::new();
+        } else if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(drain(Arc::clone(&self.0)));
+        }
     }
 }
 /// The queue's lock; no code panics while holding it, so a poisoned lock
@@ -192,6 +195,18 @@ mod tests {
             within(done).await;
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+    }
+    #[tokio::test]
+    async fn a_job_pushed_as_the_task_ends_gets_a_new_task() {
+        let queue = SocketQueue::new();
+        let (finished, done) = oneshot::channel();
+        {
+            let mut pending = super::lock(&queue.pending);
+            pending.draining = true;
+            pending.jobs.push_back(Box::pin(async move { finished.send(()).unwrap() }));
+        }
+        drop(super::Handover(Arc::clone(&queue.pending)));
+        within(done).await;
     }
     #[tokio::test]
     async fn refuses_past_its_capacity_and_takes_jobs_again_once_drained() {
