@@ -4,7 +4,8 @@
 //! (sqlx's SQLite driver maps `$n` to the n-th bound value), `INSERT … ON
 //! CONFLICT … DO NOTHING/DO UPDATE … RETURNING`, window functions and scalar
 //! subqueries, all supported by the bundled SQLite (3.35+) and PostgreSQL 12+.
-//! The two backends differ only in how they are opened and migrated.
+//! The two backends differ in how they are opened and migrated, and in
+//! `add_participant`, which on PostgreSQL also tells the other nodes.
 //!
 //! SQLite note: a transaction here always starts with a write, so it takes
 //! the write lock on its first statement and the busy timeout applies; a
@@ -14,8 +15,9 @@
 //! The hot path (`send_message`, measured in BENCHMARKS.md): messages are
 //! stored by one writer thread that commits whatever is waiting in one
 //! transaction (group commit: `sqlite_writer` on SQLite, through rusqlite;
-//! `spawn_message_writer` on PostgreSQL); chats, and on SQLite
-//! participant lists, are served from memory (`Cache`); on SQLite the
+//! `spawn_message_writer` on PostgreSQL); chats and participant lists are
+//! served from memory (`Cache`, kept true across nodes on PostgreSQL by
+//! `participants_listener`); on SQLite the
 //! process's writes take turns instead of fighting over the write lock, and
 //! WAL checkpoints run in the background (`spawn_sqlite_checkpointer`).
 
@@ -35,6 +37,7 @@ use sqlx::{ConnectOptions, Connection};
 use tokio::sync::{Mutex, mpsc, oneshot};
 use ulid::Ulid;
 
+mod participants_listener;
 mod sqlite_writer;
 
 use super::error::missing;
@@ -78,7 +81,10 @@ struct SqlStore {
     /// The thread that stores messages in batches (group commit); none for
     /// an in-memory SQLite database.
     writer: Option<mpsc::UnboundedSender<WriterCommand>>,
-    cache: Cache,
+    cache: Arc<Cache>,
+    /// PostgreSQL only: the connection that hears other nodes' participant
+    /// changes (`participants_listener`), closed with the store.
+    listener: Option<PgPool>,
     /// Background tasks hold a weak reference and stop once it is gone.
     _alive: Arc<()>,
 }
@@ -89,14 +95,17 @@ const CACHE_MAX_CHATS: usize = 50_000;
 
 /// Rows the store looks up on every message, kept in memory.
 ///
-/// * Chats, on both backends: a chat row never changes once created (the
-///   store has no update or delete of chats), so a cached chat is exact even
-///   with several nodes sharing PostgreSQL.
-/// * Participant lists, on SQLite only: an SQLite file is served by one
-///   process (several nodes share PostgreSQL), and every change of a list
-///   goes through this store, which drops the list when it changes. On
-///   PostgreSQL another node may add a participant, so lists are read from
-///   the database every time.
+/// * Chats: a chat row never changes once created (the store has no update
+///   or delete of chats), so a cached chat is exact even with several nodes
+///   sharing PostgreSQL.
+/// * Participant lists. On SQLite the file is served by one process and
+///   every change of a list goes through this store, which drops the list
+///   when it changes. On PostgreSQL another node may add a participant: the
+///   node that adds one announces it with `NOTIFY` in the same statement,
+///   and every node drops the list when the notification arrives
+///   (`participants_listener`). Lists are only served while that listener
+///   is connected (`participants_live`); when it loses its connection,
+///   every list is dropped, since changes may have been missed.
 ///
 /// A list read from the database is only cached if no change happened while
 /// it was being read (`generation`), so a read racing a change can never
@@ -104,16 +113,23 @@ const CACHE_MAX_CHATS: usize = 50_000;
 /// memory.
 struct Cache {
     chats: RwLock<HashMap<String, Chat>>,
-    participants: Option<RwLock<HashMap<String, Arc<[Participant]>>>>,
+    participants: RwLock<HashMap<String, Arc<[Participant]>>>,
+    /// Whether a list may be served from (and kept in) memory: always on
+    /// SQLite; on PostgreSQL while the change notifications are heard.
+    participants_live: AtomicBool,
     generation: AtomicU64,
     closed: AtomicBool,
 }
 
 impl Cache {
-    fn new(cache_participants: bool) -> Self {
+    /// `participants_live`: whether participant lists may be cached from
+    /// the start (SQLite) or only once the change notifications are heard
+    /// (PostgreSQL, see [`Cache::forget_participants`]).
+    fn new(participants_live: bool) -> Self {
         Self {
             chats: RwLock::default(),
-            participants: cache_participants.then(RwLock::default),
+            participants: RwLock::default(),
+            participants_live: AtomicBool::new(participants_live),
             generation: AtomicU64::new(0),
             closed: AtomicBool::new(false),
         }
@@ -139,10 +155,10 @@ impl Cache {
     }
 
     fn participants(&self, chatid: &str) -> Option<Arc<[Participant]>> {
-        if !self.open() {
+        if !self.open() || !self.participants_live.load(Ordering::Acquire) {
             return None;
         }
-        read(self.participants.as_ref()?).get(chatid).cloned()
+        read(&self.participants).get(chatid).cloned()
     }
 
     /// Where a list read from the database may be cached: the generation
@@ -152,15 +168,12 @@ impl Cache {
     }
 
     fn keep_participants(&self, chatid: &str, list: &[Participant], read_at: u64) {
-        let Some(lists) = &self.participants else {
-            return;
-        };
         // An empty list means no such chat (every chat has its creator).
         if list.is_empty() {
             return;
         }
-        let mut lists = write(lists);
-        if self.generation() != read_at {
+        let mut lists = write(&self.participants);
+        if self.generation() != read_at || !self.participants_live.load(Ordering::Acquire) {
             return;
         }
         if lists.len() >= CACHE_MAX_CHATS {
@@ -171,20 +184,31 @@ impl Cache {
 
     /// Drops `chatid`'s list after a change to it.
     fn participants_changed(&self, chatid: &str) {
-        let Some(lists) = &self.participants else {
-            return;
-        };
-        let mut lists = write(lists);
+        let mut lists = write(&self.participants);
         self.generation.fetch_add(1, Ordering::AcqRel);
         lists.remove(chatid);
+    }
+
+    /// Drops every list. A read that started before this call is not
+    /// cached afterwards either (the generation moves on).
+    fn forget_participants(&self) {
+        let mut lists = write(&self.participants);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        lists.clear();
+    }
+
+    /// From now on caches lists only if `live`, and drops every list held:
+    /// going live once the listener listens means that every list cached
+    /// afterwards was read while changes were heard.
+    fn set_participants_live(&self, live: bool) {
+        self.participants_live.store(live, Ordering::Release);
+        self.forget_participants();
     }
 
     fn close(&self) {
         self.closed.store(true, Ordering::Release);
         write(&self.chats).clear();
-        if let Some(lists) = &self.participants {
-            write(lists).clear();
-        }
+        write(&self.participants).clear();
     }
 }
 
@@ -228,6 +252,11 @@ impl SqlStore {
 /// password fails here ([`StoreError::Unavailable`]) rather than at the first
 /// request. The URL is never echoed in errors (it may hold a password).
 pub async fn connect(database_url: &str) -> StoreResult<Arc<dyn Store>> {
+    Ok(open(database_url).await?)
+}
+
+/// [`connect`], keeping the concrete type (for tests of the internals).
+async fn open(database_url: &str) -> StoreResult<Arc<SqlStore>> {
     let scheme = database_url
         .split_once(':')
         .map(|(scheme, _)| scheme.to_ascii_lowercase());
@@ -295,6 +324,7 @@ pub async fn connect(database_url: &str) -> StoreResult<Arc<dyn Store>> {
     };
     let sqlite_writes = Arc::new(Mutex::new(()));
     let alive = Arc::new(());
+    let mut listener = None;
     let (writer, cache) = match (&pools, sqlite_writer_path, pg_writer_conn) {
         (Pools::Sqlite(pool), Some(path), _) => {
             let backfilled = Arc::new(AtomicBool::new(false));
@@ -309,19 +339,22 @@ pub async fn connect(database_url: &str) -> StoreResult<Arc<dyn Store>> {
                 sqlite_writes.clone(),
                 backfilled,
             )?;
-            (Some(writer), Cache::new(true))
+            (Some(writer), Arc::new(Cache::new(true)))
         }
-        (Pools::Sqlite(_), None, _) => (None, Cache::new(true)),
+        (Pools::Sqlite(_), None, _) => (None, Arc::new(Cache::new(true))),
         (Pools::Postgres(_), _, Some(conn)) => {
-            (Some(spawn_message_writer(conn)), Cache::new(false))
+            let cache = Arc::new(Cache::new(false));
+            listener = Some(participants_listener::spawn(conn.options.clone(), &cache));
+            (Some(spawn_message_writer(conn)), cache)
         }
-        (Pools::Postgres(_), _, None) => (None, Cache::new(false)),
+        (Pools::Postgres(_), _, None) => (None, Arc::new(Cache::new(false))),
     };
     Ok(Arc::new(SqlStore {
         pools,
         sqlite_writes,
         writer,
         cache,
+        listener,
         _alive: alive,
     }))
 }
@@ -482,6 +515,9 @@ impl Store for SqlStore {
 
     async fn close(&self) {
         self.cache.close();
+        if let Some(listener) = &self.listener {
+            listener.close().await;
+        }
         if let Some(writer) = &self.writer {
             let (done, closed) = oneshot::channel();
             if writer.send(WriterCommand::Close(done)).is_ok() {
@@ -740,8 +776,8 @@ impl Store for SqlStore {
         at: Timestamp,
     ) -> StoreResult<bool> {
         let _turn = self.write_turn().await;
-        let changed = on_pool!(self, |pool| {
-            sqlx::query(
+        let changed = match &self.pools {
+            Pools::Sqlite(pool) => sqlx::query(
                 "INSERT INTO chat_participants (chatid, profileid, role, joined_at) \
                  VALUES ($1, $2, $3, $4) ON CONFLICT (chatid, profileid) DO NOTHING",
             )
@@ -752,8 +788,27 @@ impl Store for SqlStore {
             .execute(pool)
             .await
             .map_err(missing("chat"))?
-            .rows_affected()
-        });
+            .rows_affected(),
+            // Other nodes cache the list too: the notification goes out
+            // when (and only if) the row is committed.
+            Pools::Postgres(pool) => sqlx::query(
+                "WITH added AS ( \
+                     INSERT INTO chat_participants (chatid, profileid, role, joined_at) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (chatid, profileid) DO NOTHING \
+                     RETURNING chatid \
+                 ) \
+                 SELECT pg_notify($5, chatid)::text FROM added",
+            )
+            .bind(chatid)
+            .bind(profileid)
+            .bind(role.as_str())
+            .bind(millis(at))
+            .bind(participants_listener::CHANNEL)
+            .fetch_all(pool)
+            .await
+            .map_err(missing("chat"))?
+            .len() as u64,
+        };
         if changed > 0 {
             self.cache.participants_changed(chatid);
         }

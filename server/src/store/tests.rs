@@ -113,16 +113,16 @@ where
 }
 
 /// A database of its own for one PostgreSQL test.
-struct TestDatabase {
+pub(super) struct TestDatabase {
     admin: PgConnection,
-    name: String,
-    url: String,
+    pub(super) name: String,
+    pub(super) url: String,
 }
 
 impl TestDatabase {
     /// Creates `lockstep_t_<ulid>`, or returns `None` (after saying so) when
     /// PostgreSQL is unreachable and not required.
-    async fn create() -> Option<Self> {
+    pub(super) async fn create() -> Option<Self> {
         let admin_url = std::env::var("LOCKSTEP_TEST_POSTGRES_URL")
             .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
         let mut admin =
@@ -151,7 +151,7 @@ impl TestDatabase {
         Some(TestDatabase { admin, name, url })
     }
 
-    async fn drop(mut self) {
+    pub(super) async fn drop(mut self) {
         let dropped = sqlx::query(&format!(
             "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
             self.name
