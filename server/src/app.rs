@@ -30,6 +30,7 @@ use crate::cluster::calls::RedisCalls;
 use crate::cluster::limits::RedisRateLimits;
 use crate::cluster::presence::RedisPresence;
 use crate::config::ServeConfig;
+use crate::expiry::Deadlines;
 use crate::limits::{ConnectionRate, RateLimiter, RateLimits};
 use crate::presence::{Presence, PresenceRegistry};
 use crate::store::{self, Store};
@@ -48,6 +49,15 @@ pub struct App<A: Adapter> {
     pub calls: Arc<Calls<A>>,
     /// The Redis cluster state, when this node is one of several.
     pub cluster: Option<Cluster>,
+    /// When each socket's session ends (`crate::connection`).
+    pub session_ends: Arc<Deadlines>,
+    session_ends_task: tokio::task::AbortHandle,
+}
+
+impl<A: Adapter> Drop for App<A> {
+    fn drop(&mut self) {
+        self.session_ends_task.abort();
+    }
 }
 
 impl<A: Adapter> ContractHandler<A> for App<A> {
@@ -82,7 +92,12 @@ impl<A: Adapter> App<A> {
         config: ServeConfig,
         parts: Components,
     ) -> Arc<Self> {
+        let session_ends = Arc::new(Deadlines::default());
+        let session_ends_task =
+            crate::connection::spawn_session_ends(io.clone(), session_ends.clone());
         Arc::new(App {
+            session_ends,
+            session_ends_task,
             verifier: config.token_verifier(),
             presence: parts.presence,
             rate_limits: parts.rate_limits,

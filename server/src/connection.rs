@@ -17,6 +17,7 @@ use lockstep_contract::handler::{self, ContractHandler};
 use lockstep_contract::types::{self, ErrorCode};
 use lockstep_contract::{emit, validate::Refusal};
 use serde_json::Value;
+use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
@@ -25,12 +26,13 @@ use socketioxide_core::adapter::DefinedAdapter;
 
 use crate::app::App;
 use crate::auth::{self, AuthFailure, AuthenticatedSession};
+use crate::expiry::Deadlines;
 use crate::presence::{self, PresenceError};
 use crate::session::{Session, iso, now, session_of, user_room};
 use crate::store::Profile;
 use crate::telemetry::names;
 
-/// The middleware's verdict, read by the connect handler.
+/// The middleware's verdict, taken by the connect handler.
 #[derive(Clone)]
 enum Admission {
     Welcome(Arc<Welcome>),
@@ -203,7 +205,9 @@ where
 /// The connect handler: tells the client the verdict, then brings it up to
 /// date (presence, offline queue) and arms the session's expiry.
 async fn greet<A: Adapter>(app: &Arc<App<A>>, socket: SocketRef<A>) {
-    let welcome = match socket.extensions.get::<Admission>() {
+    // Taken out, not read: an idle socket should not carry its welcome
+    // (the whole `authenticated` payload) for the rest of its life.
+    let welcome = match socket.extensions.remove::<Admission>() {
         Some(Admission::Welcome(welcome)) => welcome,
         Some(Admission::Refused(refusal)) => return refuse_connection(&socket, refusal).await,
         None => {
@@ -255,24 +259,40 @@ async fn refuse_connection<A: Adapter>(socket: &SocketRef<A>, refusal: Refusal) 
 const REFUSAL_GRACE: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Past the token's expiry the session ends: `auth_required`, then a
-/// disconnect. The timer holds only the socket id, not the socket, so a
-/// socket that left early is not kept alive until its token expires.
+/// disconnect (by [`spawn_session_ends`]'s task). Only the socket id is
+/// kept, not the socket, so a socket that left early is not kept alive
+/// until its token expires.
 fn expire_session_at<A: Adapter>(
     app: &Arc<App<A>>,
     socket: &SocketRef<A>,
     expires_at: DateTime<Utc>,
 ) {
-    let io = app.io.clone();
-    let sid = socket.id;
     let wait = (expires_at - Utc::now()).to_std().unwrap_or_default();
-    tokio::spawn(async move {
-        tokio::time::sleep(wait).await;
-        if let Some(socket) = io.get_socket(sid) {
-            tracing::info!(%sid, "session expired");
-            let _ = emit::auth_required(&socket).await;
-            let _ = socket.disconnect();
-        }
+    app.session_ends
+        .schedule(socket.id, tokio::time::Instant::now() + wait);
+}
+
+/// Starts the task that ends sessions as their tokens expire (one for the
+/// server, see [`Deadlines`]).
+pub fn spawn_session_ends<A: Adapter>(
+    io: SocketIo<A>,
+    deadlines: Arc<Deadlines>,
+) -> tokio::task::AbortHandle {
+    let task = tokio::spawn(async move {
+        deadlines
+            .run(|sid| {
+                let Some(socket) = io.get_socket(sid) else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    tracing::info!(%sid, "session expired");
+                    let _ = emit::auth_required(&socket).await;
+                    let _ = socket.disconnect();
+                });
+            })
+            .await
     });
+    task.abort_handle()
 }
 
 /// The `reason` label of [`names::DISCONNECTS`].

@@ -12,6 +12,7 @@ pub mod cluster;
 pub mod config;
 pub mod connection;
 pub mod demo;
+pub mod expiry;
 pub mod health;
 pub mod limits;
 pub mod message;

@@ -14,12 +14,14 @@
 //! the bound is aborted, every pending read and write fails, and the socket
 //! goes through the normal disconnect path.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::extract::{OriginalUri, Request};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri};
+use axum::extract::{ConnectInfo, Request};
+use axum::http::{Extensions, HeaderMap, HeaderName, HeaderValue, Uri};
 use axum::middleware::Next;
 use axum::response::Response;
+use hyper::upgrade::OnUpgrade;
 use socket2::SockRef;
 use socketioxide::{SocketIo, SocketIoBuilder};
 use tokio::net::TcpStream;
@@ -83,14 +85,18 @@ pub fn tune(stream: &TcpStream, send_timeout: Duration) {
 }
 
 /// Middleware in front of Socket.IO: gives the request owned copies of its
-/// URI and headers.
+/// URI and headers, and only the extensions Socket.IO and the handshake use.
 ///
 /// hyper parses a request head in place: the header values and the URI are
-/// slices of the connection's 16 KB read buffer, and so is axum's
-/// `OriginalUri` extension. engine.io keeps each socket's request head for
-/// the socket's whole life, so every connected socket pinned that buffer
-/// for a few hundred bytes of headers: 16 of an idle socket's 37 KB
-/// (BENCHMARKS.md). The copies cost a few small allocations per request.
+/// slices of the connection's 16 KB read buffer. engine.io keeps each
+/// socket's request head for the socket's whole life, so every connected
+/// socket pinned that buffer for a few hundred bytes of headers: 16 of an
+/// idle socket's 37 KB (BENCHMARKS.md). The copies cost a few small
+/// allocations per request. The extensions are kept for life too; of
+/// those routing and other layers add (axum's path parameters, its
+/// `OriginalUri`, still a slice of that buffer) only two are read: hyper's
+/// upgrade handle (engine.io's WebSocket upgrade) and the peer address
+/// (the handshake's rate limit and logs).
 pub async fn detach_head(mut request: Request, next: Next) -> Response {
     let mut headers = HeaderMap::with_capacity(request.headers().len());
     for (name, value) in request.headers() {
@@ -103,8 +109,16 @@ pub async fn detach_head(mut request: Request, next: Next) -> Response {
     }
     *request.headers_mut() = headers;
     if let Ok(uri) = Uri::try_from(request.uri().to_string()) {
-        request.extensions_mut().insert(OriginalUri(uri.clone()));
         *request.uri_mut() = uri;
     }
+    let mut kept = Extensions::new();
+    let extensions = request.extensions_mut();
+    if let Some(upgrade) = extensions.remove::<OnUpgrade>() {
+        kept.insert(upgrade);
+    }
+    if let Some(peer) = extensions.remove::<ConnectInfo<SocketAddr>>() {
+        kept.insert(peer);
+    }
+    *extensions = kept;
     next.run(request).await
 }
