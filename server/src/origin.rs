@@ -156,7 +156,10 @@ pub async fn guard(
     if policy.admits(request.headers()) {
         return next.run(request).await;
     }
-    let handshake = request.uri().path().starts_with("/socket.io");
+    let handshake = request
+        .uri()
+        .path()
+        .starts_with(crate::transport::SOCKET_IO_PATH);
     let reason = if handshake { "socket" } else { "http" };
     metrics::counter!(names::ORIGIN_REFUSED, "reason" => reason).increment(1);
     let origin = request

@@ -52,9 +52,13 @@ const WS_READ_BUFFER_BYTES: usize = 1024;
 /// send timeout before the queue matters.
 pub const SEND_BUFFER_PACKETS: usize = 1024;
 
+/// Where Socket.IO (engine.io) takes requests: socket.io-client's default.
+pub const SOCKET_IO_PATH: &str = "/socket.io";
+
 /// The Socket.IO builder with this module's frame and queue limits.
 pub fn socket_io() -> SocketIoBuilder {
     SocketIo::builder()
+        .req_path(SOCKET_IO_PATH)
         .max_buffer_size(SEND_BUFFER_PACKETS)
         .max_payload(MAX_FRAME_BYTES as u64)
         .ws_max_message_size(MAX_FRAME_BYTES)
@@ -92,11 +96,11 @@ pub fn tune(stream: &TcpStream, send_timeout: Duration) {
 /// socket's request head for the socket's whole life, so every connected
 /// socket pinned that buffer for a few hundred bytes of headers: 16 of an
 /// idle socket's 37 KB (BENCHMARKS.md). The copies cost a few small
-/// allocations per request. The extensions are kept for life too; of
-/// those routing and other layers add (axum's path parameters, its
-/// `OriginalUri`, still a slice of that buffer) only two are read: hyper's
-/// upgrade handle (engine.io's WebSocket upgrade) and the peer address
-/// (the handshake's rate limit and logs).
+/// allocations per request. A Socket.IO request's extensions are kept for
+/// life too; of those routing and other layers add (axum's path
+/// parameters, its `OriginalUri`, still a slice of that buffer) only two
+/// are read later: hyper's upgrade handle (engine.io's WebSocket upgrade)
+/// and the peer address (the handshake's rate limit and logs).
 pub async fn detach_head(mut request: Request, next: Next) -> Response {
     let mut headers = HeaderMap::with_capacity(request.headers().len());
     for (name, value) in request.headers() {
@@ -111,14 +115,83 @@ pub async fn detach_head(mut request: Request, next: Next) -> Response {
     if let Ok(uri) = Uri::try_from(request.uri().to_string()) {
         *request.uri_mut() = uri;
     }
-    let mut kept = Extensions::new();
-    let extensions = request.extensions_mut();
-    if let Some(upgrade) = extensions.remove::<OnUpgrade>() {
-        kept.insert(upgrade);
+    // Only Socket.IO's requests: a REST handler still needs its path
+    // parameters.
+    if request.uri().path().starts_with(SOCKET_IO_PATH) {
+        let mut kept = Extensions::new();
+        let extensions = request.extensions_mut();
+        if let Some(upgrade) = extensions.remove::<OnUpgrade>() {
+            kept.insert(upgrade);
+        }
+        if let Some(peer) = extensions.remove::<ConnectInfo<SocketAddr>>() {
+            kept.insert(peer);
+        }
+        *extensions = kept;
     }
-    if let Some(peer) = extensions.remove::<ConnectInfo<SocketAddr>>() {
-        kept.insert(peer);
-    }
-    *extensions = kept;
     next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::Router;
+    use axum::body::Body;
+    use axum::extract::Path;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// What the handler behind the middleware finds in the request's
+    /// extensions.
+    async fn extensions_seen(request: Request) -> String {
+        let extensions = request.extensions();
+        format!(
+            "original_uri={} peer={}",
+            extensions.get::<axum::extract::OriginalUri>().is_some(),
+            extensions.get::<ConnectInfo<SocketAddr>>().is_some(),
+        )
+    }
+
+    fn router() -> Router {
+        Router::new()
+            .route(
+                "/api/chats/{chatid}",
+                get(|Path(chatid): Path<String>| async move { chatid }),
+            )
+            .route("/socket.io/", get(extensions_seen))
+            .route("/other/", get(extensions_seen))
+            .layer(axum::middleware::from_fn(detach_head))
+    }
+
+    async fn get_text(path: &str) -> (u16, String) {
+        let mut request = axum::http::Request::get(path)
+            .body(Body::empty())
+            .expect("request");
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 4711))));
+        let response = router().oneshot(request).await.expect("response");
+        let status = response.status().as_u16();
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .expect("body");
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn rest_handlers_keep_their_path_parameters() {
+        assert_eq!(get_text("/api/chats/c42").await, (200, "c42".to_owned()));
+        assert_eq!(
+            get_text("/other/").await,
+            (200, "original_uri=true peer=true".to_owned())
+        );
+    }
+
+    #[tokio::test]
+    async fn socket_io_requests_keep_only_what_is_read_later() {
+        assert_eq!(
+            get_text("/socket.io/?EIO=4&transport=polling").await,
+            (200, "original_uri=false peer=true".to_owned())
+        );
+    }
 }
