@@ -124,7 +124,7 @@ struct Cache {
 impl Cache {
     /// `participants_live`: whether participant lists may be cached from
     /// the start (SQLite) or only once the change notifications are heard
-    /// (PostgreSQL, see [`Cache::forget_participants`]).
+    /// (PostgreSQL, see [`Cache::set_participants_live`]).
     fn new(participants_live: bool) -> Self {
         Self {
             chats: RwLock::default(),

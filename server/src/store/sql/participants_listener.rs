@@ -191,21 +191,32 @@ mod tests {
         assert!(added);
     }
 
+    /// Waits until `this` serves `chatid`'s list from memory, which it only
+    /// does while it listens.
+    async fn until_cached(this: &SqlStore, chatid: &str) {
+        eventually("this node caches the list", async || {
+            cached_list_names(this, chatid, "bob").await
+        })
+        .await;
+    }
+
+    /// `other` adds a participant; `this` must drop its cached list and
+    /// cache the new one.
+    async fn a_participant_added_by(other: &SqlStore, reaches: &SqlStore, chatid: &str) {
+        add_erin(other, chatid).await;
+        eventually(
+            "this node's cached list names the new participant",
+            async || cached_list_names(reaches, chatid, "erin").await,
+        )
+        .await;
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_participant_added_on_another_node_reaches_this_nodes_cache() {
         with_two_nodes(async |this, other, _, _| {
             let chatid = new_group(&this).await;
-            // This node caches the list once it listens.
-            eventually("this node caches the list", async || {
-                cached_list_names(&this, &chatid, "bob").await
-            })
-            .await;
-            add_erin(&other, &chatid).await;
-            eventually(
-                "this node's cached list names the new participant",
-                async || cached_list_names(&this, &chatid, "erin").await,
-            )
-            .await;
+            until_cached(&this, &chatid).await;
+            a_participant_added_by(&other, &this, &chatid).await;
         })
         .await;
     }
@@ -214,10 +225,7 @@ mod tests {
     async fn the_listener_listens_again_after_losing_its_connection() {
         with_two_nodes(async |this, other, mut admin, database| {
             let chatid = new_group(&this).await;
-            eventually("this node caches the list", async || {
-                cached_list_names(&this, &chatid, "bob").await
-            })
-            .await;
+            until_cached(&this, &chatid).await;
             let killed: Vec<i32> = sqlx::query_scalar(
                 "WITH listeners AS MATERIALIZED ( \
                      SELECT pid FROM pg_stat_activity \
@@ -245,19 +253,9 @@ mod tests {
                 listening.len() == 2 && listening.iter().all(|pid| !killed.contains(pid))
             })
             .await;
-            // Lists are cached again (so the listener is back, or they
-            // would be read from the database every time)...
-            eventually("this node caches the list again", async || {
-                cached_list_names(&this, &chatid, "bob").await
-            })
-            .await;
-            // ...and changes are heard again.
-            add_erin(&other, &chatid).await;
-            eventually(
-                "this node's cached list names the new participant",
-                async || cached_list_names(&this, &chatid, "erin").await,
-            )
-            .await;
+            // Lists are cached again, and changes are heard again.
+            until_cached(&this, &chatid).await;
+            a_participant_added_by(&other, &this, &chatid).await;
         })
         .await;
     }
