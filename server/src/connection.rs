@@ -260,8 +260,7 @@ const REFUSAL_GRACE: std::time::Duration = std::time::Duration::from_millis(250)
 
 /// Past the token's expiry the session ends: `auth_required`, then a
 /// disconnect (by [`spawn_session_ends`]'s task). Only the socket id is
-/// kept, not the socket, so a socket that left early is not kept alive
-/// until its token expires.
+/// kept, not the socket, and [`goodbye`] takes it out.
 fn expire_session_at<A: Adapter>(
     app: &Arc<App<A>>,
     socket: &SocketRef<A>,
@@ -314,6 +313,7 @@ fn disconnect_label(reason: DisconnectReason) -> &'static str {
 /// The disconnect handler: releases the presence slot and, for the user's
 /// last socket, tells their partners they went offline.
 async fn goodbye<A: Adapter>(app: &Arc<App<A>>, socket: &SocketRef<A>) {
+    app.session_ends.cancel(socket.id);
     let Some(session) = session_of(socket) else {
         return;
     };

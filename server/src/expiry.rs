@@ -6,7 +6,7 @@
 //! allocations that was ours (BENCHMARKS.md, scenario 3). Here one task
 //! sleeps until the earliest deadline of all.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use socketioxide::socket::Sid;
@@ -16,7 +16,6 @@ use tokio::time::Instant;
 /// Sockets in deadline order; see [`Deadlines::run`].
 #[derive(Default)]
 pub struct Deadlines {
-    /// Keyed by deadline, then by a counter, since deadlines may tie.
     queue: Mutex<Queue>,
     /// Wakes the task when a deadline earlier than all others arrives.
     earlier: Notify,
@@ -24,21 +23,31 @@ pub struct Deadlines {
 
 #[derive(Default)]
 struct Queue {
-    by_deadline: BTreeMap<(Instant, u64), Sid>,
-    scheduled: u64,
+    by_deadline: BTreeSet<(Instant, Sid)>,
+    /// Each socket's entry in `by_deadline`, to take it out when the socket
+    /// leaves first.
+    deadline_of: HashMap<Sid, Instant>,
 }
 
 impl Deadlines {
-    /// `sid` is due at `at`. A socket that is gone by then is passed on all
-    /// the same: whoever handles it looks it up, and finds nothing.
+    /// `sid` is due at `at` (instead of any earlier deadline it had).
     pub fn schedule(&self, sid: Sid, at: Instant) {
-        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        let first = queue.by_deadline.keys().next().map(|(first, _)| *first);
-        queue.scheduled += 1;
-        let key = (at, queue.scheduled);
-        queue.by_deadline.insert(key, sid);
+        let mut queue = self.lock();
+        let first = queue.by_deadline.first().map(|(first, _)| *first);
+        if let Some(previous) = queue.deadline_of.insert(sid, at) {
+            queue.by_deadline.remove(&(previous, sid));
+        }
+        queue.by_deadline.insert((at, sid));
         if first.is_none_or(|first| at < first) {
             self.earlier.notify_one();
+        }
+    }
+
+    /// `sid` left: it no longer falls due.
+    pub fn cancel(&self, sid: Sid) {
+        let mut queue = self.lock();
+        if let Some(at) = queue.deadline_of.remove(&sid) {
+            queue.by_deadline.remove(&(at, sid));
         }
     }
 
@@ -46,10 +55,10 @@ impl Deadlines {
     /// deadline order; never returns.
     pub async fn run(&self, mut due: impl FnMut(Sid)) {
         loop {
-            let first = self.first();
+            let first = self.lock().by_deadline.first().map(|(first, _)| *first);
             match first {
-                // A deadline scheduled after `first()` has left a permit
-                // behind, so `notified()` returns at once.
+                // A deadline scheduled since has left a permit behind, so
+                // `notified()` returns at once.
                 None => self.earlier.notified().await,
                 Some(first) => {
                     tokio::select! {
@@ -64,23 +73,28 @@ impl Deadlines {
         }
     }
 
-    fn first(&self) -> Option<Instant> {
-        let queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        queue.by_deadline.keys().next().map(|(first, _)| *first)
-    }
-
     fn take_due(&self, now: Instant) -> Vec<Sid> {
-        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        let later = queue.by_deadline.split_off(&(now, u64::MAX));
-        std::mem::replace(&mut queue.by_deadline, later)
-            .into_values()
-            .collect()
+        let mut queue = self.lock();
+        let mut due = Vec::new();
+        while let Some(&(at, sid)) = queue.by_deadline.first()
+            && at <= now
+        {
+            queue.by_deadline.pop_first();
+            queue.deadline_of.remove(&sid);
+            due.push(sid);
+        }
+        due
     }
 
-    /// Deadlines not yet due, including those of sockets already gone.
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Deadlines not yet due.
     #[cfg(test)]
     fn pending(&self) -> usize {
-        let queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let queue = self.lock();
+        assert_eq!(queue.by_deadline.len(), queue.deadline_of.len());
         queue.by_deadline.len()
     }
 }
@@ -135,7 +149,11 @@ mod tests {
         assert_eq!((sid, at - start), (early, Duration::from_secs(5)));
         let (first, at) = next_due(&mut due).await.expect("late falls due");
         let (second, at_too) = next_due(&mut due).await.expect("tied falls due");
-        assert_eq!((first, second), (late, tied), "ties keep their order");
+        let mut both = [first, second];
+        both.sort();
+        let mut expected = [late, tied];
+        expected.sort();
+        assert_eq!(both, expected, "both tied sockets fall due");
         assert_eq!(at - start, Duration::from_secs(60));
         assert_eq!(at_too, at);
         assert_eq!(deadlines.pending(), 0);
@@ -150,5 +168,34 @@ mod tests {
         deadlines.schedule(sid, start - Duration::from_millis(500));
         let (got, at) = next_due(&mut due).await.expect("falls due");
         assert_eq!((got, at), (sid, start));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_socket_that_left_never_falls_due() {
+        let (deadlines, mut due) = started();
+        let start = Instant::now();
+        let (left, stayed) = (Sid::new(), Sid::new());
+        deadlines.schedule(left, start + Duration::from_secs(5));
+        deadlines.schedule(stayed, start + Duration::from_secs(10));
+        deadlines.cancel(left);
+        assert_eq!(
+            deadlines.pending(),
+            1,
+            "the socket that left keeps no entry"
+        );
+        let (sid, at) = next_due(&mut due).await.expect("the other falls due");
+        assert_eq!((sid, at - start), (stayed, Duration::from_secs(10)));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_new_deadline_replaces_the_old_one() {
+        let (deadlines, mut due) = started();
+        let start = Instant::now();
+        let sid = Sid::new();
+        deadlines.schedule(sid, start + Duration::from_secs(5));
+        deadlines.schedule(sid, start + Duration::from_secs(20));
+        assert_eq!(deadlines.pending(), 1);
+        let (got, at) = next_due(&mut due).await.expect("falls due");
+        assert_eq!((got, at - start), (sid, Duration::from_secs(20)));
     }
 }
