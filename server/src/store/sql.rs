@@ -324,12 +324,13 @@ async fn open(database_url: &str) -> StoreResult<Arc<SqlStore>> {
     };
     let sqlite_writes = Arc::new(Mutex::new(()));
     let alive = Arc::new(());
+    let cache = Arc::new(Cache::new(matches!(pools, Pools::Sqlite(_))));
     let mut listener = None;
-    let (writer, cache) = match (&pools, sqlite_writer_path, pg_writer_conn) {
+    let writer = match (&pools, sqlite_writer_path, pg_writer_conn) {
         (Pools::Sqlite(pool), Some(path), _) => {
             let backfilled = Arc::new(AtomicBool::new(false));
             spawn_sqlite_checkpointer(pool.clone(), Arc::downgrade(&alive), backfilled.clone());
-            let writer = sqlite_writer::spawn(
+            Some(sqlite_writer::spawn(
                 &path,
                 sqlite_writer::Settings {
                     busy_timeout: SQLITE_BUSY_TIMEOUT,
@@ -338,16 +339,13 @@ async fn open(database_url: &str) -> StoreResult<Arc<SqlStore>> {
                 },
                 sqlite_writes.clone(),
                 backfilled,
-            )?;
-            (Some(writer), Arc::new(Cache::new(true)))
+            )?)
         }
-        (Pools::Sqlite(_), None, _) => (None, Arc::new(Cache::new(true))),
         (Pools::Postgres(_), _, Some(conn)) => {
-            let cache = Arc::new(Cache::new(false));
             listener = Some(participants_listener::spawn(conn.options.clone(), &cache));
-            (Some(spawn_message_writer(conn)), cache)
+            Some(spawn_message_writer(conn))
         }
-        (Pools::Postgres(_), _, None) => (None, Arc::new(Cache::new(false))),
+        _ => None,
     };
     Ok(Arc::new(SqlStore {
         pools,

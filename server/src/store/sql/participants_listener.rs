@@ -66,9 +66,10 @@ async fn listen(pool: PgPool, cache: Weak<Cache>) {
             }
         };
         // Listening from here on: lists read from now on can be cached.
-        let Some(live) = cache.upgrade() else { break };
-        live.set_participants_live(true);
-        drop(live);
+        match cache.upgrade() {
+            Some(cache) => cache.set_participants_live(true),
+            None => break,
+        }
         loop {
             let received = listener.try_recv().await;
             let Some(cache) = cache.upgrade() else { return };
