@@ -88,20 +88,26 @@ pub fn tune(stream: &TcpStream, send_timeout: Duration) {
     }
 }
 
-/// Middleware in front of Socket.IO: gives the request owned copies of its
-/// URI and headers, and only the extensions Socket.IO and the handshake use.
+/// Middleware in front of Socket.IO: gives a Socket.IO request owned copies
+/// of its URI and headers, and only the extensions Socket.IO and the
+/// handshake use. Other requests pass untouched.
 ///
 /// hyper parses a request head in place: the header values and the URI are
 /// slices of the connection's 16 KB read buffer. engine.io keeps each
 /// socket's request head for the socket's whole life, so every connected
 /// socket pinned that buffer for a few hundred bytes of headers: 16 of an
 /// idle socket's 37 KB (BENCHMARKS.md). The copies cost a few small
-/// allocations per request. A Socket.IO request's extensions are kept for
-/// life too; of those routing and other layers add (axum's path
-/// parameters, its `OriginalUri`, still a slice of that buffer) only two
-/// are read later: hyper's upgrade handle (engine.io's WebSocket upgrade)
-/// and the peer address (the handshake's rate limit and logs).
+/// allocations per Socket.IO request. The extensions are kept for life
+/// too; of those routing and other layers add (axum's path parameters, its
+/// `OriginalUri`, still a slice of that buffer) only two are read later:
+/// hyper's upgrade handle (engine.io's WebSocket upgrade) and the peer
+/// address (the handshake's rate limit and logs).
 pub async fn detach_head(mut request: Request, next: Next) -> Response {
+    // A REST request lives no longer than its response, and its handler
+    // may need its path parameters.
+    if !request.uri().path().starts_with(SOCKET_IO_PATH) {
+        return next.run(request).await;
+    }
     let mut headers = HeaderMap::with_capacity(request.headers().len());
     for (name, value) in request.headers() {
         // Standard names are static; other names, like the values, would
@@ -115,19 +121,15 @@ pub async fn detach_head(mut request: Request, next: Next) -> Response {
     if let Ok(uri) = Uri::try_from(request.uri().to_string()) {
         *request.uri_mut() = uri;
     }
-    // Only Socket.IO's requests: a REST handler still needs its path
-    // parameters.
-    if request.uri().path().starts_with(SOCKET_IO_PATH) {
-        let mut kept = Extensions::new();
-        let extensions = request.extensions_mut();
-        if let Some(upgrade) = extensions.remove::<OnUpgrade>() {
-            kept.insert(upgrade);
-        }
-        if let Some(peer) = extensions.remove::<ConnectInfo<SocketAddr>>() {
-            kept.insert(peer);
-        }
-        *extensions = kept;
+    let mut kept = Extensions::new();
+    let extensions = request.extensions_mut();
+    if let Some(upgrade) = extensions.remove::<OnUpgrade>() {
+        kept.insert(upgrade);
     }
+    if let Some(peer) = extensions.remove::<ConnectInfo<SocketAddr>>() {
+        kept.insert(peer);
+    }
+    *extensions = kept;
     next.run(request).await
 }
 
