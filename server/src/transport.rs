@@ -47,8 +47,9 @@ const WS_READ_BUFFER_BYTES: usize = 1024;
 /// `message_delivered` per recipient) on top of every `new_message`, and on
 /// a loaded machine the socket's writer task runs behind the handlers that
 /// fill its queue. The queue's memory grows only as it fills (tokio
-/// allocates it in blocks of 32 packets), so an idle socket pays nothing for
-/// the headroom; a client that really stops reading is dropped by the
+/// allocates it in blocks of 32 slots, a slot one pointer to a packet with
+/// our engine.io patch, `vendor/README.md`), so an idle socket pays nothing
+/// for the headroom; a client that really stops reading is dropped by the
 /// send timeout before the queue matters.
 pub const SEND_BUFFER_PACKETS: usize = 1024;
 

@@ -4,7 +4,10 @@
 //! 2. formatting and clippy (`--no-lint` skips them);
 //! 3. `cargo test --workspace`, which also builds the `lockstep` binary the
 //!    end-to-end tests start;
-//! 4. the JavaScript tests in `tests/js` (TypeScript checks of the
+//! 4. the patched engine.io in `vendor/engineioxide` against its own tests
+//!    (upstream's suite and lock file: the patch must not break what they
+//!    checked);
+//! 5. the JavaScript tests in `tests/js` (TypeScript checks of the
 //!    generated types, the AsyncAPI document, end-to-end tests with
 //!    socket.io-client against the binary), after `npm ci` when their
 //!    dependencies are missing or CI asks for a clean install.
@@ -50,6 +53,20 @@ pub fn run(root: &Path, args: &TestArgs) -> anyhow::Result<()> {
     step("cargo test --workspace");
     cargo(root, &["build", "--package", "lockstep"])?;
     cargo(root, &["test", "--workspace"])?;
+
+    step("cargo test (vendor/engineioxide, upstream's own tests)");
+    cargo(
+        root,
+        &[
+            "test",
+            "--manifest-path",
+            "vendor/engineioxide/Cargo.toml",
+            "--all-features",
+            "--locked",
+            "--target-dir",
+            "target/vendor",
+        ],
+    )?;
 
     if !args.no_js {
         let js = root.join("tests/js");
