@@ -8,6 +8,7 @@
 //! the 3-hour cap, a party's socket going away) goes through
 //! [`Calls::finish`], which ends it once, records it and tells both parties.
 
+pub mod log;
 pub mod registry;
 pub mod rest;
 
@@ -27,6 +28,7 @@ use crate::app::App;
 use crate::refusal::{self, Refusal, Refused};
 use crate::session::{Session, iso, now, session_of, user_room};
 use crate::store::{CallRecord, Store};
+use log::CallLog;
 use registry::{AnswerError, Busy, CallRegistry, LiveCall};
 
 /// The contract's cap on an answered call (3 hours), the default of
@@ -53,7 +55,7 @@ pub enum Ending<'a> {
 /// The call service: live state, records, timers.
 pub struct Calls<A: Adapter> {
     io: SocketIo<A>,
-    store: Arc<dyn Store>,
+    log: CallLog,
     registry: Arc<dyn CallRegistry>,
     ring_timeout: Duration,
     max_duration: Duration,
@@ -69,7 +71,7 @@ impl<A: Adapter> Calls<A> {
     ) -> Self {
         Self {
             io,
-            store,
+            log: CallLog::spawn(store),
             registry,
             ring_timeout,
             max_duration,
@@ -135,8 +137,9 @@ impl<A: Adapter> Calls<A> {
             ),
             Ending::TimedOut => ("ended", types::CallEndReason::Timeout, "system".to_owned()),
         };
-        self.record(&call, status, Some((&reason, &ended_by, at, duration)))
-            .await;
+        self.record(&call, status, Some((&reason, &ended_by, at, duration)));
+        // Whoever hears the call ended may look it up in the history.
+        self.log.written().await;
         let sent = match ending {
             Ending::Rejected { by } => {
                 let rejected = types::CallRejected {
@@ -172,9 +175,8 @@ impl<A: Adapter> Calls<A> {
         true
     }
 
-    /// Stores the call's record; a call keeps working if the database
-    /// hiccups, and the failure is logged.
-    async fn record(
+    /// Queues the call's record for the call log (see [`log`]).
+    fn record(
         &self,
         call: &LiveCall,
         status: &str,
@@ -194,9 +196,12 @@ impl<A: Adapter> Calls<A> {
             ended_at: ended.map(|(_, _, at, _)| at),
             duration_seconds: ended.and_then(|(.., duration)| duration),
         };
-        if let Err(error) = self.store.upsert_call(&record).await {
-            tracing::warn!(%error, call_id = %call.call_id, "could not record a call");
-        }
+        self.log.record(record);
+    }
+
+    /// Waits until every call record made so far is in the database.
+    pub async fn history_written(&self) {
+        self.log.written().await;
     }
 
     /// Ends the call `socket` was in, if any: its party disconnected.
@@ -380,7 +385,7 @@ impl<A: Adapter> App<A> {
                 ));
             }
         };
-        self.calls.record(&call, "active", None).await;
+        self.calls.record(&call, "active", None);
         let answered = types::CallAnswered {
             call_id: call.call_id.clone(),
             answered_by: session.profileid.clone(),
@@ -542,7 +547,7 @@ impl<A: Adapter> CallEvents<A> for App<A> {
                 };
             }
         };
-        self.calls.record(&call, "ringing", None).await;
+        self.calls.record(&call, "ringing", None);
         let incoming = types::IncomingCall {
             call_id: call.call_id.clone(),
             caller_id: session.profileid.clone(),

@@ -4,7 +4,7 @@
 //! it) sits behind [`CallRegistry`] so that several server nodes can share
 //! it: the in-memory [`LocalCalls`] serves one node; a shared implementation
 //! (Redis) slots in without touching the call logic. The durable record of
-//! every call lives in the database (see `Store::insert_call`).
+//! every call lives in the database, written by `call::log`.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

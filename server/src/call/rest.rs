@@ -56,6 +56,9 @@ async fn list_calls<A: Adapter>(
     Query(query): Query<CallsQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let limit = query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+    // Calls this node set up a moment ago may still be on their way to the
+    // database (`call::log`).
+    app.calls.history_written().await;
     let calls: Vec<CallEntry> = app
         .store
         .list_calls(&caller.profileid, limit)

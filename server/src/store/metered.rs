@@ -240,8 +240,8 @@ impl Store for MeteredStore {
         .await
     }
 
-    async fn upsert_call(&self, call: &CallRecord) -> StoreResult<()> {
-        timed("upsert_call", self.inner.upsert_call(call)).await
+    async fn upsert_calls(&self, calls: &[CallRecord]) -> StoreResult<()> {
+        timed("upsert_calls", self.inner.upsert_calls(calls)).await
     }
 
     async fn call_exists(&self, call_id: &str) -> StoreResult<bool> {

@@ -229,9 +229,11 @@ pub trait Store: Send + Sync {
 
     // --- calls ---
 
-    /// Writes the record of a call: inserted when it starts ringing,
-    /// overwritten as it is answered and ends.
-    async fn upsert_call(&self, call: &CallRecord) -> StoreResult<()>;
+    /// Writes call records in one transaction, in order: a call's record is
+    /// inserted when it starts ringing and overwritten as it is answered and
+    /// ends, so a later state of one call may follow an earlier one in the
+    /// same batch (see `call::log`).
+    async fn upsert_calls(&self, calls: &[CallRecord]) -> StoreResult<()>;
 
     /// Whether a call with this id was ever recorded (client-chosen call ids
     /// must not reuse one: the record would be overwritten).

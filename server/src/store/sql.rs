@@ -1166,35 +1166,45 @@ impl Store for SqlStore {
         Ok(deleted)
     }
 
-    async fn upsert_call(&self, call: &CallRecord) -> StoreResult<()> {
+    async fn upsert_calls(&self, calls: &[CallRecord]) -> StoreResult<()> {
+        if calls.is_empty() {
+            return Ok(());
+        }
         let _turn = self.write_turn().await;
         on_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO calls (callid, caller, callee, call_type, chatid, status, end_reason, \
-                                    ended_by, rung_at, answered_at, ended_at, duration_seconds) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-                 ON CONFLICT (callid) DO UPDATE \
-                     SET status = excluded.status, \
-                         end_reason = excluded.end_reason, \
-                         ended_by = excluded.ended_by, \
-                         answered_at = excluded.answered_at, \
-                         ended_at = excluded.ended_at, \
-                         duration_seconds = excluded.duration_seconds",
+            let mut tx = pool.begin().await?;
+            // One statement per record, not one multi-row insert: PostgreSQL
+            // refuses to update a row twice in one statement, and a batch may
+            // hold two states of one call.
+            for call in calls {
+                sqlx::query(
+                    "INSERT INTO calls (callid, caller, callee, call_type, chatid, status, end_reason, \
+                                        ended_by, rung_at, answered_at, ended_at, duration_seconds) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                     ON CONFLICT (callid) DO UPDATE \
+                         SET status = excluded.status, \
+                             end_reason = excluded.end_reason, \
+                             ended_by = excluded.ended_by, \
+                             answered_at = excluded.answered_at, \
+                             ended_at = excluded.ended_at, \
+                             duration_seconds = excluded.duration_seconds",
             )
-            .bind(&call.call_id)
-            .bind(&call.caller)
-            .bind(&call.callee)
-            .bind(&call.call_type)
-            .bind(&call.chatid)
-            .bind(&call.status)
-            .bind(&call.end_reason)
-            .bind(&call.ended_by)
-            .bind(millis(call.rung_at))
-            .bind(call.answered_at.map(millis))
-            .bind(call.ended_at.map(millis))
-            .bind(call.duration_seconds)
-            .execute(pool)
-            .await?;
+                .bind(&call.call_id)
+                .bind(&call.caller)
+                .bind(&call.callee)
+                .bind(&call.call_type)
+                .bind(&call.chatid)
+                .bind(&call.status)
+                .bind(&call.end_reason)
+                .bind(&call.ended_by)
+                .bind(millis(call.rung_at))
+                .bind(call.answered_at.map(millis))
+                .bind(call.ended_at.map(millis))
+                .bind(call.duration_seconds)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
         });
         Ok(())
     }

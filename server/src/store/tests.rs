@@ -1017,7 +1017,10 @@ async fn call_records_follow_the_call(store: Arc<dyn Store>) {
         duration_seconds: None,
     };
     assert!(!store.call_exists("call-1").await.expect("exists"));
-    store.upsert_call(&call).await.expect("ringing");
+    store
+        .upsert_calls(std::slice::from_ref(&call))
+        .await
+        .expect("ringing");
     assert!(store.call_exists("call-1").await.expect("exists"));
     call.status = "ended".into();
     call.answered_at = Some(at(5));
@@ -1025,7 +1028,10 @@ async fn call_records_follow_the_call(store: Arc<dyn Store>) {
     call.end_reason = Some("user_ended".into());
     call.ended_by = Some("bob".into());
     call.duration_seconds = Some(60);
-    store.upsert_call(&call).await.expect("ended");
+    store
+        .upsert_calls(std::slice::from_ref(&call))
+        .await
+        .expect("ended");
     let older = CallRecord {
         call_id: "call-0".into(),
         rung_at: at(-100),
@@ -1033,7 +1039,10 @@ async fn call_records_follow_the_call(store: Arc<dyn Store>) {
         status: "missed".into(),
         ..call.clone()
     };
-    store.upsert_call(&older).await.expect("older");
+    store
+        .upsert_calls(std::slice::from_ref(&older))
+        .await
+        .expect("older");
 
     let alice = store.list_calls("alice", 10).await.expect("list");
     assert_eq!(
@@ -1041,9 +1050,40 @@ async fn call_records_follow_the_call(store: Arc<dyn Store>) {
         vec![call.clone(), older],
         "newest first, one row per call"
     );
-    assert_eq!(store.list_calls("bob", 10).await.expect("list"), vec![call]);
+    assert_eq!(
+        store.list_calls("bob", 10).await.expect("list"),
+        vec![call.clone()]
+    );
     assert_eq!(store.list_calls("alice", 1).await.expect("list").len(), 1);
     assert!(store.list_calls("dave", 10).await.expect("list").is_empty());
+
+    // Two states of one call in one batch, as the call log writes them:
+    // the later one is what is kept.
+    let ringing = CallRecord {
+        call_id: "call-2".into(),
+        status: "ringing".into(),
+        rung_at: at(200),
+        answered_at: None,
+        ended_at: None,
+        end_reason: None,
+        ended_by: None,
+        duration_seconds: None,
+        ..call.clone()
+    };
+    let answered = CallRecord {
+        status: "active".into(),
+        answered_at: Some(at(205)),
+        ..ringing.clone()
+    };
+    store
+        .upsert_calls(&[ringing, answered.clone()])
+        .await
+        .expect("one batch");
+    assert_eq!(
+        store.list_calls("alice", 1).await.expect("list"),
+        vec![answered]
+    );
+    store.upsert_calls(&[]).await.expect("an empty batch");
 }
 
 async fn device_trust(store: Arc<dyn Store>) {
