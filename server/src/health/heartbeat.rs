@@ -10,6 +10,11 @@
 //! socket that let `--heartbeat-max-misses` heartbeats in a row go
 //! unanswered is disconnected.
 //!
+//! A round is spread over the first half of the interval, [`BEAT_BATCH`]
+//! sockets at a time: sending to every socket at once, and taking every
+//! answer back at once, stalled all other traffic of the node for tens of
+//! milliseconds every interval (BENCHMARKS.md, "the heartbeat burst").
+//!
 //! The per-socket state is a [`Liveness`] of three atomics inside the
 //! socket's [`SocketTelemetry`] extension; it goes away with the socket.
 //! An answer that echoes nothing the server sent is counted
@@ -28,6 +33,10 @@ use socketioxide::extract::SocketRef;
 use crate::app::App;
 use crate::session::{iso, now, session_of};
 use crate::telemetry::{Client, SocketTelemetry, names};
+
+/// Sockets sent their heartbeat together; the batches of a round are spaced
+/// evenly over the first half of the interval.
+const BEAT_BATCH: usize = 64;
 
 /// Heartbeat state of one socket.
 #[derive(Debug, Default)]
@@ -130,44 +139,54 @@ pub fn spawn<A: Adapter>(app: &Arc<App<A>>) {
         loop {
             tick.tick().await;
             let Some(app) = app.upgrade() else { break };
-            beat(&app, max_misses).await;
+            beat(&app, interval, max_misses).await;
         }
     });
 }
 
 /// One round over the sockets of this node.
-async fn beat<A: Adapter>(app: &App<A>, max_misses: u32) {
+async fn beat<A: Adapter>(app: &App<A>, interval: Duration, max_misses: u32) {
     let Some(namespace) = app.io.of("/") else {
         return;
     };
-    let sent_at = now();
-    let sent_ms = sent_at.timestamp_millis();
-    let heartbeat = types::Heartbeat {
-        timestamp: iso(sent_at),
-    };
-    let ping = types::EpochMillis(sent_ms);
+    let sockets = namespace.sockets();
+    let batches = u32::try_from(sockets.len().div_ceil(BEAT_BATCH)).unwrap_or(u32::MAX);
+    let pause = (interval / 2) / batches.max(1);
     let mut sent = 0_u64;
-    for socket in namespace.sockets() {
-        // Not admitted (yet, or ever): the handshake decides about it.
-        if session_of(&socket).is_none() {
-            continue;
+    for (index, batch) in sockets.chunks(BEAT_BATCH).enumerate() {
+        if index > 0 {
+            tokio::time::sleep(pause).await;
         }
-        let telemetry = SocketTelemetry::of(&socket);
-        match telemetry.liveness.tick(max_misses) {
-            Beat::Dead => {
-                counter!(names::HEARTBEAT_MISSES).increment(1);
-                drop_unresponsive(&socket, &telemetry, max_misses);
+        // Stamped per batch: the answer's round trip must not count the
+        // pacing.
+        let sent_at = now();
+        let sent_ms = sent_at.timestamp_millis();
+        let heartbeat = types::Heartbeat {
+            timestamp: iso(sent_at),
+        };
+        let ping = types::EpochMillis(sent_ms);
+        for socket in batch {
+            // Not admitted (yet, or ever): the handshake decides about it.
+            if session_of(socket).is_none() {
+                continue;
             }
-            Beat::Send { missed } => {
-                if missed {
+            let telemetry = SocketTelemetry::of(socket);
+            match telemetry.liveness.tick(max_misses) {
+                Beat::Dead => {
                     counter!(names::HEARTBEAT_MISSES).increment(1);
+                    drop_unresponsive(socket, &telemetry, max_misses);
                 }
-                telemetry.liveness.sent(sent_ms);
-                // A full buffer (a drowning client) is no error here: its
-                // heartbeat goes unanswered and it is dropped in time.
-                let _ = emit::heartbeat(&socket, &heartbeat).await;
-                let _ = emit::ping(&socket, &ping).await;
-                sent += 1;
+                Beat::Send { missed } => {
+                    if missed {
+                        counter!(names::HEARTBEAT_MISSES).increment(1);
+                    }
+                    telemetry.liveness.sent(sent_ms);
+                    // A full buffer (a drowning client) is no error here: its
+                    // heartbeat goes unanswered and it is dropped in time.
+                    let _ = emit::heartbeat(socket, &heartbeat).await;
+                    let _ = emit::ping(socket, &ping).await;
+                    sent += 1;
+                }
             }
         }
     }

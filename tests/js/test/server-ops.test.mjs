@@ -237,6 +237,31 @@ describe('heartbeat', () => {
     );
     assert.equal((await getJson(server, '/health')).status, 200, 'the server is fine');
   });
+
+  test('a round over many sockets goes out in batches spread over the interval, and reaches every socket', T, async () => {
+    // The server sends 64 sockets their heartbeat at a time, the batches
+    // spaced over the first half of the interval, each batch stamped when
+    // it is sent. All at once, every socket would get the same stamp in a
+    // round (and the node would stall under the burst).
+    const SOCKETS = 150;
+    const users = await Promise.all(Array.from({ length: SOCKETS }, (_, i) => newUser(server, `crowd${i}`)));
+    const sockets = await Promise.all(users.map((user) => user.socket()));
+    const answered = sockets.map((socket) => answerHeartbeats(socket));
+    try {
+      await sleep(2.5 * INTERVAL_S * 1000);
+      const stamps = new Set();
+      for (const [i, socket] of sockets.entries()) {
+        assert.ok(socket.connected, `socket ${i} still connected`);
+        const { heartbeats } = answered[i];
+        assert.ok(heartbeats.length >= 2, `socket ${i} got ${heartbeats.length} heartbeats in 2.5 intervals`);
+        for (const heartbeat of heartbeats) stamps.add(heartbeat.timestamp);
+      }
+      // Two or more rounds of three batches each.
+      assert.ok(stamps.size >= 5, `distinct heartbeat stamps: ${[...stamps].sort().join(', ')}`);
+    } finally {
+      await closeAll(...sockets);
+    }
+  });
 });
 
 describe('metrics', () => {
