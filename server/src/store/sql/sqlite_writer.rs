@@ -15,13 +15,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use rusqlite::{TransactionBehavior, params};
 use sqlx::types::Json;
 use tokio::sync::{Mutex, mpsc};
 
 use super::{
-    INSERT_MESSAGE, InsertJob, InsertOutcome, MAX_BATCH, MessageRow, SELECT_MESSAGE_BY_CLIENT_ID,
-    WriterCommand, millis,
+    INSERT_MESSAGE_UNRETURNED, InsertJob, InsertOutcome, MAX_BATCH, MessageRow,
+    SELECT_MESSAGE_BY_CLIENT_ID, WriterCommand, millis,
 };
 use crate::store::{StoreError, StoreResult};
 
@@ -184,7 +184,7 @@ fn insert_batch(
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut outcomes = Vec::with_capacity(batch.len());
     {
-        let mut insert = tx.prepare_cached(INSERT_MESSAGE)?;
+        let mut insert = tx.prepare_cached(INSERT_MESSAGE_UNRETURNED)?;
         let mut existing = tx.prepare_cached(SELECT_MESSAGE_BY_CLIENT_ID)?;
         for job in batch {
             let message = &job.message;
@@ -192,33 +192,28 @@ fn insert_batch(
                 .map_err(|error| rusqlite::Error::ToSqlConversionFailure(Box::new(error)))?;
             let mentions = serde_json::to_string(&message.mentions)
                 .map_err(|error| rusqlite::Error::ToSqlConversionFailure(Box::new(error)))?;
-            let inserted = insert
-                .query_row(
-                    params![
-                        job.messageid,
-                        message.chatid,
-                        message.senderid,
-                        message.client_message_id,
-                        message.message_type,
-                        message.content,
-                        attachments,
-                        message.reply_to,
-                        mentions,
-                        millis(message.created_at),
-                    ],
-                    message_row,
-                )
-                .optional();
+            let inserted = insert.execute(params![
+                job.messageid,
+                message.chatid,
+                message.senderid,
+                message.client_message_id,
+                message.message_type,
+                message.content,
+                attachments,
+                message.reply_to,
+                mentions,
+                millis(message.created_at),
+            ]);
             let outcome = match inserted {
-                Ok(Some(row)) => Ok((row, true)),
-                // A retry of a stored message (possibly of this batch).
-                Ok(None) => Ok((
+                Ok(0) => Ok((
+                    // A retry of a stored message (possibly of this batch).
                     existing.query_row(
                         params![message.senderid, message.client_message_id],
                         message_row,
                     )?,
                     false,
                 )),
+                Ok(_) => Ok((inserted_row(job, tx.last_insert_rowid()), true)),
                 Err(error) if is_constraint(&error) => {
                     Err(StoreError::NotFound("chat or replied-to message"))
                 }
@@ -229,6 +224,25 @@ fn insert_batch(
     }
     tx.commit()?;
     Ok(outcomes)
+}
+
+/// The row [`INSERT_MESSAGE_UNRETURNED`] stored for `job`: `seq` is the
+/// row id, every other column is what was bound.
+fn inserted_row(job: &InsertJob, seq: i64) -> MessageRow {
+    let message = &job.message;
+    MessageRow {
+        seq,
+        messageid: job.messageid.clone(),
+        chatid: message.chatid.clone(),
+        senderid: message.senderid.clone(),
+        client_message_id: message.client_message_id.clone(),
+        message_type: message.message_type.clone(),
+        content: message.content.clone(),
+        attachments: Json(message.attachments.clone()),
+        reply_to: message.reply_to.clone(),
+        mentions: Json(message.mentions.clone()),
+        created_at: millis(message.created_at),
+    }
 }
 
 /// A row of `message_columns!("")`.
