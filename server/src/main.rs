@@ -9,6 +9,13 @@ use lockstep::auth::{JwtSecret, RECOMMENDED_SECRET_BYTES, TokenVerifier};
 use lockstep::config::{Cli, Command, LogFormat, MigrateArgs, ServeArgs, ServeConfig, TokenArgs};
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc rather than glibc's malloc: the send path allocates and frees
+/// many small buffers on two threads (frames, payloads, room lists), and
+/// glibc's malloc and free were a tenth of the server's CPU under load. It
+/// costs about 1 KB more per idle socket (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // Flags, then environment variables, then the `--config` file.
     let cli = Cli::parse_with_config_file();
