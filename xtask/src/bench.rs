@@ -355,6 +355,11 @@ fn drive(
     Ok(())
 }
 
+/// How long a smoke phase waits for its last acks and deliveries. The wait
+/// ends as soon as everything arrived, so a generous bound costs nothing on a
+/// healthy run and keeps a shared machine's slow disk from reading as loss.
+const SMOKE_DRAIN_SECONDS: &str = "15";
+
 /// The generator's flags for `scenario`: the smoke preset or the defaults,
 /// with any explicit flag on top.
 fn scenario_args(args: &BenchArgs, scenario: &str) -> Vec<String> {
@@ -375,7 +380,7 @@ fn scenario_args(args: &BenchArgs, scenario: &str) -> Vec<String> {
             set("--rate", s(args.rate), "");
             set("--duration", s(args.duration), "5");
             set("--warmup", s(args.warmup), "1");
-            set("--drain", None, "3");
+            set("--drain", None, SMOKE_DRAIN_SECONDS);
         }
         "ramp" => {
             set("--clients", u(args.clients), "20");
@@ -384,7 +389,7 @@ fn scenario_args(args: &BenchArgs, scenario: &str) -> Vec<String> {
             set("--factor", s(args.ramp_factor), "2");
             set("--step-seconds", s(args.ramp_step_seconds), "1");
             set("--max-steps", u(args.ramp_max_steps), "2");
-            set("--drain", None, "3");
+            set("--drain", None, SMOKE_DRAIN_SECONDS);
         }
         "idle" => {
             set("--sockets", u(args.idle_sockets), "100");
