@@ -1392,8 +1392,8 @@ const MAX_BATCH: usize = 256;
 
 /// A connection the message writer stores batches on.
 trait BatchConnection: Send + 'static {
-    /// Stores `batch` in one transaction; `Err` when the transaction as a
-    /// whole failed (then nothing of it was committed).
+    /// Stores `batch` atomically; `Err` when the batch as a whole failed
+    /// (then nothing of it was committed).
     fn insert_batch(
         &mut self,
         batch: &[InsertJob],
@@ -1408,8 +1408,8 @@ trait BatchConnection: Send + 'static {
 /// Starts the PostgreSQL message writer (SQLite has its own, see
 /// [`sqlite_writer`]): a thread with a connection of its own that stores
 /// every `insert_message`. Whatever calls are waiting when it is ready go
-/// into one transaction, as multi-row inserts, so one commit (one WAL
-/// flush) makes a whole batch durable instead of one commit per message.
+/// into one statement, so one commit (one WAL flush) makes a whole batch
+/// durable instead of one commit per message.
 /// Each caller is answered only after the commit, so an acknowledged
 /// message is exactly as durable as before. Under light load a batch is one
 /// message and nothing waits for company.
@@ -1418,9 +1418,9 @@ trait BatchConnection: Send + 'static {
 /// round trip to the database, and behind a busy runtime's run queue every
 /// one of them waited its turn.
 ///
-/// Any failure aborts PostgreSQL's whole transaction, so the batch is rolled
-/// back and its messages are then stored one by one, each answered with its
-/// own outcome.
+/// Any failure fails the batch's whole statement, so nothing of it is
+/// stored, and its messages are then stored one by one, each answered with
+/// its own outcome.
 fn spawn_message_writer<C: BatchConnection>(conn: C) -> mpsc::UnboundedSender<WriterCommand> {
     let (commands, queue) = mpsc::unbounded_channel::<WriterCommand>();
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -1487,41 +1487,28 @@ async fn run_message_writer<C: BatchConnection>(
     }
 }
 
-/// Rows per multi-row insert: 64, or the largest power of two that fits, so
-/// that a few statement shapes (7) serve every batch size and stay prepared.
-fn chunk_size(remaining: usize) -> usize {
-    const MAX_CHUNK: usize = 64;
-    if remaining >= MAX_CHUNK {
-        MAX_CHUNK
-    } else {
-        1 << remaining.ilog2()
-    }
-}
-
-/// `INSERT … VALUES (…), (…) … ON CONFLICT DO NOTHING RETURNING` for `rows`
-/// messages (binds: [`bind_message!`] per row).
-fn insert_messages_sql(rows: usize) -> String {
-    const COLUMNS: usize = 10;
-    let values = (0..rows)
-        .map(|row| {
-            let first = row * COLUMNS + 1;
-            let slots: Vec<String> = (first..first + COLUMNS).map(|n| format!("${n}")).collect();
-            format!("({})", slots.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
-    format!(
-        "INSERT INTO messages (messageid, chatid, senderid, client_message_id, \
-             message_type, content, attachments, reply_to, mentions, created_at) \
-         VALUES {values} \
-         ON CONFLICT (senderid, client_message_id) DO NOTHING \
-         RETURNING {}",
-        message_columns!("")
-    )
-}
+/// `INSERT … SELECT … FROM UNNEST(…) … ON CONFLICT DO NOTHING RETURNING`: a
+/// whole batch as one statement, one array per column (binds: in
+/// [`PgConnection::insert_batch`]). One shape for every batch size, so it
+/// stays prepared; `WITH ORDINALITY` keeps the batch's order in `seq`.
+const INSERT_MESSAGES_UNNEST: &str = concat!(
+    "INSERT INTO messages (messageid, chatid, senderid, client_message_id, \
+         message_type, content, attachments, reply_to, mentions, created_at) \
+     SELECT m.messageid, m.chatid, m.senderid, m.client_message_id, \
+         m.message_type, m.content, m.attachments, m.reply_to, m.mentions, \
+         m.created_at \
+     FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+         $6::text[], $7::jsonb[], $8::text[], $9::jsonb[], $10::int8[]) \
+         WITH ORDINALITY AS m(messageid, chatid, senderid, client_message_id, \
+             message_type, content, attachments, reply_to, mentions, created_at, ordinal) \
+     ORDER BY m.ordinal \
+     ON CONFLICT (senderid, client_message_id) DO NOTHING \
+     RETURNING ",
+    message_columns!("")
+);
 
 /// [`BatchConnection`] on PostgreSQL, where any error (a constraint too)
-/// aborts the whole transaction: the writer then retries message by
+/// fails the whole batch's statement: the writer then retries message by
 /// message, so only the offending one is refused.
 impl BatchConnection for PgConnection {
     async fn insert_batch(
@@ -1531,40 +1518,61 @@ impl BatchConnection for PgConnection {
         if let [job] = batch {
             return Ok(vec![self.insert_one(job).await]);
         }
-        let mut tx = Connection::begin(self).await?;
-        let mut outcomes = Vec::with_capacity(batch.len());
-        let mut rest = batch;
-        while !rest.is_empty() {
-            let (chunk, after) = rest.split_at(chunk_size(rest.len()));
-            rest = after;
-            let sql = insert_messages_sql(chunk.len());
-            let mut query = sqlx::query_as::<_, MessageRow>(&sql);
-            for job in chunk {
-                query = bind_message!(query, &job.messageid, job.message);
-            }
-            let mut created: HashMap<String, MessageRow> = query
-                .fetch_all(&mut *tx)
+        // One statement outside an explicit transaction is one round trip
+        // and one commit, atomic as a whole: every round trip is a wake-up
+        // of PostgreSQL's backend, which shares the cores with the server.
+        let column = |value: fn(&InsertJob) -> &str| batch.iter().map(value).collect::<Vec<_>>();
+        let reply_to: Vec<Option<&str>> = batch
+            .iter()
+            .map(|job| job.message.reply_to.as_deref())
+            .collect();
+        let attachments: Vec<_> = batch
+            .iter()
+            .map(|job| Json(&job.message.attachments))
+            .collect();
+        let mentions: Vec<_> = batch
+            .iter()
+            .map(|job| Json(&job.message.mentions))
+            .collect();
+        let created_at: Vec<i64> = batch
+            .iter()
+            .map(|job| millis(job.message.created_at))
+            .collect();
+        let mut created: HashMap<String, MessageRow> =
+            sqlx::query_as::<_, MessageRow>(INSERT_MESSAGES_UNNEST)
+                .bind(column(|job| &job.messageid))
+                .bind(column(|job| &job.message.chatid))
+                .bind(column(|job| &job.message.senderid))
+                .bind(column(|job| &job.message.client_message_id))
+                .bind(column(|job| &job.message.message_type))
+                .bind(column(|job| &job.message.content))
+                .bind(attachments)
+                .bind(reply_to)
+                .bind(mentions)
+                .bind(created_at)
+                .fetch_all(&mut *self)
                 .await?
                 .into_iter()
                 .map(|row| (row.messageid.clone(), row))
                 .collect();
-            for job in chunk {
-                let outcome = match created.remove(&job.messageid) {
-                    Some(row) => (row, true),
-                    // A retry of a stored message (possibly of this batch).
-                    None => {
-                        let existing: MessageRow = sqlx::query_as(SELECT_MESSAGE_BY_CLIENT_ID)
-                            .bind(&job.message.senderid)
-                            .bind(&job.message.client_message_id)
-                            .fetch_one(&mut *tx)
-                            .await?;
-                        (existing, false)
-                    }
-                };
-                outcomes.push(Ok(outcome));
-            }
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for job in batch {
+            let outcome = match created.remove(&job.messageid) {
+                Some(row) => Ok((row, true)),
+                // A retry of a stored message (possibly of this batch),
+                // committed by now either way. The batch is stored, so a
+                // failure here is this message's alone: retrying the batch
+                // would report its new messages as retries.
+                None => sqlx::query_as(SELECT_MESSAGE_BY_CLIENT_ID)
+                    .bind(&job.message.senderid)
+                    .bind(&job.message.client_message_id)
+                    .fetch_one(&mut *self)
+                    .await
+                    .map(|existing| (existing, false))
+                    .map_err(StoreError::from),
+            };
+            outcomes.push(outcome);
         }
-        tx.commit().await?;
         Ok(outcomes)
     }
 

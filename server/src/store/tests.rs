@@ -11,6 +11,7 @@
 //! store tests: <reason>` line and pass, unless `LOCKSTEP_REQUIRE_POSTGRES=1`
 //! (CI), in which case they fail.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -61,6 +62,7 @@ store_tests!(
     insert_message_is_idempotent,
     concurrent_duplicate_inserts_store_one_row,
     a_refused_message_in_a_batch_refuses_only_itself,
+    batched_messages_keep_every_field,
     history_pages_newest_first_with_reactions,
     receipts_report_first_time_only,
     reactions_are_idempotent,
@@ -653,6 +655,85 @@ async fn a_refused_message_in_a_batch_refuses_only_itself(store: Arc<dyn Store>)
     }
     let page = store.history(&chatid, None, 50).await.expect("history");
     assert_eq!(page.messages.len(), 29);
+}
+
+/// Sent at once, the messages share the writer's batches (PostgreSQL
+/// stores a batch column by column): every field of every message comes
+/// back as sent, and retries within the batches return the first row.
+async fn batched_messages_keep_every_field(store: Arc<dyn Store>) {
+    let chatid = group(&*store, "alice", &["bob", "carol"]).await;
+    let original = store
+        .insert_message(&text(&chatid, "bob", "original", "to reply to"))
+        .await
+        .expect("insert")
+        .message;
+    let message = |n: usize| {
+        let mut message = text(
+            &chatid,
+            "alice",
+            &format!("batch-{n}"),
+            &format!("m{n} ü ✓"),
+        );
+        message.created_at = at(i64::try_from(n).expect("small n") + 10);
+        if n.is_multiple_of(2) {
+            message.message_type = "image".to_owned();
+            message.attachments = vec![
+                json!({"type": "image", "url": format!("https://example.test/{n}.png"), "size": n}),
+            ];
+            message.mentions = ids(&["bob", "carol"]);
+            message.reply_to = Some(original.messageid.clone());
+        }
+        message
+    };
+    // Each message twice: the second of a pair is a retry.
+    let tasks: Vec<_> = (0..40)
+        .map(|n| {
+            let store = store.clone();
+            let message = message(n / 2);
+            tokio::spawn(async move { (n / 2, store.insert_message(&message).await) })
+        })
+        .collect();
+    let mut stored: HashMap<usize, Vec<Inserted>> = HashMap::new();
+    for task in tasks {
+        let (n, result) = task.await.expect("task");
+        stored.entry(n).or_default().push(result.expect("insert"));
+    }
+    for (n, pair) in &stored {
+        assert_eq!(
+            pair.iter().filter(|i| i.created).count(),
+            1,
+            "message {n} created once"
+        );
+        assert_eq!(
+            pair[0].message, pair[1].message,
+            "a retry returns the first row"
+        );
+        let sent = message(*n);
+        let row = &pair[0].message;
+        assert_eq!(
+            (
+                &row.chatid,
+                &row.senderid,
+                &row.client_message_id,
+                &row.message_type
+            ),
+            (
+                &sent.chatid,
+                &sent.senderid,
+                &sent.client_message_id,
+                &sent.message_type
+            )
+        );
+        assert_eq!(row.content, sent.content);
+        assert_eq!(row.attachments, sent.attachments);
+        assert_eq!(row.reply_to, sent.reply_to);
+        assert_eq!(row.mentions, sent.mentions);
+        assert_eq!(row.created_at, sent.created_at);
+        let read_back = store.get_message(&row.messageid).await.expect("get");
+        assert_eq!(read_back.as_ref(), Some(row));
+    }
+    let page = store.history(&chatid, None, 50).await.expect("history");
+    assert_eq!(page.messages.len(), 21);
 }
 
 async fn history_pages_newest_first_with_reactions(store: Arc<dyn Store>) {
