@@ -11,7 +11,10 @@
 //!
 //! Each server runs alone (never two at once), with its open-file limit
 //! raised to the hard maximum (`ulimit -n`) for the idle scenario's 10,000
-//! sockets; the generator raises its own.
+//! sockets; the generator raises its own. The next server starts only once
+//! the previous one's database is gone and the disk has written back what
+//! was pending: otherwise one server's leftover writeback (tens of MB after
+//! a steady run) lands in the next one's first seconds.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -203,15 +206,18 @@ pub fn run(root: &Path, args: &BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A started server: its process and, for PostgreSQL, the database to drop.
+/// A started server: its process and the database to remove after it: a
+/// PostgreSQL database to drop, or a SQLite file (Lockstep's or Node's).
 struct Running {
     child: Child,
     addr: String,
     drop_database: Option<(String, String)>,
+    database_file: Option<PathBuf>,
 }
 
 impl Running {
-    /// SIGTERM, a few seconds' grace, then SIGKILL; drops a scratch database.
+    /// SIGTERM, a few seconds' grace, then SIGKILL; removes the scratch
+    /// database and waits for the disk (see the module's doc).
     fn stop(&mut self) {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
@@ -235,6 +241,11 @@ impl Running {
                 &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
             );
         }
+        if let Some(file) = self.database_file.take() {
+            // Removed first, its dirty pages need no writing back.
+            remove_database_files(&file);
+        }
+        let _ = Command::new("sync").status();
     }
 }
 
@@ -254,6 +265,7 @@ fn start(
     let label = server.label();
     let log = std::fs::File::create(out.join(format!("{label}.{scenario}.log")))?;
     let mut drop_database = None;
+    let mut database_file = None;
     // Raise the open-file limit to the hard maximum, then become the server
     // (same pid, so its /proc entries are the server's).
     let mut command = Command::new("bash");
@@ -279,7 +291,9 @@ fn start(
                 _ => {
                     let file = scratch.join(format!("{label}-{scenario}.db"));
                     remove_database_files(&file);
-                    format!("sqlite://{}", file.display())
+                    let url = format!("sqlite://{}", file.display());
+                    database_file = Some(file);
+                    url
                 }
             };
             command.arg(bin.join("lockstep")).args([
@@ -305,6 +319,7 @@ fn start(
                 .args(["--port", &port.to_string(), "--db"])
                 .arg(&file)
                 .args(["--jwt-secret", secret]);
+            database_file = Some(file);
         }
     }
     let child = command
@@ -317,6 +332,7 @@ fn start(
         child,
         addr,
         drop_database,
+        database_file,
     };
     if let Err(error) = wait_healthy(&mut running) {
         running.stop();
