@@ -20,6 +20,7 @@ use socketioxide::extract::SocketRef;
 use socketioxide::layer::SocketIoLayer;
 use socketioxide_redis::{RedisAdapter, RedisAdapterCtr};
 use tokio::net::TcpListener;
+use tokio_util::task::TaskTracker;
 
 use crate::auth::TokenVerifier;
 use crate::call::Calls;
@@ -52,6 +53,10 @@ pub struct App<A: Adapter> {
     /// When each socket's session ends (`crate::connection`).
     pub session_ends: Arc<Deadlines>,
     session_ends_task: tokio::task::AbortHandle,
+    /// Disconnect handlers still running. Closing the sockets at shutdown
+    /// only starts them; the store must stay open until they finished, or
+    /// a user's partners on other nodes are never told they went offline.
+    pub goodbyes: TaskTracker,
 }
 
 impl<A: Adapter> Drop for App<A> {
@@ -98,6 +103,7 @@ impl<A: Adapter> App<A> {
         Arc::new(App {
             session_ends,
             session_ends_task,
+            goodbyes: TaskTracker::new(),
             verifier: config.token_verifier(),
             presence: parts.presence,
             rate_limits: parts.rate_limits,
@@ -210,7 +216,7 @@ where
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal(app.io.clone(), config.shutdown_grace))
+    .with_graceful_shutdown(shutdown_signal(app.clone()))
     .await
     .context("serving")?;
     app.store.close().await;
@@ -234,11 +240,18 @@ fn spawn_housekeeping<A: Adapter>(app: &Arc<App<A>>) {
     });
 }
 
-/// Resolves on SIGINT or SIGTERM, after the sockets' queued events were
-/// handled and answered (new ones are refused with `SERVICE_UNAVAILABLE`)
-/// and every socket was closed, so clients reconnect elsewhere; axum then
-/// stops accepting and drains HTTP requests.
-async fn shutdown_signal<A: Adapter>(io: SocketIo<A>, grace: Duration) {
+/// Resolves on SIGINT or SIGTERM, once
+/// 1. the sockets' queued events were handled and answered (new ones are
+///    refused with `SERVICE_UNAVAILABLE`),
+/// 2. every socket's goodbye was said while other nodes can still hear it
+///    (its call ended, its user offline for partners elsewhere; see
+///    [`crate::connection::farewell`]),
+/// 3. every socket was closed, so clients reconnect elsewhere,
+/// 4. and every disconnect handler finished, so that the store, closed
+///    after axum stopped accepting and drained HTTP requests, served them.
+///
+/// Each step is bounded by the shutdown grace period.
+async fn shutdown_signal<A: Adapter>(app: Arc<App<A>>) {
     let interrupt = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -261,11 +274,28 @@ async fn shutdown_signal<A: Adapter>(io: SocketIo<A>, grace: Duration) {
         () = terminate => {},
     }
     tracing::info!("shutting down: refusing new events, finishing queued ones");
+    let grace = app.config.shutdown_grace;
     lockstep_contract::runtime::begin_drain();
     if !lockstep_contract::runtime::drained(grace).await {
         tracing::warn!("queued events did not finish within the grace period");
     }
-    if tokio::time::timeout(grace, io.close()).await.is_err() {
+    if tokio::time::timeout(grace, crate::connection::farewell(&app))
+        .await
+        .is_err()
+    {
+        tracing::warn!("goodbyes were not all said within the grace period");
+    }
+    if tokio::time::timeout(grace, app.io.close()).await.is_err() {
         tracing::warn!("sockets did not close within the grace period");
+    }
+    app.goodbyes.close();
+    if tokio::time::timeout(grace, app.goodbyes.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            running = app.goodbyes.len(),
+            "disconnect handlers did not finish within the grace period"
+        );
     }
 }

@@ -13,6 +13,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use lockstep_contract::handler::{self, ContractHandler};
 use lockstep_contract::types::{self, ErrorCode};
 use lockstep_contract::{emit, validate::Refusal};
@@ -149,11 +150,17 @@ where
     handler::register(socket, Arc::clone(app));
     socket.on_disconnect({
         let app = Arc::clone(app);
-        move |socket: SocketRef<A>, reason: DisconnectReason| async move {
-            metrics::counter!(names::DISCONNECTS, "reason" => disconnect_label(reason))
-                .increment(1);
-            tracing::debug!(sid = %socket.id, %reason, "disconnected");
-            goodbye(&app, &socket).await
+        move |socket: SocketRef<A>, reason: DisconnectReason| {
+            // Counted when socketioxide calls this (as the socket closes),
+            // not when its task first runs: shutdown waits for every one.
+            let running = app.goodbyes.token();
+            async move {
+                metrics::counter!(names::DISCONNECTS, "reason" => disconnect_label(reason))
+                    .increment(1);
+                tracing::debug!(sid = %socket.id, %reason, "disconnected");
+                goodbye(&app, &socket).await;
+                drop(running);
+            }
         }
     });
 
@@ -310,11 +317,14 @@ fn disconnect_label(reason: DisconnectReason) -> &'static str {
     }
 }
 
-/// The disconnect handler: releases the presence slot and, for the user's
-/// last socket, tells their partners they went offline.
+/// The disconnect handler: ends the socket's call, releases the presence
+/// slot and, for the user's last socket, tells their partners they went
+/// offline. Once per socket: see [`farewell`].
 async fn goodbye<A: Adapter>(app: &Arc<App<A>>, socket: &SocketRef<A>) {
     app.session_ends.cancel(socket.id);
-    let Some(session) = session_of(socket) else {
+    // Taken, not read: whichever of `farewell` and the disconnect handler
+    // takes it says the goodbye.
+    let Some(session) = socket.extensions.remove::<Arc<Session>>() else {
         return;
     };
     app.calls.socket_gone(socket.id, &session.profileid).await;
@@ -330,10 +340,32 @@ async fn goodbye<A: Adapter>(app: &Arc<App<A>>, socket: &SocketRef<A>) {
     }
 }
 
+/// How many sockets [`farewell`] says goodbye for at once: each may query
+/// the store, whose pool is far smaller than a node's sockets.
+const FAREWELLS_AT_ONCE: usize = 64;
+
+/// At shutdown, before the sockets are closed: the goodbye of every socket
+/// still connected here. Closing the namespace also closes the adapter, so
+/// a disconnect handler that runs after it can no longer reach other nodes:
+/// their users would keep seeing this node's users online (whose Redis
+/// entries the handler had removed, leaving the sweeper nothing to
+/// announce) and their calls ringing on.
+pub async fn farewell<A: Adapter>(app: &Arc<App<A>>) {
+    let Some(namespace) = app.io.of("/") else {
+        return;
+    };
+    futures::stream::iter(namespace.sockets())
+        .for_each_concurrent(FAREWELLS_AT_ONCE, |socket| async move {
+            goodbye(app, &socket).await;
+        })
+        .await;
+}
+
 pub async fn announce_presence<A: Adapter>(app: &Arc<App<A>>, profileid: &str, is_online: bool) {
-    // Shutting down (the namespace is gone, the store closing): there is
-    // nobody left on this node to tell.
-    if app.io.of("/").is_none() {
+    // A lone node shutting down closes every partner's socket too: there is
+    // nobody to tell. Nor is there once the namespace is gone.
+    let lone_node_stopping = app.cluster.is_none() && lockstep_contract::runtime::is_draining();
+    if lone_node_stopping || app.io.of("/").is_none() {
         return;
     }
     match app.store.chat_partners(profileid).await {

@@ -269,6 +269,64 @@ describe('three nodes sharing PostgreSQL and Redis', { skip }, () => {
   });
 });
 
+describe('a node stopped with SIGTERM', { skip }, () => {
+  let cluster;
+  before(async () => {
+    cluster = await startCluster(2);
+  });
+  after(async () => cluster?.stop());
+
+  // Closing the sockets only starts their disconnect handlers; each one
+  // removes the user from Redis and tells their partners. A node that
+  // closed its store before they finished left some users "online" for
+  // good: their Redis entries were gone, so the sweeper had nothing to
+  // announce either.
+  test('partners on another node see every user of the stopped node go offline, and its calls end, at once', { timeout: 90_000 }, async () => {
+    const [nodeA, nodeB] = cluster.nodes;
+    const USERS = 150;
+    const BOUND_MS = 5_000; // well under the node TTL (10 s): not the sweeper's doing
+    const watcher = await clusterUser(cluster.nodes, 'watcher');
+    const leaving = await Promise.all(Array.from({ length: USERS }, (_, i) => clusterUser(cluster.nodes, `leaving${i}`)));
+    await createChat(nodeA, watcher, { participants: leaving.map((u) => u.profileid) });
+    const w = await watcher.on(nodeA);
+    const sockets = [];
+    try {
+      for (const user of leaving) sockets.push(await user.on(nodeB));
+      for (const user of leaving) {
+        await w.inbox.take('user_status_changed', { where: (p) => p.profileid === user.profileid && p.isOnline });
+      }
+      // The watcher is in a call with the first of them.
+      await createChat(nodeA, watcher, { chatType: 'direct', participants: [leaving[0].profileid] });
+      const call = await emitAck(w, 'initiate_call', { targetId: leaving[0].profileid, callType: 'voice' });
+      assert.equal(call.success, true, JSON.stringify(call));
+      await sockets[0].inbox.take('incoming_call');
+      sockets[0].emit('answer_call', { callId: call.callId, acceptsVideo: false });
+      await w.inbox.take('call_answered');
+
+      const outcome = await nodeB.signal('SIGTERM');
+      assert.equal(outcome.code, 0, `exit code (signal ${outcome.signal}):\n${nodeB.logs()}`);
+      const deadline = Date.now() + BOUND_MS;
+      const missed = [];
+      for (const user of leaving) {
+        try {
+          await w.inbox.take('user_status_changed', {
+            where: (p) => p.profileid === user.profileid && !p.isOnline,
+            timeout: Math.max(1, deadline - Date.now()),
+          });
+        } catch {
+          missed.push(user.profileid);
+        }
+      }
+      assert.deepEqual(missed, [], `${missed.length} of ${USERS} users not announced offline within ${BOUND_MS} ms of the stop:\n${nodeB.logs(20)}`);
+      const ended = await w.inbox.take('call_ended', { where: (p) => p.callId === call.callId, timeout: Math.max(1, deadline - Date.now()) });
+      assert.equal(ended.reason, 'participant_disconnected');
+      assert.doesNotMatch(nodeB.logs(400), /storage unavailable/, 'disconnect handlers ran against a closed store');
+    } finally {
+      await closeAll(w, ...sockets);
+    }
+  });
+});
+
 describe('Redis going away and coming back', { skip }, () => {
   let redisProcess;
   let port;
