@@ -16,6 +16,7 @@
 //! each; see BENCHMARKS.md.
 
 mod auth;
+mod host;
 mod idle;
 mod messaging;
 mod proto;

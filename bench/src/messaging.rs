@@ -239,6 +239,7 @@ impl Fleet {
         phase: Phase,
         drain: f64,
     ) -> (Value, f64) {
+        let started_at = self.shared.epoch.elapsed();
         let window = Window::start(common.server_pid);
         if phase.per_client > 0.0 {
             let period = Duration::from_secs_f64(1.0 / phase.per_client);
@@ -254,6 +255,9 @@ impl Fleet {
         let mut measured = window.finish();
         measured["sending_seconds"] = json!(round3(sending));
         measured["drained"] = json!(drained);
+        // The timeline's seconds count from the fleet's start; this lines
+        // the host's seconds up with them.
+        measured["started_at_s"] = json!(round3(started_at.as_secs_f64()));
         (measured, sending)
     }
 
@@ -546,6 +550,13 @@ pub async fn steady(common: &Common, opts: &SteadyOpts) -> anyhow::Result<Value>
     let phase_errors = fleet.phase_errors(1);
     let shape = fleet.shape();
     let shared = fleet.stop().await;
+    // Bytes the server itself wrote (its SQLite WAL and checkpoints; 0 for
+    // PostgreSQL, whose own processes write): unlike latency, this does not
+    // move with the host, so it compares storage layouts run to run.
+    let acked = result["acked"].as_u64().unwrap_or(0).max(1);
+    if let Some(bytes) = window["server"]["disk_write_bytes"].as_u64() {
+        result["disk_write_kb_per_msg"] = json!(round3(bytes as f64 / 1024.0 / acked as f64));
+    }
     result["window"] = window;
     result["errors"] = json!(phase_errors);
     result["error_kinds"] = shared.errors.summary();

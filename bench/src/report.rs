@@ -72,6 +72,33 @@ fn figures(scenario: &str) -> Vec<Figure> {
                 "result.window.generator.cpu_percent",
                 Lower,
             ),
+            fig(
+                "server disk writes per message (KB)",
+                "result.disk_write_kb_per_msg",
+                Lower,
+            ),
+            // The host's share: not the server's doing, but what its tail
+            // has to be read against (see bench/src/host.rs).
+            fig(
+                "host CPU stolen (% of all cores)",
+                "result.window.host.cpu_steal_percent",
+                Lower,
+            ),
+            fig(
+                "host iowait (% of all cores)",
+                "result.window.host.cpu_iowait_percent",
+                Lower,
+            ),
+            fig(
+                "disk flush latency, mean (ms)",
+                "result.window.host.disk_flush_ms_mean",
+                Lower,
+            ),
+            fig(
+                "disk flush latency, worst second's mean (ms)",
+                "result.window.host.worst_second.disk_flush_ms_mean",
+                Lower,
+            ),
         ],
         "ramp" => vec![
             fig(
@@ -269,6 +296,9 @@ pub fn run(opts: &ReportOpts) -> anyhow::Result<()> {
                 );
             }
         }
+        if scenario == "steady" {
+            md.push_str(&slowest_seconds_table(&runs));
+        }
         md.push('\n');
         summary.insert(scenario.into(), Value::Object(table));
         for (label, value) in &runs {
@@ -296,6 +326,91 @@ pub fn run(opts: &ReportOpts) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// How many of a steady run's slowest seconds the table shows.
+const SLOWEST_SECONDS: usize = 5;
+
+/// Each server's slowest seconds of a steady run (by its slowest ack) beside
+/// what the host did in the same second: whether a tail came with stolen
+/// CPU or a slow disk, or with neither.
+fn slowest_seconds_table(runs: &[&(String, Value)]) -> String {
+    let mut md = format!(
+        "\nThe {SLOWEST_SECONDS} seconds with the slowest ack, and the host in that second \
+         (±1 s: the two clocks are read apart):\n\n\
+         | server | second | acks | slowest ack (ms) | CPU stolen (%) | iowait (%) | disk flushes | flush mean (ms) |\n\
+         | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+    );
+    for (label, value) in runs {
+        for row in slowest_seconds(value) {
+            let host = |i: usize| {
+                row.host
+                    .and_then(|h| h.get(i))
+                    .and_then(Value::as_f64)
+                    .map(format_number)
+                    .unwrap_or("–".into())
+            };
+            let _ = writeln!(
+                md,
+                "| {label} | {} | {} | {} | {} | {} | {} | {} |",
+                row.second,
+                row.acks,
+                format_number(row.slowest_ms),
+                host(3),
+                host(2),
+                row.host
+                    .and_then(|h| h.get(6))
+                    .and_then(Value::as_u64)
+                    .map_or("–".into(), |n| n.to_string()),
+                host(7),
+            );
+        }
+    }
+    md
+}
+
+struct SlowSecond<'a> {
+    second: u64,
+    acks: u64,
+    slowest_ms: f64,
+    /// The host's `per_second` row for the same second, if sampled.
+    host: Option<&'a Vec<Value>>,
+}
+
+/// The [`SLOWEST_SECONDS`] seconds of `result.timeline` (`[second, acks,
+/// slowest ms]`, seconds from the fleet's start) with the slowest ack,
+/// slowest first, each with its row of `result.window.host.per_second`
+/// (`[n, ...]`, the n-th second after the window started at
+/// `result.window.started_at_s`) that overlaps it most.
+fn slowest_seconds(value: &Value) -> Vec<SlowSecond<'_>> {
+    let started_at = number(value, "result.window.started_at_s").unwrap_or(0.0);
+    let host_rows = lookup(value, "result.window.host.per_second").and_then(Value::as_array);
+    let mut seconds: Vec<SlowSecond> = lookup(value, "result.timeline")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|row| {
+            let second = row.get(0)?.as_u64()?;
+            // Warm-up seconds come before the measured window.
+            if (second as f64) < started_at.floor() {
+                return None;
+            }
+            // Host row n spans [started_at + n - 1, started_at + n): the one
+            // that overlaps this second most.
+            let n = (second as f64 - started_at).round().max(0.0) as usize + 1;
+            Some(SlowSecond {
+                second,
+                acks: row.get(1)?.as_u64()?,
+                slowest_ms: row.get(2)?.as_f64()?,
+                host: host_rows
+                    .and_then(|rows| rows.get(n - 1))
+                    .and_then(Value::as_array),
+            })
+        })
+        .collect();
+    seconds.sort_by(|a, b| b.slowest_ms.total_cmp(&a.slowest_ms));
+    seconds.truncate(SLOWEST_SECONDS);
+    seconds
 }
 
 /// What a smoke run must not show.
@@ -568,5 +683,30 @@ mod tests {
             check("ramp", "lockstep", &silent),
             ["lockstep ramp: a step acked no message"]
         );
+    }
+
+    #[test]
+    fn slowest_seconds_skip_the_warm_up_and_line_up_with_the_host() {
+        let steady = json!({
+            "result": {
+                // Seconds 3 and 4 are warm-up: the window starts at 5.4.
+                "timeline": [[3, 10, 90.0], [4, 10, 80.0], [5, 10, 2.0], [6, 10, 30.0], [7, 10, 4.0]],
+                "window": {
+                    "started_at_s": 5.4,
+                    "host": { "per_second": [
+                        [1, 50.0, 1.0, 0.0, 100, 1.0, 10, 0.5],
+                        [2, 50.0, 9.0, 7.0, 100, 1.0, 10, 25.0],
+                        [3, 50.0, 1.0, 0.0, 100, 1.0, 10, 0.5]
+                    ] }
+                }
+            }
+        });
+        let slowest = slowest_seconds(&steady);
+        let seconds: Vec<u64> = slowest.iter().map(|s| s.second).collect();
+        assert_eq!(seconds, [6, 7, 5]);
+        // Second 6 began 0.6 s into the window: the host's second row.
+        let host = slowest[0].host.expect("sampled");
+        assert_eq!(host[3], json!(7.0));
+        assert_eq!(host[7], json!(25.0));
     }
 }

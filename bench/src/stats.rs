@@ -1,5 +1,6 @@
 //! Measurements: latency histograms, the server's CPU and memory from
-//! `/proc`, and the generator's own CPU from `getrusage`.
+//! `/proc`, the generator's own CPU from `getrusage`, and the host's (see
+//! [`crate::host`]).
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -7,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
+
+use crate::host::HostSampler;
 
 /// A latency histogram in microseconds, shared by every client task.
 pub struct Latency {
@@ -95,6 +98,9 @@ pub struct ProcReading {
     pub rss_kb: u64,
     /// Peak resident set size over the process's life (`VmHWM`).
     pub hwm_kb: u64,
+    /// Bytes the process caused to be written to storage (`/proc/<pid>/io`
+    /// `write_bytes`; 0 where that file is not readable).
+    pub disk_write_bytes: u64,
 }
 
 /// Reads `/proc/<pid>/stat` and `/proc/<pid>/status`.
@@ -125,10 +131,17 @@ pub fn read_proc(pid: u32) -> anyhow::Result<ProcReading> {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0)
     };
+    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();
+    let disk_write_bytes = io
+        .lines()
+        .find_map(|l| l.strip_prefix("write_bytes:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
     Ok(ProcReading {
         cpu_seconds,
         rss_kb: kb("VmRSS:"),
         hwm_kb: kb("VmHWM:"),
+        disk_write_bytes,
     })
 }
 
@@ -175,6 +188,7 @@ pub struct Window {
     self_start: f64,
     peak_rss_kb: std::sync::Arc<AtomicU64>,
     sampler: Option<tokio::task::JoinHandle<()>>,
+    host: HostSampler,
 }
 
 impl Window {
@@ -205,6 +219,7 @@ impl Window {
             self_start: self_cpu_seconds(),
             peak_rss_kb,
             sampler,
+            host: HostSampler::start(),
         }
     }
 
@@ -214,7 +229,8 @@ impl Window {
     }
 
     /// Ends the window: server CPU %, RSS (start, end, sampled peak,
-    /// lifetime peak), generator CPU %.
+    /// lifetime peak), generator CPU %, and the host's steal and disk
+    /// latency (see [`HostSampler`]).
     pub fn finish(self) -> Value {
         let wall = self.elapsed().max(1e-6);
         if let Some(sampler) = &self.sampler {
@@ -231,6 +247,7 @@ impl Window {
                     "rss_end_kb": end.rss_kb,
                     "rss_peak_sampled_kb": self.peak_rss_kb.load(Ordering::Relaxed).max(end.rss_kb),
                     "vm_hwm_kb": end.hwm_kb,
+                    "disk_write_bytes": end.disk_write_bytes.saturating_sub(start.disk_write_bytes),
                 }),
                 Err(error) => json!({ "pid": pid, "error": error.to_string() }),
             },
@@ -243,6 +260,7 @@ impl Window {
                 "cpu_seconds": round3(generator_cpu),
                 "cpu_percent": round3(100.0 * generator_cpu / wall),
             },
+            "host": self.host.finish(),
         })
     }
 }
