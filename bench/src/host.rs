@@ -111,6 +111,17 @@ fn between(before: &Counters, after: &Counters) -> Second {
     }
 }
 
+/// The row of a window's `per_second` (numbered from 1) that overlaps most
+/// with `second` of a timeline whose clock started `started_at` seconds
+/// before the window's; `None` for seconds before the window. Row n spans
+/// `[started_at + n - 1, started_at + n)`.
+pub fn row_of_second(second: u64, started_at: f64) -> Option<usize> {
+    if (second as f64) < started_at.floor() {
+        return None;
+    }
+    Some((second as f64 - started_at).round().max(0.0) as usize + 1)
+}
+
 /// Samples the host once a second until finished.
 pub struct HostSampler {
     first: Option<Counters>,

@@ -10,8 +10,8 @@
 //! phase (warm-up, the measured window, a ramp step) its message was sent in.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -59,6 +59,9 @@ struct PhaseStats {
     ack: Latency,
     delivery: Latency,
     lag: Latency,
+    /// Every ack as (second it was sent, from the fleet's start; latency
+    /// in µs), to split a run's latency by what the host did each second.
+    acks_by_second: Mutex<Vec<(u32, u32)>>,
 }
 
 struct Shared {
@@ -454,6 +457,14 @@ impl Client {
                     let latency = shared.now_us().saturating_sub(sent_us);
                     stats.ack.record(latency);
                     shared.record_ack(sent_us, latency);
+                    stats
+                        .acks_by_second
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((
+                            (sent_us / 1_000_000) as u32,
+                            latency.min(u32::MAX as u64) as u32,
+                        ));
                     stats.acked.fetch_add(1, Ordering::Relaxed);
                 } else {
                     stats.refused.fetch_add(1, Ordering::Relaxed);
@@ -557,6 +568,13 @@ pub async fn steady(common: &Common, opts: &SteadyOpts) -> anyhow::Result<Value>
     if let Some(bytes) = window["server"]["disk_write_bytes"].as_u64() {
         result["disk_write_kb_per_msg"] = json!(round3(bytes as f64 / 1024.0 / acked as f64));
     }
+    result["calm_host"] = {
+        let samples = shared.phases[1]
+            .acks_by_second
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        calm_host_acks(&samples, &window)
+    };
     result["window"] = window;
     result["errors"] = json!(phase_errors);
     result["error_kinds"] = shared.errors.summary();
@@ -569,6 +587,53 @@ pub async fn steady(common: &Common, opts: &SteadyOpts) -> anyhow::Result<Value>
         "message_bytes": opts.group.message_bytes,
         "result": result,
     }))
+}
+
+/// A second in which the host stole less than this share of all cores
+/// counts as calm.
+const CALM_STEAL_PERCENT: f64 = 1.0;
+
+/// Ack latency over the calm seconds of a window only: what the server
+/// gave while the hypervisor left the machine alone. Beside the whole
+/// run's figures, never instead of them: on a shared VM a neighbour can
+/// take half of both cores for tens of seconds (BENCHMARKS.md), and no
+/// server's tail survives that. Null when the host was not sampled.
+fn calm_host_acks(samples: &[(u32, u32)], window: &Value) -> Value {
+    let Some(rows) = window["host"]["per_second"].as_array() else {
+        return Value::Null;
+    };
+    let started_at = window["started_at_s"].as_f64().unwrap_or(0.0);
+    let calm: std::collections::HashSet<usize> = rows
+        .iter()
+        .filter_map(|row| {
+            let n = row.get(0)?.as_u64()? as usize;
+            (row.get(3)?.as_f64()? < CALM_STEAL_PERCENT).then_some(n)
+        })
+        .collect();
+    let mut latencies: Vec<u32> = samples
+        .iter()
+        .filter(|(second, _)| {
+            crate::host::row_of_second(u64::from(*second), started_at)
+                .is_some_and(|n| calm.contains(&n))
+        })
+        .map(|(_, latency)| *latency)
+        .collect();
+    latencies.sort_unstable();
+    let percentile = |q: f64| -> Value {
+        if latencies.is_empty() {
+            return Value::Null;
+        }
+        let index = ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1;
+        json!(round3(f64::from(latencies[index]) / 1000.0))
+    };
+    json!({
+        "steal_below_percent": CALM_STEAL_PERCENT,
+        "calm_seconds": calm.len(),
+        "of_seconds": rows.len(),
+        "acks": latencies.len(),
+        "ack_p50_ms": percentile(0.50),
+        "ack_p99_ms": percentile(0.99),
+    })
 }
 
 /// Options of scenario 2.
@@ -674,4 +739,36 @@ pub async fn ramp(common: &Common, opts: &RampOpts) -> anyhow::Result<Value> {
         "error_kinds": shared.errors.summary(),
         "other_events": shared.other_events.load(Ordering::Relaxed),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calm_acks_leave_out_stolen_seconds_and_the_warm_up() {
+        // The window starts 10.0 s after the fleet; host rows 1 and 3 are
+        // calm, row 2 had 30 % of the CPU stolen.
+        let window = json!({
+            "started_at_s": 10.0,
+            "host": { "per_second": [
+                [1, 50.0, 1.0, 0.0, 0, 0.0, 0, 0.0],
+                [2, 50.0, 1.0, 30.0, 0, 0.0, 0, 0.0],
+                [3, 50.0, 1.0, 0.5, 0, 0.0, 0, 0.0]
+            ] }
+        });
+        let mut samples = vec![(9, 500_000)]; // warm-up
+        samples.extend((0..100).map(|i| (10, 1_000 + i))); // row 1
+        samples.extend((0..100).map(|_| (11, 80_000))); // row 2, stolen
+        samples.extend((0..100).map(|i| (12, 2_000 + i))); // row 3
+        let calm = calm_host_acks(&samples, &window);
+        assert_eq!(calm["calm_seconds"], json!(2));
+        assert_eq!(calm["of_seconds"], json!(3));
+        assert_eq!(calm["acks"], json!(200));
+        // Nearest rank: the 198th of 200.
+        assert_eq!(calm["ack_p99_ms"], json!(2.097));
+        assert_eq!(calm["ack_p50_ms"], json!(1.099));
+        // No host readings, no calm figure.
+        assert_eq!(calm_host_acks(&samples, &json!({})), Value::Null);
+    }
 }

@@ -73,6 +73,16 @@ fn figures(scenario: &str) -> Vec<Figure> {
                 Lower,
             ),
             fig(
+                "ack p99, seconds the host stole < 1 % of the CPU (ms)",
+                "result.calm_host.ack_p99_ms",
+                Lower,
+            ),
+            fig(
+                "seconds the host stole < 1 % of the CPU",
+                "result.calm_host.calm_seconds",
+                Higher,
+            ),
+            fig(
                 "server disk writes per message (KB)",
                 "result.disk_write_kb_per_msg",
                 Lower,
@@ -392,12 +402,7 @@ fn slowest_seconds(value: &Value) -> Vec<SlowSecond<'_>> {
         .filter_map(|row| {
             let second = row.get(0)?.as_u64()?;
             // Warm-up seconds come before the measured window.
-            if (second as f64) < started_at.floor() {
-                return None;
-            }
-            // Host row n spans [started_at + n - 1, started_at + n): the one
-            // that overlaps this second most.
-            let n = (second as f64 - started_at).round().max(0.0) as usize + 1;
+            let n = crate::host::row_of_second(second, started_at)?;
             Some(SlowSecond {
                 second,
                 acks: row.get(1)?.as_u64()?,
