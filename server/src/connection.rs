@@ -322,9 +322,13 @@ fn disconnect_label(reason: DisconnectReason) -> &'static str {
 /// offline. Once per socket: see [`farewell`].
 async fn goodbye<A: Adapter>(app: &Arc<App<A>>, socket: &SocketRef<A>) {
     app.session_ends.cancel(socket.id);
-    // Taken, not read: whichever of `farewell` and the disconnect handler
-    // takes it says the goodbye.
-    let Some(session) = socket.extensions.remove::<Arc<Session>>() else {
+    // Whichever of `farewell` and the disconnect handler marks the socket
+    // first says the goodbye. The session stays: an event still queued may
+    // need it.
+    if socket.extensions.insert(GoodbyeSaid).is_some() {
+        return;
+    }
+    let Some(session) = session_of(socket) else {
         return;
     };
     app.calls.socket_gone(socket.id, &session.profileid).await;
@@ -339,6 +343,10 @@ async fn goodbye<A: Adapter>(app: &Arc<App<A>>, socket: &SocketRef<A>) {
         announce_presence(app, &session.profileid, false).await;
     }
 }
+
+/// Marks a socket whose goodbye was said.
+#[derive(Clone)]
+struct GoodbyeSaid;
 
 /// How many sockets [`farewell`] says goodbye for at once: each may query
 /// the store, whose pool is far smaller than a node's sockets.
