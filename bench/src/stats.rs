@@ -98,9 +98,6 @@ pub struct ProcReading {
     pub rss_kb: u64,
     /// Peak resident set size over the process's life (`VmHWM`).
     pub hwm_kb: u64,
-    /// Bytes the process caused to be written to storage (`/proc/<pid>/io`
-    /// `write_bytes`; 0 where that file is not readable).
-    pub disk_write_bytes: u64,
 }
 
 /// Reads `/proc/<pid>/stat` and `/proc/<pid>/status`.
@@ -131,18 +128,23 @@ pub fn read_proc(pid: u32) -> anyhow::Result<ProcReading> {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0)
     };
-    let io = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();
-    let disk_write_bytes = io
-        .lines()
-        .find_map(|l| l.strip_prefix("write_bytes:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
     Ok(ProcReading {
         cpu_seconds,
         rss_kb: kb("VmRSS:"),
         hwm_kb: kb("VmHWM:"),
-        disk_write_bytes,
     })
+}
+
+/// Bytes the process caused to be written to storage so far
+/// (`/proc/<pid>/io` `write_bytes`; 0 where that file is not readable).
+/// Read at a window's two ends only, not by the RSS sampler.
+fn disk_write_bytes(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/io"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("write_bytes:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 fn clock_ticks_per_second() -> f64 {
@@ -185,6 +187,8 @@ pub struct Window {
     pid: Option<u32>,
     started: Instant,
     server_start: Option<ProcReading>,
+    /// The server's `disk_write_bytes` when the window started.
+    server_written_start: u64,
     self_start: f64,
     peak_rss_kb: std::sync::Arc<AtomicU64>,
     sampler: Option<tokio::task::JoinHandle<()>>,
@@ -216,6 +220,7 @@ impl Window {
             pid,
             started: Instant::now(),
             server_start,
+            server_written_start: pid.map_or(0, disk_write_bytes),
             self_start: self_cpu_seconds(),
             peak_rss_kb,
             sampler,
@@ -247,7 +252,7 @@ impl Window {
                     "rss_end_kb": end.rss_kb,
                     "rss_peak_sampled_kb": self.peak_rss_kb.load(Ordering::Relaxed).max(end.rss_kb),
                     "vm_hwm_kb": end.hwm_kb,
-                    "disk_write_bytes": end.disk_write_bytes.saturating_sub(start.disk_write_bytes),
+                    "disk_write_bytes": disk_write_bytes(pid).saturating_sub(self.server_written_start),
                 }),
                 Err(error) => json!({ "pid": pid, "error": error.to_string() }),
             },
