@@ -131,7 +131,7 @@ impl ContractMd {
                         format!(
                             "[`{}`](#{}) — {}{deprecated}: {}",
                             e.name,
-                            event_anchor(&e.name),
+                            event_anchor(&e.key),
                             direction_words(e.direction),
                             one_line(&e.summary)
                         )
@@ -227,7 +227,7 @@ fn event_doc(contract: &Contract, event: &EventView) -> EventDoc {
     let brief = event.alias_of.is_some();
     EventDoc {
         name: event.name.clone(),
-        anchor: event_anchor(&event.name),
+        anchor: event_anchor(&event.key),
         meta,
         summary: event.summary.trim().to_string(),
         description: event.description.trim().to_string(),
@@ -337,7 +337,7 @@ fn usages(contract: &Contract, events: &[EventView]) -> BTreeMap<String, Vec<Str
         "[the handshake](#handshake)".to_string(),
     );
     for event in events.iter().filter(|e| e.alias_of.is_none()) {
-        let link = format!("[`{}`](#{})", event.name, event_anchor(&event.name));
+        let link = format!("[`{}`](#{})", event.name, event_anchor(&event.key));
         if let Some(payload) = &event.payload_type {
             add(payload, format!("{link} (payload)"));
         }
