@@ -266,47 +266,47 @@ impl Contract {
 
     fn view(&self, event: &Event) -> EventView {
         {
-                // Aliases share their target's payload and ack.
-                let target = event
-                    .alias_of
+            // Aliases share their target's payload and ack.
+            let target = event
+                .alias_of
+                .as_deref()
+                .and_then(|t| self.event(t))
+                .unwrap_or(event);
+            let ack_branches = target
+                .ack
+                .as_deref()
+                .and_then(Self::def_name)
+                .and_then(|ack| self.ack_branches(ack));
+            EventView {
+                name: event.name.clone(),
+                const_name: event.name.to_shouty_snake_case(),
+                direction: event.direction,
+                domain: event.domain,
+                summary: event.summary.clone(),
+                description: event.description.clone().unwrap_or_default(),
+                payload_type: target
+                    .payload
                     .as_deref()
-                    .and_then(|t| self.event(t))
-                    .unwrap_or(event);
-                let ack_branches = target
+                    .and_then(Self::def_name)
+                    .map(str::to_string),
+                ack_type: target
                     .ack
                     .as_deref()
                     .and_then(Self::def_name)
-                    .and_then(|ack| self.ack_branches(ack));
-                EventView {
-                    name: event.name.clone(),
-                    const_name: event.name.to_shouty_snake_case(),
-                    direction: event.direction,
-                    domain: event.domain,
-                    summary: event.summary.clone(),
-                    description: event.description.clone().unwrap_or_default(),
-                    payload_type: target
-                        .payload
-                        .as_deref()
-                        .and_then(Self::def_name)
-                        .map(str::to_string),
-                    ack_type: target
-                        .ack
-                        .as_deref()
-                        .and_then(Self::def_name)
-                        .map(str::to_string),
-                    alias_of: event.alias_of.clone(),
-                    replaced_by: event.deprecated.as_ref().map(|d| d.replaced_by.clone()),
-                    rate_count: target.limits.as_ref().and_then(|l| l.rate).map(|r| r.count),
-                    rate_period_seconds: target
-                        .limits
-                        .as_ref()
-                        .and_then(|l| l.rate)
-                        .map(|r| r.period_seconds),
-                    content_max_bytes: target.limits.as_ref().and_then(|l| l.content_max_bytes),
-                    key: event.name.clone(),
-                    ack_success_type: ack_branches.as_ref().map(|b| b.0.clone()),
-                    ack_failure_type: ack_branches.map(|b| b.1),
-                }
+                    .map(str::to_string),
+                alias_of: event.alias_of.clone(),
+                replaced_by: event.deprecated.as_ref().map(|d| d.replaced_by.clone()),
+                rate_count: target.limits.as_ref().and_then(|l| l.rate).map(|r| r.count),
+                rate_period_seconds: target
+                    .limits
+                    .as_ref()
+                    .and_then(|l| l.rate)
+                    .map(|r| r.period_seconds),
+                content_max_bytes: target.limits.as_ref().and_then(|l| l.content_max_bytes),
+                key: event.name.clone(),
+                ack_success_type: ack_branches.as_ref().map(|b| b.0.clone()),
+                ack_failure_type: ack_branches.map(|b| b.1),
+            }
         }
     }
 
@@ -592,9 +592,7 @@ fn check_subset(schema: &Value, at: &str, defs: &Map<String, Value>) -> Result<(
                 )));
             }
             "const" if !(value.is_boolean() || value.is_string()) => {
-                return Err(invalid(format!(
-                    "{here}: `const` is a boolean or a string"
-                )));
+                return Err(invalid(format!("{here}: `const` is a boolean or a string")));
             }
             "format"
                 if !value

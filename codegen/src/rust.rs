@@ -252,10 +252,7 @@ fn limits_rs(contract: &Contract) -> Vec<RustLimit> {
                 LimitUnit::Count | LimitUnit::Bytes => ("u32".to_string(), limit.value.to_string()),
             };
             RustLimit {
-                doc: format!(
-                    "{} Contract: `{}` = {}.",
-                    limit.doc, limit.key, limit.value
-                ),
+                doc: format!("{} Contract: `{}` = {}.", limit.doc, limit.key, limit.value),
                 const_name: limit.const_name.to_string(),
                 ty,
                 value,
@@ -350,10 +347,8 @@ impl RustEvent {
                 .unwrap_or_default()
         };
         // Refusals echo request fields their refusal branch also has.
-        let (payload_fields, ack_fields) = (
-            properties(&e.payload_type),
-            properties(&e.ack_failure_type),
-        );
+        let (payload_fields, ack_fields) =
+            (properties(&e.payload_type), properties(&e.ack_failure_type));
         let ack_echo = ack_fields
             .iter()
             .filter(|(name, schema)| {

@@ -104,7 +104,10 @@ impl Runtime {
             .limits()
             .into_iter()
             .map(|limit| RuntimeLimit {
-                doc: jsdoc(&[format!("{} Contract default: {}.", limit.doc, limit.value)], "  "),
+                doc: jsdoc(
+                    &[format!("{} Contract default: {}.", limit.doc, limit.value)],
+                    "  ",
+                ),
                 key: limit.key.to_string(),
                 value: limit.value,
             })

@@ -887,7 +887,10 @@ mod tests {
         assert!(config.legacy_events);
         assert!(!config.trust_proxy);
         assert_eq!(config.heartbeat_interval, limits::HEARTBEAT_INTERVAL);
-        assert_eq!(config.heartbeat_max_misses, limits::HEARTBEAT_ALLOWED_MISSES);
+        assert_eq!(
+            config.heartbeat_max_misses,
+            limits::HEARTBEAT_ALLOWED_MISSES
+        );
         assert!(config.allowed_origins.is_empty());
     }
 

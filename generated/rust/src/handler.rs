@@ -225,7 +225,8 @@ pub trait ContractHandler<
 /// Each payload is validated against its JSON Schema and decoded into its
 /// type before the handler sees it. A payload that does not match is
 /// answered with `VALIDATION_ERROR`: in the ack when the event has one and
-/// the client passed a callback, as the `error` event otherwise. Events of one
+/// the client passed a callback, as the `error` event otherwise; so is
+/// a handler's refusal of an event with an ack. Events of one
 /// socket are handled one after the other, in arrival order.
 pub fn register<A: Adapter, H: ContractHandler<A>>(
     socket: &SocketRef<A>,
@@ -532,22 +533,38 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                 event: events::SEND_MESSAGE,
                             };
                             let served_by = Arc::clone(&handler);
+                            let served_socket = socket.clone();
                             let job = async move {
                                 let started = std::time::Instant::now();
                                 let result = served_by.send_message(ctx, payload).await;
                                 served_by.served(events::SEND_MESSAGE, started.elapsed());
-                                if let Some(ack) = reply {
-                                    let answer = match result {
-                                        Ok(accepted) => success_answer(&accepted),
-                                        Err(refused) => {
-                                            failure_answer(
+                                match (reply, result) {
+                                    (Some(ack), Ok(accepted)) => {
+                                        send_ack(
+                                            ack,
+                                            events::SEND_MESSAGE,
+                                            &success_answer(&accepted),
+                                        )
+                                    }
+                                    (Some(ack), Err(refused)) => {
+                                        send_ack(
+                                            ack,
+                                            events::SEND_MESSAGE,
+                                            &failure_answer(
                                                 &refused.refusal,
                                                 refused.retry_after,
                                                 &echoed,
-                                            )
-                                        }
-                                    };
-                                    send_ack(ack, events::SEND_MESSAGE, &answer);
+                                            ),
+                                        )
+                                    }
+                                    (None, Err(refused)) => {
+                                        error_event(
+                                            &served_socket,
+                                            events::SEND_MESSAGE,
+                                            &refused.refusal,
+                                        )
+                                    }
+                                    (None, Ok(_)) => {}
                                 }
                             };
                             if queue.push(job).is_err() {
@@ -735,22 +752,38 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                 event: events::INITIATE_CALL,
                             };
                             let served_by = Arc::clone(&handler);
+                            let served_socket = socket.clone();
                             let job = async move {
                                 let started = std::time::Instant::now();
                                 let result = served_by.initiate_call(ctx, payload).await;
                                 served_by.served(events::INITIATE_CALL, started.elapsed());
-                                if let Some(ack) = reply {
-                                    let answer = match result {
-                                        Ok(accepted) => success_answer(&accepted),
-                                        Err(refused) => {
-                                            failure_answer(
+                                match (reply, result) {
+                                    (Some(ack), Ok(accepted)) => {
+                                        send_ack(
+                                            ack,
+                                            events::INITIATE_CALL,
+                                            &success_answer(&accepted),
+                                        )
+                                    }
+                                    (Some(ack), Err(refused)) => {
+                                        send_ack(
+                                            ack,
+                                            events::INITIATE_CALL,
+                                            &failure_answer(
                                                 &refused.refusal,
                                                 refused.retry_after,
                                                 &echoed,
-                                            )
-                                        }
-                                    };
-                                    send_ack(ack, events::INITIATE_CALL, &answer);
+                                            ),
+                                        )
+                                    }
+                                    (None, Err(refused)) => {
+                                        error_event(
+                                            &served_socket,
+                                            events::INITIATE_CALL,
+                                            &refused.refusal,
+                                        )
+                                    }
+                                    (None, Ok(_)) => {}
                                 }
                             };
                             if queue.push(job).is_err() {
@@ -1498,22 +1531,38 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                 event: events::CALL_OFFER,
                             };
                             let served_by = Arc::clone(&handler);
+                            let served_socket = socket.clone();
                             let job = async move {
                                 let started = std::time::Instant::now();
                                 let result = served_by.initiate_call(ctx, payload).await;
                                 served_by.served(events::CALL_OFFER, started.elapsed());
-                                if let Some(ack) = reply {
-                                    let answer = match result {
-                                        Ok(accepted) => success_answer(&accepted),
-                                        Err(refused) => {
-                                            failure_answer(
+                                match (reply, result) {
+                                    (Some(ack), Ok(accepted)) => {
+                                        send_ack(
+                                            ack,
+                                            events::CALL_OFFER,
+                                            &success_answer(&accepted),
+                                        )
+                                    }
+                                    (Some(ack), Err(refused)) => {
+                                        send_ack(
+                                            ack,
+                                            events::CALL_OFFER,
+                                            &failure_answer(
                                                 &refused.refusal,
                                                 refused.retry_after,
                                                 &echoed,
-                                            )
-                                        }
-                                    };
-                                    send_ack(ack, events::CALL_OFFER, &answer);
+                                            ),
+                                        )
+                                    }
+                                    (None, Err(refused)) => {
+                                        error_event(
+                                            &served_socket,
+                                            events::CALL_OFFER,
+                                            &refused.refusal,
+                                        )
+                                    }
+                                    (None, Ok(_)) => {}
                                 }
                             };
                             if queue.push(job).is_err() {
@@ -2074,19 +2123,21 @@ fn refuse<A: Adapter, H: ContractHandler<A>>(
     handler.refused(socket, event, refusal);
     match ack {
         Some(ack) => send_ack(ack, event, &failure_answer(refusal, None, echoed)),
-        None => {
-            let _ = socket
-                .emit(
-                    events::ERROR,
-                    &types::ErrorEvent {
-                        error: refusal.code,
-                        message: refusal.message.clone(),
-                        event: Some(validate::bounded(event)),
-                        details: None,
-                    },
-                );
-        }
+        None => error_event(socket, event, refusal),
     }
+}
+/// Sends a refusal as the `error` event.
+fn error_event<A: Adapter>(socket: &SocketRef<A>, event: &str, refusal: &Refusal) {
+    let _ = socket
+        .emit(
+            events::ERROR,
+            &types::ErrorEvent {
+                error: refusal.code,
+                message: refusal.message.clone(),
+                event: Some(validate::bounded(event)),
+                details: None,
+            },
+        );
 }
 /// The success branch of an ack on the wire: its fields and `success: true`
 /// (set here, whatever the handler put in it).
