@@ -50,6 +50,10 @@ struct ContractMd {
     toc: Vec<TocDomain>,
     domains: Vec<DomainDoc>,
     defs: Vec<DefDoc>,
+    /// (manifest key, value, unit, description) of every limit.
+    limits: Vec<(String, u32, &'static str, String)>,
+    /// (event, count, period in seconds) of every limited client event.
+    rates: Vec<(String, u32, u32)>,
 }
 
 struct TocDomain {
@@ -168,7 +172,29 @@ impl ContractMd {
             .map(|(name, schema)| def_doc(contract, name, schema, used_by.get(name)))
             .collect();
 
+        let limits = contract
+            .limits()
+            .into_iter()
+            .map(|l| {
+                let unit = match l.unit {
+                    crate::manifest::LimitUnit::Count => "",
+                    crate::manifest::LimitUnit::Seconds => "s",
+                    crate::manifest::LimitUnit::Bytes => "bytes",
+                };
+                (l.key.to_string(), l.value, unit, l.doc.to_string())
+            })
+            .collect();
+        let rates = events
+            .iter()
+            .filter(|e| e.is_client() && e.alias_of.is_none())
+            .filter_map(|e| {
+                let (count, period) = e.rate_count.zip(e.rate_period_seconds)?;
+                Some((e.name.clone(), count, period))
+            })
+            .collect();
         ContractMd {
+            limits,
+            rates,
             banner: DO_NOT_EDIT,
             title: manifest.title.clone(),
             version: manifest.version.clone(),

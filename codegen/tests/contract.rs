@@ -264,7 +264,10 @@ fn a_limit_changed_in_the_manifest_changes_the_generated_constants() {
         "pub const CONTENT_MAX_BYTES: u32 = 2048;",
         "pub const SEND_MESSAGE: RateLimit = RateLimit {\n        count: 3,\n        period_seconds: 2,\n    };",
     ] {
-        assert!(rust.contains(expected), "limits.rs lacks {expected:?}:\n{rust}");
+        assert!(
+            rust.contains(expected),
+            "limits.rs lacks {expected:?}:\n{rust}"
+        );
     }
     let events = file("generated/rust/src/events.rs");
     assert!(
@@ -315,7 +318,10 @@ fn acks_are_results_with_required_success_fields() {
             event.name
         );
         for field in ["success", "code", "error"] {
-            assert!(required(failure).contains(&field.to_string()), "{failure}.{field}");
+            assert!(
+                required(failure).contains(&field.to_string()),
+                "{failure}.{field}"
+            );
         }
         if event.alias_of.is_none() {
             assert!(

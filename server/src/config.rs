@@ -1072,7 +1072,10 @@ mod tests {
         assert_eq!(config.database_url, "sqlite:///var/lib/lockstep/file.db");
         assert!(config.config_file.is_some());
         // Untouched settings keep their defaults.
-        assert_eq!(config.call_ring_timeout, Duration::from_secs(60));
+        assert_eq!(
+            config.call_ring_timeout,
+            lockstep_contract::limits::RING_TIMEOUT
+        );
     }
 
     #[test]
@@ -1105,7 +1108,10 @@ mod tests {
                 .expect("parses");
         let config = serve_config(cli);
         assert_eq!(config.heartbeat_max_misses, 2);
-        assert_eq!(config.heartbeat_interval, Duration::from_secs(25));
+        assert_eq!(
+            config.heartbeat_interval,
+            lockstep_contract::limits::HEARTBEAT_INTERVAL
+        );
         assert!(config.allowed_origins.is_empty());
         assert!(config.config_file.is_none());
     }
