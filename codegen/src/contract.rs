@@ -384,12 +384,13 @@ impl Contract {
         }
         for event in &self.manifest.events {
             let name = &event.name;
-            if let Some(ack) = event.ack.as_deref().and_then(Self::def_name)
-                && self.ack_branches(ack).is_none()
-            {
-                return Err(invalid(format!(
-                    "event `{name}`: its ack `{ack}` must be a `oneOf` of two `$ref`s, the success branch with `success: {{ const: true }}` and the refusal with `success: {{ const: false }}`"
-                )));
+            if let Some(ack) = event.ack.as_deref().and_then(Self::def_name) {
+                let Some((success, failure)) = self.ack_branches(ack) else {
+                    return Err(invalid(format!(
+                        "event `{name}`: its ack `{ack}` must be a `oneOf` of two `$ref`s, the success branch with `success: {{ const: true }}` and the refusal with `success: {{ const: false }}`"
+                    )));
+                };
+                self.check_ack_branches(event, &success, &failure)?;
             }
             if let Some(target) = &event.client_alias_of {
                 let valid_target = self.event(target).is_some_and(|t| {
@@ -421,6 +422,75 @@ impl Contract {
                 return Err(invalid(format!(
                     "errorEvent `{}` must be a server event of the manifest",
                     self.manifest.error_event
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The success branch requires every field it has (a client reads them
+    /// without `?`); the refusal branch is the ack failure plus request
+    /// fields it echoes (plain strings the payload also has), since that is
+    /// all the generated code sends.
+    fn check_ack_branches(
+        &self,
+        event: &Event,
+        success: &str,
+        failure: &str,
+    ) -> Result<(), ContractError> {
+        let name = &event.name;
+        let properties = |def: &str| {
+            self.defs
+                .get(def)
+                .and_then(|d| d.get("properties"))
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default()
+        };
+        let required = |def: &str| -> BTreeSet<String> {
+            self.defs
+                .get(def)
+                .and_then(|d| d.get("required"))
+                .and_then(Value::as_array)
+                .map(|r| {
+                    r.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let success_required = required(success);
+        if let Some(optional) = properties(success)
+            .keys()
+            .find(|field| !success_required.contains(*field))
+        {
+            return Err(invalid(format!(
+                "event `{name}`: `{success}.{optional}` must be required: the success branch of an ack has every field it names"
+            )));
+        }
+        let common = properties(self.ack_failure_type());
+        let payload = properties(
+            event
+                .payload
+                .as_deref()
+                .and_then(Self::def_name)
+                .unwrap_or_default(),
+        );
+        for (field, schema) in properties(failure) {
+            let echoed =
+                payload.contains_key(&field) && schema == serde_json::json!({ "type": "string" });
+            if !common.contains_key(&field) && !echoed {
+                return Err(invalid(format!(
+                    "event `{name}`: `{failure}.{field}` is neither a field of `{}` nor a request field echoed as a plain string",
+                    self.ack_failure_type()
+                )));
+            }
+        }
+        for field in ["success", "code", "error"] {
+            if !required(failure).contains(field) {
+                return Err(invalid(format!(
+                    "event `{name}`: `{failure}` must require `{field}`"
                 )));
             }
         }

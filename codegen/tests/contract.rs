@@ -378,3 +378,39 @@ fn an_ack_without_a_success_and_a_refusal_branch_is_refused() {
     assert!(error.to_string().contains("initiate_call"), "{error}");
     assert!(error.to_string().contains("oneOf"), "{error}");
 }
+
+#[test]
+fn an_optional_field_in_the_success_branch_of_an_ack_is_refused() {
+    let error = edited_contract(|dir| {
+        replace_in(
+            &dir.join("schemas/message.json"),
+            "\"success\",\n        \"clientMessageId\",\n        \"serverMessageId\",",
+            "\"success\",\n        \"clientMessageId\",",
+        )
+    })
+    .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("SendMessageAccepted.serverMessageId"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_refusal_field_the_server_never_sends_is_refused() {
+    let error = edited_contract(|dir| {
+        replace_in(
+            &dir.join("schemas/message.json"),
+            "\"clientMessageId\": {\n          \"type\": \"string\"\n        },\n        \"error\"",
+            "\"clientMessageId\": {\n          \"type\": \"string\"\n        },\n        \"serverMessageId\": {\n          \"type\": \"string\"\n        },\n        \"error\"",
+        )
+    })
+    .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("SendMessageRefused.serverMessageId"),
+        "{error}"
+    );
+}
