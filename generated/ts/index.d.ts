@@ -227,8 +227,9 @@ export interface CallAnswered {
 /**
  * Sent to every socket of both parties. Decision: when the caller cancels an unanswered call
  * (`call_cancelled`), both parties receive `call_ended` with `reason: cancelled`, which is how the
- * callee learns that ringing stopped. After 3 hours the server ends a call with `endedBy: system`,
- * `reason: timeout`.
+ * callee learns that ringing stopped. After the maximum call duration (the manifest's
+ * `limits.callMaxDurationSeconds` by default) the server ends an answered call with `endedBy:
+ * system`, `reason: timeout`.
  */
 export interface CallEnded {
   callId: string;
@@ -255,8 +256,9 @@ export interface CallRejected {
 }
 
 /**
- * Sent to every socket of both parties when nobody answers within the ring timeout (60 s by
- * default): the caller learns the call was missed, the callee's devices stop ringing.
+ * Sent to every socket of both parties when nobody answers within the ring timeout (the manifest's
+ * `limits.ringTimeoutSeconds` by default): the caller learns the call was missed, the callee's
+ * devices stop ringing.
  */
 export interface CallMissed {
   callId: string;
@@ -710,8 +712,8 @@ export interface MessageReactionAdded {
 
 /**
  * Sent once after the queued messages were replayed as `new_message` on connect. Decision: the
- * queue keeps at most 25 messages per user, oldest dropped first; every message stays in history
- * regardless.
+ * queue keeps at most `limits.offlineQueueMaxMessages` messages per user, oldest dropped first;
+ * every message stays in history regardless.
  */
 export interface OfflineMessagesDelivered {
   /** Constraints: 0 to 9007199254740991. */
@@ -745,8 +747,8 @@ export interface PresenceProfile {
 
 /**
  * Sent to the chat's other participants, never the typer. Decision: a typing state that nobody
- * stops expires after 5 seconds, and the others then receive `user_stopped_typing`; a client that
- * keeps typing re-sends `typing_start`.
+ * stops expires after the manifest's `limits.typingTimeoutSeconds` (by default), and the others
+ * then receive `user_stopped_typing`; a client that keeps typing re-sends `typing_start`.
  */
 export interface UserTyping {
   chatid: string;

@@ -394,7 +394,7 @@ impl ::std::convert::TryFrom<::std::string::String> for CallEndReason {
         value.parse()
     }
 }
-///Sent to every socket of both parties. Decision: when the caller cancels an unanswered call (`call_cancelled`), both parties receive `call_ended` with `reason: cancelled`, which is how the callee learns that ringing stopped. After 3 hours the server ends a call with `endedBy: system`, `reason: timeout`.
+///Sent to every socket of both parties. Decision: when the caller cancels an unanswered call (`call_cancelled`), both parties receive `call_ended` with `reason: cancelled`, which is how the callee learns that ringing stopped. After the maximum call duration (the manifest's `limits.callMaxDurationSeconds` by default) the server ends an answered call with `endedBy: system`, `reason: timeout`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct CallEnded {
@@ -409,7 +409,7 @@ pub struct CallEnded {
     pub reason: CallEndReason,
     pub timestamp: IsoTimestamp,
 }
-///Sent to every socket of both parties when nobody answers within the ring timeout (60 s by default): the caller learns the call was missed, the callee's devices stop ringing.
+///Sent to every socket of both parties when nobody answers within the ring timeout (the manifest's `limits.ringTimeoutSeconds` by default): the caller learns the call was missed, the callee's devices stop ringing.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct CallMissed {
@@ -1674,7 +1674,7 @@ pub struct OfflineDeliveryError {
     pub details: ::std::string::String,
     pub error: ErrorCode,
 }
-///Sent once after the queued messages were replayed as `new_message` on connect. Decision: the queue keeps at most 25 messages per user, oldest dropped first; every message stays in history regardless.
+///Sent once after the queued messages were replayed as `new_message` on connect. Decision: the queue keeps at most `limits.offlineQueueMaxMessages` messages per user, oldest dropped first; every message stays in history regardless.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct OfflineMessagesDelivered {
@@ -2230,7 +2230,7 @@ pub struct UserStoppedTyping {
     pub profileid: ::std::string::String,
     pub username: ::std::string::String,
 }
-///Sent to the chat's other participants, never the typer. Decision: a typing state that nobody stops expires after 5 seconds, and the others then receive `user_stopped_typing`; a client that keeps typing re-sends `typing_start`.
+///Sent to the chat's other participants, never the typer. Decision: a typing state that nobody stops expires after the manifest's `limits.typingTimeoutSeconds` (by default), and the others then receive `user_stopped_typing`; a client that keeps typing re-sends `typing_start`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct UserTyping {

@@ -6,9 +6,11 @@
 //
 // Probed here: content size in bytes (ASCII and multi-byte: one limit, one
 // code), the send_message and initiate_call rates, sockets per user, the
-// offline queue cap and the typing timeout. The ring timeout (60 s), the
-// maximum call duration (3 h) and the heartbeat are too long to wait out at
-// their defaults; server-call-duration and server-ops test them with flags.
+// offline queue cap, the typing timeout, the ring timeout and the heartbeat
+// interval (the last two concurrently, about a minute of waiting). The
+// maximum call duration (hours) is too long to wait out at its default;
+// server-call-duration tests it with the flag, and the unanswered-heartbeat
+// drop is tested with flags in server-ops and security-limits.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
@@ -184,6 +186,53 @@ describe('the server enforces the limits of the generated package', () => {
       assert.ok(elapsed >= timeoutMs - 500 && elapsed <= timeoutMs + 3_000, `stopped after ${elapsed} ms`);
     } finally {
       await closeAll(a, b);
+    }
+  });
+});
+
+describe('the time limits of the generated package, at their defaults', { concurrency: true }, () => {
+  let server;
+  before(async () => {
+    server = await startServer({ name: 'contract-time-limits' });
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  test('ringTimeoutSeconds: an unanswered call still rings just before it, and is call_missed just after', T, async () => {
+    const [alice, bob] = await users(server, 'alice', 'bob');
+    await createChat(server, alice, { chatType: 'direct', participants: [bob] });
+    const a = await alice.socket();
+    const b = await bob.socket();
+    try {
+      const ack = await emitAck(a, EVENTS.INITIATE_CALL, { targetId: bob.profileid, callType: 'voice' });
+      assert.equal(ack.success, true, JSON.stringify(ack));
+      const started = Date.now();
+      await b.inbox.take(EVENTS.INCOMING_CALL, { where: (d) => d.callId === ack.callId });
+      const ringMs = LIMITS.ringTimeoutSeconds * 1000;
+      await a.inbox.expectNone(EVENTS.CALL_MISSED, ringMs - 1_000 - (Date.now() - started));
+      const missed = await a.inbox.take(EVENTS.CALL_MISSED, { timeout: 5_000, where: (d) => d.callId === ack.callId });
+      const elapsed = Date.now() - started;
+      assert.ok(elapsed >= ringMs - 1_000 && elapsed <= ringMs + 5_000, `call_missed after ${elapsed} ms`);
+      assert.equal(missed.callId, ack.callId);
+    } finally {
+      await closeAll(a, b);
+    }
+  });
+
+  test('heartbeatIntervalSeconds: two heartbeats in a row are one interval apart', T, async () => {
+    const [carol] = await users(server, 'carol');
+    const c = await carol.socket();
+    try {
+      const intervalMs = LIMITS.heartbeatIntervalSeconds * 1000;
+      const beat = await c.inbox.take(EVENTS.HEARTBEAT, { timeout: intervalMs + 5_000 });
+      const first = Date.now();
+      c.emit(EVENTS.HEARTBEAT_RESPONSE, { timestamp: beat.timestamp, clientTime: new Date().toISOString() });
+      await c.inbox.take(EVENTS.HEARTBEAT, { timeout: intervalMs + 5_000 });
+      const gap = Date.now() - first;
+      assert.ok(gap >= intervalMs - 1_000 && gap <= intervalMs + 3_000, `heartbeats ${gap} ms apart`);
+    } finally {
+      await closeAll(c);
     }
   });
 });
