@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use heck::{ToShoutySnakeCase, ToUpperCamelCase};
 use serde_json::{Map, Value};
 
-use crate::manifest::{Direction, Domain, Event, Manifest};
+use crate::manifest::{Direction, Domain, Event, LimitEntry, LimitUnit, Manifest};
 
 /// Everything that can be wrong with a contract.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +66,7 @@ pub const SUPPORTED_KEYWORDS: &[&str] = &[
     "oneOf",
     "minLength",
     "maxLength",
+    "const",
     "pattern",
     "format",
     "minimum",
@@ -180,47 +181,133 @@ impl Contract {
         self.manifest.events.iter().find(|e| e.name == name)
     }
 
-    /// The view of every event the renderers use, in manifest order.
+    /// The view of every event the renderers use, in manifest order. A
+    /// server event with `clientAliasOf` is followed by the client alias it
+    /// also is (same name, the other direction).
     pub fn events(&self) -> Vec<EventView> {
         self.manifest
             .events
             .iter()
-            .map(|event| {
-                // Aliases share their target's payload and ack.
-                let target = event
-                    .alias_of
-                    .as_deref()
-                    .and_then(|t| self.event(t))
-                    .unwrap_or(event);
-                EventView {
-                    name: event.name.clone(),
-                    const_name: event.name.to_shouty_snake_case(),
-                    direction: event.direction,
-                    domain: event.domain,
-                    summary: event.summary.clone(),
-                    description: event.description.clone().unwrap_or_default(),
-                    payload_type: target
-                        .payload
-                        .as_deref()
-                        .and_then(Self::def_name)
-                        .map(str::to_string),
-                    ack_type: target
-                        .ack
-                        .as_deref()
-                        .and_then(Self::def_name)
-                        .map(str::to_string),
-                    alias_of: event.alias_of.clone(),
-                    replaced_by: event.deprecated.as_ref().map(|d| d.replaced_by.clone()),
-                    rate_count: target.limits.as_ref().and_then(|l| l.rate).map(|r| r.count),
-                    rate_period_seconds: target
-                        .limits
-                        .as_ref()
-                        .and_then(|l| l.rate)
-                        .map(|r| r.period_seconds),
-                    content_max_bytes: target.limits.as_ref().and_then(|l| l.content_max_bytes),
+            .flat_map(|event| {
+                let mut views = vec![self.view(event)];
+                if let Some(target) = &event.client_alias_of {
+                    let alias = Event {
+                        name: event.name.clone(),
+                        direction: Direction::ClientToServer,
+                        domain: event.domain,
+                        summary: format!("Deprecated: use `{target}`."),
+                        description: Some(format!(
+                            "Legacy alias: behaves exactly like `{target}`. The seed's migration table names `{}` as the replacement of the legacy names of `{target}`, so a client emitting it is served as `{target}`; it is also the server event of the same name.",
+                            event.name
+                        )),
+                        alias_of: Some(target.clone()),
+                        payload: None,
+                        ack: None,
+                        limits: None,
+                        deprecated: Some(crate::manifest::Deprecation {
+                            replaced_by: target.clone(),
+                        }),
+                        client_alias_of: None,
+                    };
+                    let mut view = self.view(&alias);
+                    view.key = format!("{}_from_client", event.name);
+                    views.push(view);
                 }
+                views
             })
             .collect()
+    }
+
+    /// Every limit that belongs to no single event, then the content size
+    /// limit of the event that has one.
+    pub fn limits(&self) -> Vec<LimitEntry> {
+        let mut entries = self.manifest.limits.entries();
+        if let Some(bytes) = self.content_max_bytes() {
+            entries.push(LimitEntry {
+                key: "contentMaxBytes",
+                const_name: "CONTENT_MAX_BYTES",
+                value: bytes,
+                unit: LimitUnit::Bytes,
+                doc: "Largest `content` of a message, counted in bytes of its UTF-8 encoding (not characters); larger content is refused with `CONTENT_TOO_LARGE`.",
+            });
+        }
+        entries
+    }
+
+    /// The content size limit (the check makes sure there is at most one).
+    pub fn content_max_bytes(&self) -> Option<u32> {
+        self.manifest
+            .events
+            .iter()
+            .find_map(|e| e.limits.as_ref().and_then(|l| l.content_max_bytes))
+    }
+
+    /// The success and failure branches of an ack definition: a `oneOf` of
+    /// two `$ref`s whose `success` is `const: true` and `const: false`.
+    pub fn ack_branches(&self, ack: &str) -> Option<(String, String)> {
+        let branches = self.defs.get(ack)?.get("oneOf")?.as_array()?;
+        let mut success = None;
+        let mut failure = None;
+        for branch in branches {
+            let name = branch.get("$ref")?.as_str()?.strip_prefix("#/$defs/")?;
+            let flag = self
+                .defs
+                .get(name)?
+                .pointer("/properties/success/const")?
+                .as_bool()?;
+            let slot = if flag { &mut success } else { &mut failure };
+            if slot.replace(name.to_string()).is_some() {
+                return None;
+            }
+        }
+        (branches.len() == 2).then_some(())?;
+        Some((success?, failure?))
+    }
+
+    fn view(&self, event: &Event) -> EventView {
+        {
+            // Aliases share their target's payload and ack.
+            let target = event
+                .alias_of
+                .as_deref()
+                .and_then(|t| self.event(t))
+                .unwrap_or(event);
+            let ack_branches = target
+                .ack
+                .as_deref()
+                .and_then(Self::def_name)
+                .and_then(|ack| self.ack_branches(ack));
+            EventView {
+                name: event.name.clone(),
+                const_name: event.name.to_shouty_snake_case(),
+                direction: event.direction,
+                domain: event.domain,
+                summary: event.summary.clone(),
+                description: event.description.clone().unwrap_or_default(),
+                payload_type: target
+                    .payload
+                    .as_deref()
+                    .and_then(Self::def_name)
+                    .map(str::to_string),
+                ack_type: target
+                    .ack
+                    .as_deref()
+                    .and_then(Self::def_name)
+                    .map(str::to_string),
+                alias_of: event.alias_of.clone(),
+                replaced_by: event.deprecated.as_ref().map(|d| d.replaced_by.clone()),
+                rate_count: target.limits.as_ref().and_then(|l| l.rate).map(|r| r.count),
+                rate_period_seconds: target
+                    .limits
+                    .as_ref()
+                    .and_then(|l| l.rate)
+                    .map(|r| r.period_seconds),
+                content_max_bytes: target.limits.as_ref().and_then(|l| l.content_max_bytes),
+                key: event.name.clone(),
+                ack_success_type: ack_branches.as_ref().map(|b| b.0.clone()),
+                ack_failure_type: ack_branches.map(|b| b.1),
+            }
+        }
     }
 
     /// Name of the definition every refused ack follows.
@@ -295,6 +382,38 @@ impl Contract {
                 )));
             }
         }
+        for event in &self.manifest.events {
+            let name = &event.name;
+            if let Some(ack) = event.ack.as_deref().and_then(Self::def_name) {
+                let Some((success, failure)) = self.ack_branches(ack) else {
+                    return Err(invalid(format!(
+                        "event `{name}`: its ack `{ack}` must be a `oneOf` of two `$ref`s, the success branch with `success: {{ const: true }}` and the refusal with `success: {{ const: false }}`"
+                    )));
+                };
+                self.check_ack_branches(event, &success, &failure)?;
+            }
+            if let Some(target) = &event.client_alias_of {
+                let valid_target = self.event(target).is_some_and(|t| {
+                    t.direction == Direction::ClientToServer && t.alias_of.is_none()
+                });
+                if event.direction != Direction::ServerToClient || !valid_target {
+                    return Err(invalid(format!(
+                        "event `{name}`: `clientAliasOf` is for a server event, naming a client event that is not itself an alias"
+                    )));
+                }
+            }
+        }
+        let sizes: BTreeSet<u32> = self
+            .manifest
+            .events
+            .iter()
+            .filter_map(|e| e.limits.as_ref().and_then(|l| l.content_max_bytes))
+            .collect();
+        if sizes.len() > 1 {
+            return Err(invalid(
+                "`contentMaxBytes` has several values; the contract has one content size limit",
+            ));
+        }
         self.check_ref("handshake", &self.manifest.handshake.auth)?;
         self.check_ref("ackFailure", &self.manifest.ack_failure)?;
         match self.event(&self.manifest.error_event) {
@@ -303,6 +422,75 @@ impl Contract {
                 return Err(invalid(format!(
                     "errorEvent `{}` must be a server event of the manifest",
                     self.manifest.error_event
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The success branch requires every field it has (a client reads them
+    /// without `?`); the refusal branch is the ack failure plus request
+    /// fields it echoes (plain strings the payload also has), since that is
+    /// all the generated code sends.
+    fn check_ack_branches(
+        &self,
+        event: &Event,
+        success: &str,
+        failure: &str,
+    ) -> Result<(), ContractError> {
+        let name = &event.name;
+        let properties = |def: &str| {
+            self.defs
+                .get(def)
+                .and_then(|d| d.get("properties"))
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default()
+        };
+        let required = |def: &str| -> BTreeSet<String> {
+            self.defs
+                .get(def)
+                .and_then(|d| d.get("required"))
+                .and_then(Value::as_array)
+                .map(|r| {
+                    r.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let success_required = required(success);
+        if let Some(optional) = properties(success)
+            .keys()
+            .find(|field| !success_required.contains(*field))
+        {
+            return Err(invalid(format!(
+                "event `{name}`: `{success}.{optional}` must be required: the success branch of an ack has every field it names"
+            )));
+        }
+        let common = properties(self.ack_failure_type());
+        let payload = properties(
+            event
+                .payload
+                .as_deref()
+                .and_then(Self::def_name)
+                .unwrap_or_default(),
+        );
+        for (field, schema) in properties(failure) {
+            let echoed =
+                payload.contains_key(&field) && schema == serde_json::json!({ "type": "string" });
+            if !common.contains_key(&field) && !echoed {
+                return Err(invalid(format!(
+                    "event `{name}`: `{failure}.{field}` is neither a field of `{}` nor a request field echoed as a plain string",
+                    self.ack_failure_type()
+                )));
+            }
+        }
+        for field in ["success", "code", "error"] {
+            if !required(failure).contains(field) {
+                return Err(invalid(format!(
+                    "event `{name}`: `{failure}` must require `{field}`"
                 )));
             }
         }
@@ -344,6 +532,13 @@ pub struct EventView {
     pub rate_count: Option<u32>,
     pub rate_period_seconds: Option<u32>,
     pub content_max_bytes: Option<u32>,
+    /// Unique among the views: the name, or `NAME_from_client` for the
+    /// client alias of a server event of the same name (anchors, keys).
+    pub key: String,
+    /// The success branch of the ack (for aliases: the target's).
+    pub ack_success_type: Option<String>,
+    /// The refusal branch of the ack (for aliases: the target's).
+    pub ack_failure_type: Option<String>,
 }
 
 impl EventView {
@@ -465,6 +660,9 @@ fn check_subset(schema: &Value, at: &str, defs: &Map<String, Value>) -> Result<(
                 return Err(invalid(format!(
                     "{here}: enums are non-empty lists of strings"
                 )));
+            }
+            "const" if !(value.is_boolean() || value.is_string()) => {
+                return Err(invalid(format!("{here}: `const` is a boolean or a string")));
             }
             "format"
                 if !value

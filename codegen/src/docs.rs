@@ -50,6 +50,10 @@ struct ContractMd {
     toc: Vec<TocDomain>,
     domains: Vec<DomainDoc>,
     defs: Vec<DefDoc>,
+    /// (manifest key, value, unit, description) of every limit.
+    limits: Vec<(String, u32, &'static str, String)>,
+    /// (event, count, period in seconds) of every limited client event.
+    rates: Vec<(String, u32, u32)>,
 }
 
 struct TocDomain {
@@ -131,7 +135,7 @@ impl ContractMd {
                         format!(
                             "[`{}`](#{}) — {}{deprecated}: {}",
                             e.name,
-                            event_anchor(&e.name),
+                            event_anchor(&e.key),
                             direction_words(e.direction),
                             one_line(&e.summary)
                         )
@@ -168,7 +172,29 @@ impl ContractMd {
             .map(|(name, schema)| def_doc(contract, name, schema, used_by.get(name)))
             .collect();
 
+        let limits = contract
+            .limits()
+            .into_iter()
+            .map(|l| {
+                let unit = match l.unit {
+                    crate::manifest::LimitUnit::Count => "",
+                    crate::manifest::LimitUnit::Seconds => "s",
+                    crate::manifest::LimitUnit::Bytes => "bytes",
+                };
+                (l.key.to_string(), l.value, unit, l.doc.to_string())
+            })
+            .collect();
+        let rates = events
+            .iter()
+            .filter(|e| e.is_client() && e.alias_of.is_none())
+            .filter_map(|e| {
+                let (count, period) = e.rate_count.zip(e.rate_period_seconds)?;
+                Some((e.name.clone(), count, period))
+            })
+            .collect();
         ContractMd {
+            limits,
+            rates,
             banner: DO_NOT_EDIT,
             title: manifest.title.clone(),
             version: manifest.version.clone(),
@@ -227,7 +253,7 @@ fn event_doc(contract: &Contract, event: &EventView) -> EventDoc {
     let brief = event.alias_of.is_some();
     EventDoc {
         name: event.name.clone(),
-        anchor: event_anchor(&event.name),
+        anchor: event_anchor(&event.key),
         meta,
         summary: event.summary.trim().to_string(),
         description: event.description.trim().to_string(),
@@ -337,7 +363,7 @@ fn usages(contract: &Contract, events: &[EventView]) -> BTreeMap<String, Vec<Str
         "[the handshake](#handshake)".to_string(),
     );
     for event in events.iter().filter(|e| e.alias_of.is_none()) {
-        let link = format!("[`{}`](#{})", event.name, event_anchor(&event.name));
+        let link = format!("[`{}`](#{})", event.name, event_anchor(&event.key));
         if let Some(payload) = &event.payload_type {
             add(payload, format!("{link} (payload)"));
         }

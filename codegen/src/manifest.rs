@@ -27,6 +27,9 @@ pub struct Manifest {
     pub ack_failure: SchemaRef,
     /// The server event that carries refusals of client events without an ack.
     pub error_event: String,
+    /// The limits every client meets that belong to no single event (the
+    /// per-event ones, rates and content size, are on the events).
+    pub limits: ClientLimits,
     /// Every event, in both directions, legacy aliases included.
     pub events: Vec<Event>,
 }
@@ -39,6 +42,119 @@ pub struct Handshake {
     pub auth: SchemaRef,
     /// How authentication works, in Markdown.
     pub description: String,
+}
+
+/// Limits that belong to no single event. Every number carries its unit in
+/// its name; the generated code turns seconds into durations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ClientLimits {
+    /// Sockets one user may have open at once; the next one is refused with
+    /// `TOO_MANY_CONNECTIONS`.
+    pub sockets_per_user: u32,
+    /// Messages kept for a user while they are offline; older ones are
+    /// dropped from the queue (they stay in the history).
+    pub offline_queue_max_messages: u32,
+    /// Seconds an unanswered call rings before it becomes `call_missed`.
+    pub ring_timeout_seconds: u32,
+    /// Seconds an answered call may last before the server ends it.
+    pub call_max_duration_seconds: u32,
+    /// Seconds a typing indicator lasts without `typing_stop`.
+    pub typing_timeout_seconds: u32,
+    /// Seconds between two rounds of `heartbeat` and `ping`.
+    pub heartbeat_interval_seconds: u32,
+    /// Heartbeats in a row a socket may leave unanswered before the server
+    /// disconnects it.
+    pub heartbeat_allowed_misses: u32,
+}
+
+/// The unit of one limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitUnit {
+    /// A count of things (sockets, messages, misses).
+    Count,
+    /// A length of time in seconds.
+    Seconds,
+    /// A size in bytes.
+    Bytes,
+}
+
+/// One limit as the renderers list it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitEntry {
+    /// The manifest key (`ringTimeoutSeconds`), also the TypeScript key.
+    pub key: &'static str,
+    /// The Rust constant (`RING_TIMEOUT`: a `Duration` for seconds).
+    pub const_name: &'static str,
+    pub value: u32,
+    pub unit: LimitUnit,
+    /// What it limits, for doc comments.
+    pub doc: &'static str,
+}
+
+impl ClientLimits {
+    /// Every limit, in manifest order.
+    pub fn entries(&self) -> Vec<LimitEntry> {
+        use LimitUnit::{Count, Seconds};
+        let entry = |key, const_name, value, unit, doc| LimitEntry {
+            key,
+            const_name,
+            value,
+            unit,
+            doc,
+        };
+        vec![
+            entry(
+                "socketsPerUser",
+                "SOCKETS_PER_USER",
+                self.sockets_per_user,
+                Count,
+                "Sockets one user may have open at once; the next one is refused with `TOO_MANY_CONNECTIONS`.",
+            ),
+            entry(
+                "offlineQueueMaxMessages",
+                "OFFLINE_QUEUE_MAX_MESSAGES",
+                self.offline_queue_max_messages,
+                Count,
+                "Messages kept for a user while they are offline; older ones are dropped from the queue (they stay in the history).",
+            ),
+            entry(
+                "ringTimeoutSeconds",
+                "RING_TIMEOUT",
+                self.ring_timeout_seconds,
+                Seconds,
+                "How long an unanswered call rings before it becomes `call_missed`.",
+            ),
+            entry(
+                "callMaxDurationSeconds",
+                "CALL_MAX_DURATION",
+                self.call_max_duration_seconds,
+                Seconds,
+                "How long an answered call may last before the server ends it (`call_ended`, reason `timeout`).",
+            ),
+            entry(
+                "typingTimeoutSeconds",
+                "TYPING_TIMEOUT",
+                self.typing_timeout_seconds,
+                Seconds,
+                "How long a typing indicator lasts without `typing_stop`.",
+            ),
+            entry(
+                "heartbeatIntervalSeconds",
+                "HEARTBEAT_INTERVAL",
+                self.heartbeat_interval_seconds,
+                Seconds,
+                "Time between two rounds of `heartbeat` and `ping` to every socket.",
+            ),
+            entry(
+                "heartbeatAllowedMisses",
+                "HEARTBEAT_ALLOWED_MISSES",
+                self.heartbeat_allowed_misses,
+                Count,
+                "Heartbeats in a row a socket may leave unanswered before the server disconnects it.",
+            ),
+        ]
+    }
 }
 
 /// A reference to a schema definition: `FILE.json#/$defs/NAME`, relative to
@@ -135,6 +251,11 @@ pub struct Event {
     /// Set on deprecated events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deprecated: Option<Deprecation>,
+    /// For a server event whose name the seed also lists as a client event:
+    /// the client event it is accepted as when a client emits it (a
+    /// deprecated legacy alias of that event).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_alias_of: Option<String>,
 }
 
 /// Limits that apply to one client event.
@@ -144,7 +265,8 @@ pub struct Limits {
     /// At most `count` events per `periodSeconds`, per user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate: Option<RateLimit>,
-    /// Maximum size of the `content` field in bytes of UTF-8.
+    /// Maximum size of the `content` field, counted in bytes of its UTF-8
+    /// encoding (not characters); larger content is `CONTENT_TOO_LARGE`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_max_bytes: Option<u32>,
 }

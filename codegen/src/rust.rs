@@ -18,7 +18,7 @@
 //! the templates' whitespace.
 
 use crate::contract::{Contract, EventView};
-use crate::manifest::Domain;
+use crate::manifest::{Domain, LimitUnit};
 use crate::{DO_NOT_EDIT, GenerateError, GeneratedFile};
 use askama::Template;
 use heck::ToUpperCamelCase;
@@ -26,11 +26,16 @@ use heck::ToUpperCamelCase;
 /// Renders every file of `generated/rust`.
 pub fn render(contract: &Contract) -> Result<Vec<GeneratedFile>, GenerateError> {
     check_refusal_shapes(contract)?;
-    let events: Vec<RustEvent> = contract
+    let mut events: Vec<RustEvent> = contract
         .events()
         .iter()
         .map(|e| RustEvent::from_view(e, contract))
         .collect();
+    // A server event's client alias shares its name: one constant for both.
+    let mut named = std::collections::BTreeSet::new();
+    for event in &mut events {
+        event.first_of_name = named.insert(event.name.clone());
+    }
     let domains: Vec<RustDomain> = Domain::ALL
         .iter()
         .filter_map(|&domain| {
@@ -115,6 +120,21 @@ pub fn render(contract: &Contract) -> Result<Vec<GeneratedFile>, GenerateError> 
                 &EventsTemplate {
                     banner: DO_NOT_EDIT,
                     events: &events,
+                }
+                .render()?,
+            )?,
+        ),
+        GeneratedFile::new(
+            "generated/rust/src/limits.rs",
+            rust_file(
+                &LimitsTemplate {
+                    banner: DO_NOT_EDIT,
+                    limits: &limits_rs(contract),
+                    rates: &events
+                        .iter()
+                        .filter(|e| e.is_client && e.alias_of.is_none() && e.rate.is_some())
+                        .cloned()
+                        .collect::<Vec<_>>(),
                 }
                 .render()?,
             )?,
@@ -211,6 +231,36 @@ fn check_refusal_shapes(contract: &Contract) -> Result<(), GenerateError> {
     Ok(())
 }
 
+/// One constant of `limits.rs`: its doc, name, type and value as Rust.
+struct RustLimit {
+    doc: String,
+    const_name: String,
+    ty: String,
+    value: String,
+}
+
+fn limits_rs(contract: &Contract) -> Vec<RustLimit> {
+    contract
+        .limits()
+        .into_iter()
+        .map(|limit| {
+            let (ty, value) = match limit.unit {
+                LimitUnit::Seconds => (
+                    "Duration".to_string(),
+                    format!("Duration::from_secs({})", limit.value),
+                ),
+                LimitUnit::Count | LimitUnit::Bytes => ("u32".to_string(), limit.value.to_string()),
+            };
+            RustLimit {
+                doc: format!("{} Contract: `{}` = {}.", limit.doc, limit.key, limit.value),
+                const_name: limit.const_name.to_string(),
+                ty,
+                value,
+            }
+        })
+        .collect()
+}
+
 /// typify over the bundled schema.
 fn types_rs(contract: &Contract) -> Result<String, GenerateError> {
     let bundle = contract.bundle();
@@ -260,6 +310,14 @@ struct RustEvent {
     has_payload: bool,
     /// `Some(types::SendMessageAck)`.
     ack_type: Option<String>,
+    /// The success branch of the ack, what the handler returns in `Ok`:
+    /// `Some(types::SendMessageAccepted)`.
+    ack_ok_type: Option<String>,
+    /// False for the client alias of a server event of the same name: the
+    /// name's constant is emitted once.
+    first_of_name: bool,
+    /// The rate limit, if any: (count, period in seconds).
+    rate: Option<(u32, u32)>,
     alias_of: Option<String>,
     /// The handler method (the alias target for an alias).
     handler: String,
@@ -288,7 +346,9 @@ impl RustEvent {
                 .cloned()
                 .unwrap_or_default()
         };
-        let (payload_fields, ack_fields) = (properties(&e.payload_type), properties(&e.ack_type));
+        // Refusals echo request fields their refusal branch also has.
+        let (payload_fields, ack_fields) =
+            (properties(&e.payload_type), properties(&e.ack_failure_type));
         let ack_echo = ack_fields
             .iter()
             .filter(|(name, schema)| {
@@ -315,6 +375,9 @@ impl RustEvent {
                 .unwrap_or_else(|| "()".into()),
             has_payload: e.payload_type.is_some(),
             ack_type: e.ack_type.as_ref().map(|t| format!("types::{t}")),
+            ack_ok_type: e.ack_success_type.as_ref().map(|t| format!("types::{t}")),
+            first_of_name: true,
+            rate: e.rate_count.zip(e.rate_period_seconds),
             alias_of: e.alias_of.clone(),
             handler: e.handler_name().to_string(),
             direction_rs: if e.is_client() {
@@ -400,6 +463,14 @@ struct LibTemplate<'a> {
 struct EventsTemplate<'a> {
     banner: &'a str,
     events: &'a [RustEvent],
+}
+
+#[derive(Template)]
+#[template(path = "rust/limits.rs.txt", escape = "none")]
+struct LimitsTemplate<'a> {
+    banner: &'a str,
+    limits: &'a [RustLimit],
+    rates: &'a [RustEvent],
 }
 
 #[derive(Template)]

@@ -29,12 +29,21 @@ pub const SOCKET_IO_CLIENT_RANGE: &str = "^4.8.0";
 /// Width JSDoc text is wrapped at (indentation included).
 const WRAP_WIDTH: usize = 100;
 
-/// Renders `package.json` and `index.d.ts`.
+/// Renders `package.json`, `index.d.ts` and `index.js` (the runtime
+/// constants: limits, event names, error codes).
 pub fn render(contract: &Contract) -> Result<Vec<GeneratedFile>, GenerateError> {
+    let runtime = Runtime::new(contract);
     // askama drops the template's final newline; text files end with one.
-    let index = IndexDts::new(contract).render()? + "\n";
+    let index = IndexDts::new(contract, &runtime).render()? + "\n";
+    let script = IndexJs {
+        banner: DO_NOT_EDIT,
+        runtime: &runtime,
+    }
+    .render()?
+        + "\n";
     Ok(vec![
         GeneratedFile::new(format!("{TS_DIR}/index.d.ts"), index),
+        GeneratedFile::new(format!("{TS_DIR}/index.js"), script),
         GeneratedFile::new(
             format!("{TS_DIR}/package.json"),
             pretty_json(&package_json(contract)),
@@ -48,21 +57,132 @@ fn package_json(contract: &Contract) -> Value {
         "//": DO_NOT_EDIT,
         "name": PACKAGE_NAME,
         "version": manifest.version,
-        "description": format!("TypeScript types of the {}: payloads, acks and socket.io-client event maps.", manifest.title),
+        "description": format!("TypeScript types of the {}: payloads, acks and socket.io-client event maps; and its limits, event names and error codes as runtime constants.", manifest.title),
         "license": "(MIT OR Apache-2.0)",
         "private": true,
+        "type": "module",
         "types": "index.d.ts",
-        "exports": { ".": { "types": "./index.d.ts" } },
-        "files": ["index.d.ts"],
+        "module": "index.js",
+        "exports": { ".": { "types": "./index.d.ts", "default": "./index.js" } },
+        "files": ["index.d.ts", "index.js"],
         "sideEffects": false,
         "peerDependencies": { "socket.io-client": SOCKET_IO_CLIENT_RANGE },
         "peerDependenciesMeta": { "socket.io-client": { "optional": true } }
     })
 }
 
+/// The runtime constants, shared by `index.js` and their declarations in
+/// `index.d.ts`.
+struct Runtime {
+    version: String,
+    limits: Vec<RuntimeLimit>,
+    rates: Vec<RuntimeRate>,
+    /// (constant, event name), each name once.
+    events: Vec<(String, String)>,
+    /// (code, code as a string literal).
+    error_codes: Vec<(String, String)>,
+    /// The name of the error code type.
+    error_code_type: String,
+}
+
+struct RuntimeLimit {
+    doc: String,
+    key: String,
+    value: u32,
+}
+
+struct RuntimeRate {
+    doc: String,
+    event: String,
+    count: u32,
+    period_seconds: u32,
+}
+
+impl Runtime {
+    fn new(contract: &Contract) -> Self {
+        let limits = contract
+            .limits()
+            .into_iter()
+            .map(|limit| RuntimeLimit {
+                doc: jsdoc(
+                    &[format!("{} Contract default: {}.", limit.doc, limit.value)],
+                    "  ",
+                ),
+                key: limit.key.to_string(),
+                value: limit.value,
+            })
+            .collect();
+        let events = contract.events();
+        let rates = events
+            .iter()
+            .filter(|e| e.is_client() && e.alias_of.is_none())
+            .filter_map(|e| {
+                let (count, period_seconds) = e.rate_count.zip(e.rate_period_seconds)?;
+                Some(RuntimeRate {
+                    doc: jsdoc(
+                        &[format!(
+                            "`{}`: at most {count} per {} per user.",
+                            e.name,
+                            seconds(period_seconds)
+                        )],
+                        "    ",
+                    ),
+                    event: e.name.clone(),
+                    count,
+                    period_seconds,
+                })
+            })
+            .collect();
+        let mut seen = std::collections::BTreeSet::new();
+        let events = events
+            .iter()
+            .filter(|e| seen.insert(e.name.clone()))
+            .map(|e| (e.const_name.clone(), string_literal(&e.name)))
+            .collect();
+        // The codes are the enum the refusal's `code` refers to.
+        let error_code_type = contract
+            .defs
+            .get(contract.ack_failure_type())
+            .and_then(|d| d.pointer("/properties/code/$ref"))
+            .and_then(Value::as_str)
+            .and_then(|r| r.strip_prefix("#/$defs/"))
+            .unwrap_or_default()
+            .to_string();
+        let error_codes = contract
+            .defs
+            .get(&error_code_type)
+            .and_then(|d| d.get("enum"))
+            .and_then(Value::as_array)
+            .map(|codes| {
+                codes
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(|code| (property_name(code), string_literal(code)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Runtime {
+            version: string_literal(&contract.manifest.version),
+            limits,
+            rates,
+            events,
+            error_codes,
+            error_code_type,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "ts/index.js.txt", escape = "none")]
+struct IndexJs<'a> {
+    banner: &'static str,
+    runtime: &'a Runtime,
+}
+
 #[derive(Template)]
 #[template(path = "ts/index.d.ts.txt", escape = "none")]
-struct IndexDts {
+struct IndexDts<'a> {
+    runtime: &'a Runtime,
     banner: &'static str,
     header: String,
     types: Vec<TypeView>,
@@ -97,8 +217,8 @@ struct EventMember {
     params: String,
 }
 
-impl IndexDts {
-    fn new(contract: &Contract) -> Self {
+impl<'a> IndexDts<'a> {
+    fn new(contract: &Contract, runtime: &'a Runtime) -> Self {
         let manifest = &contract.manifest;
         let events = contract.events();
         let header = jsdoc(
@@ -130,7 +250,7 @@ impl IndexDts {
                 }
                 if name == contract.ack_failure_type() {
                     doc.push(
-                        "Every ack of a refused event has this shape; the event's own ack type includes these fields."
+                        "Every ack of a refused event has this shape; an event's own refusal branch may add the request fields it echoes."
                             .to_string(),
                     );
                 }
@@ -147,6 +267,7 @@ impl IndexDts {
             events.iter().partition(|e| e.is_client());
 
         IndexDts {
+            runtime,
             banner: DO_NOT_EDIT,
             header,
             types,
@@ -395,6 +516,11 @@ fn ts_type(schema: &Value, depth: usize) -> TsType {
     if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
         let name = reference.rsplit('/').next().unwrap_or(reference);
         return TsType::plain(name);
+    }
+    match schema.get("const") {
+        Some(Value::Bool(flag)) => return TsType::plain(flag.to_string()),
+        Some(Value::String(text)) => return TsType::plain(string_literal(text)),
+        _ => {}
     }
     if let Some(branches) = schema.get("oneOf").and_then(Value::as_array) {
         let text = branches
@@ -705,6 +831,9 @@ mod tests {
             rate_count: Some(10),
             rate_period_seconds: Some(1),
             content_max_bytes: Some(10240),
+            key: name.into(),
+            ack_success_type: Some("SendMessageAccepted".into()),
+            ack_failure_type: Some("SendMessageRefused".into()),
         }
     }
 

@@ -226,3 +226,191 @@ fn an_unbounded_integer_is_refused() {
     .unwrap_err();
     assert!(error.to_string().contains("maximum"), "{error}");
 }
+
+/// A limit lives in the manifest only: changing it there changes the
+/// constants the server reads (`lockstep_contract::limits`) and the values
+/// the frontend reads (`LIMITS` in `@lockstep/contract`). The server names
+/// those constants, never their values (see ARCHITECTURE.md, "Limits").
+#[test]
+fn a_limit_changed_in_the_manifest_changes_the_generated_constants() {
+    let mut contract = contract();
+    contract.manifest.limits.ring_timeout_seconds = 61;
+    contract.manifest.limits.sockets_per_user = 4;
+    for event in &mut contract.manifest.events {
+        let Some(limits) = event.limits.as_mut() else {
+            continue;
+        };
+        if limits.content_max_bytes.is_some() {
+            limits.content_max_bytes = Some(2048);
+        }
+        if let (Some(rate), "send_message") = (limits.rate.as_mut(), event.name.as_str()) {
+            rate.count = 3;
+            rate.period_seconds = 2;
+        }
+    }
+    let files = generate(&contract).unwrap();
+    let file = |path: &str| {
+        files
+            .iter()
+            .find(|f| f.path == Path::new(path))
+            .unwrap_or_else(|| panic!("{path} is generated"))
+            .contents
+            .clone()
+    };
+    let rust = file("generated/rust/src/limits.rs");
+    for expected in [
+        "pub const RING_TIMEOUT: Duration = Duration::from_secs(61);",
+        "pub const SOCKETS_PER_USER: u32 = 4;",
+        "pub const CONTENT_MAX_BYTES: u32 = 2048;",
+        "pub const SEND_MESSAGE: RateLimit = RateLimit {\n        count: 3,\n        period_seconds: 2,\n    };",
+    ] {
+        assert!(
+            rust.contains(expected),
+            "limits.rs lacks {expected:?}:\n{rust}"
+        );
+    }
+    let events = file("generated/rust/src/events.rs");
+    assert!(
+        events.contains("rate: Some(RateLimit {\n            count: 3,\n            period_seconds: 2,\n        }),"),
+        "the event table follows too"
+    );
+    let script = file("generated/ts/index.js");
+    for expected in [
+        "ringTimeoutSeconds: 61,",
+        "socketsPerUser: 4,",
+        "contentMaxBytes: 2048,",
+        "send_message: Object.freeze({ count: 3, periodSeconds: 2 }),",
+    ] {
+        assert!(script.contains(expected), "index.js lacks {expected:?}");
+    }
+}
+
+/// Every ack is a result: its success branch requires its fields, its
+/// refusal branch has `code` and `error`, and the handler returns the
+/// success branch in `Ok`.
+#[test]
+fn acks_are_results_with_required_success_fields() {
+    let contract = contract();
+    let handler = generate(&contract)
+        .unwrap()
+        .into_iter()
+        .find(|f| f.path == Path::new("generated/rust/src/handler.rs"))
+        .unwrap()
+        .contents;
+    for event in contract.events().iter().filter(|e| e.ack_type.is_some()) {
+        let success = event.ack_success_type.as_deref().expect("a success branch");
+        let failure = event.ack_failure_type.as_deref().expect("a refusal branch");
+        let required = |def: &str| -> Vec<String> {
+            serde_json::from_value(contract.defs[def]["required"].clone()).unwrap()
+        };
+        let properties = |def: &str| -> Vec<String> {
+            contract.defs[def]["properties"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect()
+        };
+        assert_eq!(
+            required(success),
+            properties(success),
+            "{}: every success field is required",
+            event.name
+        );
+        for field in ["success", "code", "error"] {
+            assert!(
+                required(failure).contains(&field.to_string()),
+                "{failure}.{field}"
+            );
+        }
+        if event.alias_of.is_none() {
+            assert!(
+                handler.contains(&format!("AckResult<types::{success}>")),
+                "{}: the handler returns AckResult<{success}>",
+                event.name
+            );
+        }
+    }
+}
+
+/// The seed's migration table: every legacy name a client may use reaches
+/// the handler of its replacement, `call_rejected` included.
+#[test]
+fn every_name_of_the_migration_table_is_a_client_event() {
+    let contract = contract();
+    let client: Vec<_> = contract
+        .events()
+        .into_iter()
+        .filter(|e| e.is_client())
+        .collect();
+    for (legacy, handler) in [
+        ("call_offer", "initiate_call"),
+        ("call_answer", "answer_call"),
+        ("decline_call", "reject_call"),
+        ("call_reject", "reject_call"),
+        ("call_rejected", "reject_call"),
+        ("call_end", "end_call"),
+        ("cancel_call", "call_cancelled"),
+        ("ice_candidate", "webrtc_ice_candidate"),
+    ] {
+        let event = client
+            .iter()
+            .find(|e| e.name == legacy)
+            .unwrap_or_else(|| panic!("{legacy} is not accepted from clients"));
+        assert_eq!(event.handler_name(), handler, "{legacy}");
+    }
+    // And the replacements the table names are events of the contract.
+    for replacement in ["call_rejected", "user_status_changed", "end_call"] {
+        assert!(contract.event(replacement).is_some(), "{replacement}");
+    }
+}
+
+#[test]
+fn an_ack_without_a_success_and_a_refusal_branch_is_refused() {
+    let error = edited_contract(|dir| {
+        replace_in(
+            &dir.join("schemas/call.json"),
+            "\"const\": true",
+            "\"const\": false",
+        )
+    })
+    .unwrap_err();
+    assert!(error.to_string().contains("initiate_call"), "{error}");
+    assert!(error.to_string().contains("oneOf"), "{error}");
+}
+
+#[test]
+fn an_optional_field_in_the_success_branch_of_an_ack_is_refused() {
+    let error = edited_contract(|dir| {
+        replace_in(
+            &dir.join("schemas/message.json"),
+            "\"success\",\n        \"clientMessageId\",\n        \"serverMessageId\",",
+            "\"success\",\n        \"clientMessageId\",",
+        )
+    })
+    .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("SendMessageAccepted.serverMessageId"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_refusal_field_the_server_never_sends_is_refused() {
+    let error = edited_contract(|dir| {
+        replace_in(
+            &dir.join("schemas/message.json"),
+            "\"clientMessageId\": {\n          \"type\": \"string\"\n        },\n        \"error\"",
+            "\"clientMessageId\": {\n          \"type\": \"string\"\n        },\n        \"serverMessageId\": {\n          \"type\": \"string\"\n        },\n        \"error\"",
+        )
+    })
+    .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("SendMessageRefused.serverMessageId"),
+        "{error}"
+    );
+}

@@ -164,7 +164,11 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
             let parts = Components {
                 presence: presence.clone(),
                 rate_limits: Arc::new(RedisRateLimits::new(cluster.clone(), &config.limits)),
-                calls: Arc::new(RedisCalls::new(cluster.clone())),
+                calls: Arc::new(RedisCalls::new(
+                    cluster.clone(),
+                    config.call_ring_timeout,
+                    config.call_max_duration,
+                )),
                 cluster: Some(cluster.clone()),
             };
             let app = App::new(io, store, config, parts);

@@ -26,39 +26,44 @@ use serde_json::{Map, Value};
 use crate::auth::{Claims, JwtSecret, REFRESH_TOKEN_TYPE, TokenVerifier};
 
 /// Default values, shared by the command line and [`ServeConfig::new`].
+/// The client-facing limits are the contract's (`lockstep_contract::limits`):
+/// none is written here, so changing one in the manifest and regenerating
+/// changes what the server enforces.
 pub mod defaults {
+    use lockstep_contract::limits;
+
     /// Loopback only: a development server is not exposed by accident.
     pub const BIND: &str = "127.0.0.1:3000";
     /// An embedded SQLite file in the working directory.
     pub const DATABASE_URL: &str = "sqlite://lockstep.db";
-    /// Contract: "Call timeout (unanswered): 60 seconds".
-    pub const CALL_RING_TIMEOUT_SECS: u64 = 60;
-    /// Contract: "Call max duration: 3 hours".
-    pub const CALL_MAX_DURATION_SECS: u64 = 3 * 60 * 60;
-    /// Contract: "Max concurrent sockets per user: 10".
-    pub const MAX_SOCKETS_PER_USER: u32 = 10;
+
+    /// The contract's ring timeout.
+    pub const CALL_RING_TIMEOUT_SECS: u64 = limits::RING_TIMEOUT.as_secs();
+    /// The contract's maximum call duration.
+    pub const CALL_MAX_DURATION_SECS: u64 = limits::CALL_MAX_DURATION.as_secs();
+    /// The contract's sockets per user.
+    pub const MAX_SOCKETS_PER_USER: u32 = limits::SOCKETS_PER_USER;
     /// New Socket.IO connections accepted per client address per minute.
     pub const MAX_CONNECTIONS_PER_MINUTE: u32 = 600;
-    /// Contract: "Max offline messages queued: 25 per user".
-    pub const OFFLINE_QUEUE_CAP: u32 = 25;
-    /// Contract: "Max message size: 10KB".
-    pub const MAX_MESSAGE_BYTES: u32 = 10 * 1024;
-    /// Contract: "Message sending: Rate limited (10/sec per user)".
-    pub const MESSAGES_PER_SECOND: u32 = 10;
-    /// Contract: "Call initiation: Rate limited (5/min per user)".
-    pub const CALLS_PER_MINUTE: u32 = 5;
-    /// How long a typing indicator lasts without a `typing_stop`.
-    pub const TYPING_TIMEOUT_SECS: u64 = 5;
+    /// The contract's offline queue cap.
+    pub const OFFLINE_QUEUE_CAP: u32 = limits::OFFLINE_QUEUE_MAX_MESSAGES;
+    /// The contract's content size limit, in bytes of UTF-8.
+    pub const MAX_MESSAGE_BYTES: u32 = limits::CONTENT_MAX_BYTES;
+    /// The count of the contract's `send_message` rate (per its period).
+    pub const MESSAGES_PER_SECOND: u32 = limits::rate::SEND_MESSAGE.count;
+    /// The count of the contract's `initiate_call` rate (per its period).
+    pub const CALLS_PER_MINUTE: u32 = limits::rate::INITIATE_CALL.count;
+    /// The contract's typing timeout.
+    pub const TYPING_TIMEOUT_SECS: u64 = limits::TYPING_TIMEOUT.as_secs();
     /// How long shutdown waits for connections to drain.
     pub const SHUTDOWN_GRACE_SECS: u64 = 10;
     /// Lifetime of a token minted by `lockstep token`.
     pub const TOKEN_TTL: &str = "1h";
-    /// Seconds between two `heartbeat` / `ping` rounds (engine.io's own
-    /// ping interval is 25 s too).
-    pub const HEARTBEAT_INTERVAL_SECS: u64 = 25;
-    /// Heartbeats in a row a socket may leave unanswered before it is
-    /// disconnected.
-    pub const HEARTBEAT_MAX_MISSES: u32 = 3;
+    /// The contract's heartbeat interval (engine.io's own ping interval is
+    /// 25 s too).
+    pub const HEARTBEAT_INTERVAL_SECS: u64 = limits::HEARTBEAT_INTERVAL.as_secs();
+    /// The contract's allowed heartbeat misses.
+    pub const HEARTBEAT_MAX_MISSES: u32 = limits::HEARTBEAT_ALLOWED_MISSES;
 }
 
 /// Contract-first real-time chat and call server.
@@ -155,7 +160,8 @@ pub struct ServeArgs {
     pub call_ring_timeout: u64,
 
     /// Seconds an answered call may last before the server ends it
-    /// (`call_ended`, `endedBy: system`, reason `timeout`). Contract: 3 hours.
+    /// (`call_ended`, `endedBy: system`, reason `timeout`). Default: the
+    /// contract's `callMaxDurationSeconds`.
     #[arg(
         long,
         env = "LOCKSTEP_CALL_MAX_DURATION",
@@ -205,7 +211,8 @@ pub struct ServeArgs {
     )]
     pub max_message_bytes: u32,
 
-    /// Messages a user may send per second.
+    /// Messages a user may send per period of the contract's `send_message`
+    /// rate (one second).
     #[arg(
         long,
         env = "LOCKSTEP_MESSAGE_RATE",
@@ -214,7 +221,8 @@ pub struct ServeArgs {
     )]
     pub message_rate: NonZeroU32,
 
-    /// Calls a user may start per minute.
+    /// Calls a user may start per period of the contract's `initiate_call`
+    /// rate (one minute).
     #[arg(
         long,
         env = "LOCKSTEP_CALL_RATE",
@@ -850,18 +858,39 @@ mod tests {
         let config = ServeConfig::new(JwtSecret::new("s").expect("non-empty"));
         assert_eq!(config.bind.to_string(), "127.0.0.1:3000");
         assert_eq!(config.database_url, "sqlite://lockstep.db");
-        assert_eq!(config.call_ring_timeout, Duration::from_secs(60));
-        assert_eq!(config.limits.max_sockets_per_user, 10);
-        assert_eq!(config.limits.offline_queue_cap, 25);
-        assert_eq!(config.limits.max_message_bytes, 10_240);
-        assert_eq!(config.limits.messages_per_second.get(), 10);
-        assert_eq!(config.limits.calls_per_minute.get(), 5);
-        assert_eq!(config.typing_timeout, Duration::from_secs(5));
+        // The client-facing defaults are the contract's, not copies of it.
+        use lockstep_contract::limits;
+        assert_eq!(config.call_ring_timeout, limits::RING_TIMEOUT);
+        assert_eq!(config.call_max_duration, limits::CALL_MAX_DURATION);
+        assert_eq!(
+            config.limits.max_sockets_per_user,
+            to_usize(limits::SOCKETS_PER_USER)
+        );
+        assert_eq!(
+            config.limits.offline_queue_cap,
+            to_usize(limits::OFFLINE_QUEUE_MAX_MESSAGES)
+        );
+        assert_eq!(
+            config.limits.max_message_bytes,
+            to_usize(limits::CONTENT_MAX_BYTES)
+        );
+        assert_eq!(
+            config.limits.messages_per_second.get(),
+            limits::rate::SEND_MESSAGE.count
+        );
+        assert_eq!(
+            config.limits.calls_per_minute.get(),
+            limits::rate::INITIATE_CALL.count
+        );
+        assert_eq!(config.typing_timeout, limits::TYPING_TIMEOUT);
         assert_eq!(config.shutdown_grace, Duration::from_secs(10));
         assert!(config.legacy_events);
         assert!(!config.trust_proxy);
-        assert_eq!(config.heartbeat_interval, Duration::from_secs(25));
-        assert_eq!(config.heartbeat_max_misses, 3);
+        assert_eq!(config.heartbeat_interval, limits::HEARTBEAT_INTERVAL);
+        assert_eq!(
+            config.heartbeat_max_misses,
+            limits::HEARTBEAT_ALLOWED_MISSES
+        );
         assert!(config.allowed_origins.is_empty());
     }
 
@@ -1043,7 +1072,10 @@ mod tests {
         assert_eq!(config.database_url, "sqlite:///var/lib/lockstep/file.db");
         assert!(config.config_file.is_some());
         // Untouched settings keep their defaults.
-        assert_eq!(config.call_ring_timeout, Duration::from_secs(60));
+        assert_eq!(
+            config.call_ring_timeout,
+            lockstep_contract::limits::RING_TIMEOUT
+        );
     }
 
     #[test]
@@ -1076,7 +1108,10 @@ mod tests {
                 .expect("parses");
         let config = serve_config(cli);
         assert_eq!(config.heartbeat_max_misses, 2);
-        assert_eq!(config.heartbeat_interval, Duration::from_secs(25));
+        assert_eq!(
+            config.heartbeat_interval,
+            lockstep_contract::limits::HEARTBEAT_INTERVAL
+        );
         assert!(config.allowed_origins.is_empty());
         assert!(config.config_file.is_none());
     }

@@ -2,9 +2,10 @@
 //!
 //! Each client event whose contract entry has a `rate` gets one keyed
 //! [`governor`] limiter (GCRA: the quota refills evenly over the period, with
-//! the full count as burst). The operator's flags override the contract's
-//! numbers for the two limits the seed names (messages per second, calls per
-//! minute). Keys are profile ids, so a user's sockets share one budget.
+//! the full count as burst). Counts and periods are the contract's; the
+//! operator's flags override the counts of the two limits the seed names
+//! (messages, calls). Keys are profile ids, so a user's sockets share one
+//! budget.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -88,14 +89,12 @@ pub fn event_limits(limits: &Limits) -> HashMap<&'static str, EventLimit> {
         else {
             continue;
         };
-        let (count, period) = match spec.name {
-            events::SEND_MESSAGE => (limits.messages_per_second, Duration::from_secs(1)),
-            events::INITIATE_CALL => (limits.calls_per_minute, Duration::from_secs(60)),
-            _ => (
-                NonZeroU32::new(rate.count).unwrap_or(NonZeroU32::MIN),
-                Duration::from_secs(u64::from(rate.period_seconds.max(1))),
-            ),
+        let count = match spec.name {
+            events::SEND_MESSAGE => limits.messages_per_second,
+            events::INITIATE_CALL => limits.calls_per_minute,
+            _ => NonZeroU32::new(rate.count).unwrap_or(NonZeroU32::MIN),
         };
+        let period = rate.period().max(Duration::from_millis(1));
         by_event.insert(spec.name, EventLimit { count, period });
     }
     by_event
@@ -161,14 +160,15 @@ mod tests {
 
     #[test]
     fn a_burst_past_the_message_rate_is_refused_with_a_wait() {
+        let contract = lockstep_contract::limits::rate::SEND_MESSAGE;
         let limits = RateLimits::from_contract(&Limits::default());
-        for _ in 0..10 {
+        for _ in 0..contract.count {
             assert!(limits.check(events::SEND_MESSAGE, "p-alice").is_ok());
         }
         let wait = limits
             .check(events::SEND_MESSAGE, "p-alice")
-            .expect_err("the 11th message within a second is over the limit");
-        assert!(wait > Duration::ZERO && wait <= Duration::from_secs(1));
+            .expect_err("one message past the count within the period is over the limit");
+        assert!(wait > Duration::ZERO && wait <= contract.period());
         // Another user has their own budget.
         assert!(limits.check(events::SEND_MESSAGE, "p-bob").is_ok());
     }

@@ -38,6 +38,17 @@ impl From<Refused> for Refusal {
     }
 }
 
+/// The refusal of an event with an ack, as the generated handler traits
+/// take it (the ack carries `retryAfter`).
+impl From<Refused> for lockstep_contract::handler::AckRefusal {
+    fn from(refused: Refused) -> Self {
+        Self {
+            refusal: refused.refusal,
+            retry_after: refused.retry_after,
+        }
+    }
+}
+
 impl From<StoreError> for Refused {
     fn from(error: StoreError) -> Self {
         from_store(error).into()

@@ -17,7 +17,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::http::Request;
-use lockstep_contract::events::{self, Direction};
+use lockstep_contract::events;
 use lockstep_contract::types::ErrorCode;
 use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -233,9 +233,9 @@ pub fn describe() {
 /// The label for a client event name: the contract's own `&'static str`
 /// for client events, `unknown` for anything else.
 pub fn event_label(event: &str) -> &'static str {
-    match events::spec(event) {
-        Some(spec) if spec.direction == Direction::ClientToServer => spec.name,
-        _ => "unknown",
+    match events::client_spec(event) {
+        Some(spec) => spec.name,
+        None => "unknown",
     }
 }
 

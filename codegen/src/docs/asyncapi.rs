@@ -47,8 +47,8 @@ pub(super) fn document(contract: &Contract) -> Result<Value, GenerateError> {
 
     for event in &events {
         let ack_key = ack_message_key(event);
-        if messages.contains_key(&event.name)
-            || event.ack_type.is_some() && events.iter().any(|e| e.name == ack_key)
+        if messages.contains_key(&event.key)
+            || event.ack_type.is_some() && events.iter().any(|e| e.key == ack_key)
         {
             return Err(ContractError::Invalid(format!(
                 "event `{}`: its AsyncAPI message name collides with another event",
@@ -56,10 +56,10 @@ pub(super) fn document(contract: &Contract) -> Result<Value, GenerateError> {
             ))
             .into());
         }
-        messages.insert(event.name.clone(), event_message(contract, event));
+        messages.insert(event.key.clone(), event_message(contract, event));
         channel_messages.insert(
-            event.name.clone(),
-            json!({ "$ref": format!("#/components/messages/{}", event.name) }),
+            event.key.clone(),
+            json!({ "$ref": format!("#/components/messages/{}", event.key) }),
         );
 
         let mut operation = Map::new();
@@ -78,7 +78,7 @@ pub(super) fn document(contract: &Contract) -> Result<Value, GenerateError> {
         if event.replaced_by.is_some() {
             operation.insert("tags".into(), json!([{ "name": "deprecated" }]));
         }
-        operation.insert("messages".into(), json!([message_ref(&event.name)]));
+        operation.insert("messages".into(), json!([message_ref(&event.key)]));
         if let Some(ack) = &event.ack_type {
             // Aliases share their target's ack message.
             if !messages.contains_key(&ack_key) {
@@ -97,7 +97,7 @@ pub(super) fn document(contract: &Contract) -> Result<Value, GenerateError> {
             operation.insert("x-deprecated".into(), json!(true));
             operation.insert("x-replaced-by".into(), json!(replacement));
         }
-        operations.insert(event.name.clone(), Value::Object(operation));
+        operations.insert(event.key.clone(), Value::Object(operation));
     }
 
     // Ack messages are inserted when first met; sort the channel's and the
@@ -256,8 +256,8 @@ fn event_description(event: &EventView) -> Option<String> {
 fn sorted_by_event_order(mut map: Map<String, Value>, events: &[EventView]) -> Map<String, Value> {
     let mut sorted = Map::new();
     for event in events {
-        if let Some(message) = map.remove(&event.name) {
-            sorted.insert(event.name.clone(), message);
+        if let Some(message) = map.remove(&event.key) {
+            sorted.insert(event.key.clone(), message);
         }
         let ack = ack_message_key(event);
         if let Some(message) = map.remove(&ack) {
@@ -306,13 +306,13 @@ mod tests {
         assert_eq!(doc["asyncapi"], "3.0.0");
         for event in contract.events() {
             assert_eq!(
-                doc["components"]["messages"][&event.name]["name"],
+                doc["components"]["messages"][&event.key]["name"],
                 json!(event.name)
             );
-            assert!(doc["channels"][CHANNEL]["messages"][&event.name].is_object());
+            assert!(doc["channels"][CHANNEL]["messages"][&event.key].is_object());
             let action = if event.is_client() { "receive" } else { "send" };
             assert_eq!(
-                doc["operations"][&event.name]["action"], action,
+                doc["operations"][&event.key]["action"], action,
                 "{}",
                 event.name
             );

@@ -217,7 +217,7 @@ pub fn call_rejected(
 ) -> impl Future<Output = Result<(), EmitError>> + Send {
     to.emit_serialized(events::CALL_REJECTED, payload)
 }
-/// Emits `call_missed`: Nobody answered within the ring timeout.
+/// Emits `call_missed`: Nobody answered within the ring timeout (`limits.ringTimeoutSeconds`).
 pub fn call_missed(
     to: impl EmitTarget,
     payload: &types::CallMissed,

@@ -15,6 +15,12 @@ pub struct RateLimit {
     pub count: u32,
     pub period_seconds: u32,
 }
+impl RateLimit {
+    /// The period as a [`std::time::Duration`].
+    pub const fn period(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.period_seconds as u64)
+    }
+}
 /// What the contract says of one event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EventSpec {
@@ -105,7 +111,7 @@ pub const CALL_ANSWERED: &str = "call_answered";
 pub const CALL_ENDED: &str = "call_ended";
 /// `call_rejected`: The callee declined the call.
 pub const CALL_REJECTED: &str = "call_rejected";
-/// `call_missed`: Nobody answered within the ring timeout.
+/// `call_missed`: Nobody answered within the ring timeout (`limits.ringTimeoutSeconds`).
 pub const CALL_MISSED: &str = "call_missed";
 /// `webrtc_offer`: Send a WebRTC offer to the other party of a live call.
 pub const WEBRTC_OFFER: &str = "webrtc_offer";
@@ -565,6 +571,17 @@ pub const ALL: &[EventSpec] = &[
         content_max_bytes: None,
     },
     EventSpec {
+        name: CALL_REJECTED,
+        direction: Direction::ClientToServer,
+        domain: "call",
+        payload: Some("RejectCall"),
+        ack: None,
+        alias_of: Some("reject_call"),
+        replaced_by: Some("reject_call"),
+        rate: None,
+        content_max_bytes: None,
+    },
+    EventSpec {
         name: CALL_MISSED,
         direction: Direction::ServerToClient,
         domain: "call",
@@ -871,7 +888,12 @@ pub const ALL: &[EventSpec] = &[
         content_max_bytes: None,
     },
 ];
-/// What the contract says of the event `name`.
+/// What the contract says of the event `name` (for a name that is both a
+/// server event and a client alias, the server event: see [`client_spec`]).
 pub fn spec(name: &str) -> Option<&'static EventSpec> {
     ALL.iter().find(|e| e.name == name)
+}
+/// What the contract says of the client event `name`, legacy aliases included.
+pub fn client_spec(name: &str) -> Option<&'static EventSpec> {
+    ALL.iter().find(|e| e.name == name && e.direction == Direction::ClientToServer)
 }

@@ -82,6 +82,15 @@ fn initiate_call_ack_examples() {
     );
 }
 #[test]
+fn initiate_call_accepted_examples() {
+    round_trip::<
+        types::InitiateCallAccepted,
+    >(
+        "InitiateCallAccepted",
+        r##"{"success":true,"callId":"call-9","callerId":"p-alice","receiverId":"p-bob","callType":"video","timestamp":"2025-01-30T09:41:00Z"}"##,
+    );
+}
+#[test]
 fn answer_call_examples() {
     round_trip::<
         types::AnswerCall,
@@ -302,6 +311,24 @@ fn send_message_ack_examples() {
         types::SendMessageAck,
     >(
         "SendMessageAck",
+        r##"{"success":false,"clientMessageId":"c-7f3a","error":"at most 10 messages per second","code":"RATE_LIMITED","retryAfter":0.4}"##,
+    );
+}
+#[test]
+fn send_message_accepted_examples() {
+    round_trip::<
+        types::SendMessageAccepted,
+    >(
+        "SendMessageAccepted",
+        r##"{"success":true,"clientMessageId":"c-7f3a","serverMessageId":"01JHX2Q8Z6M8W4N3V5T7R9P1KD","timestamp":"2025-01-30T09:41:00.123Z"}"##,
+    );
+}
+#[test]
+fn send_message_refused_examples() {
+    round_trip::<
+        types::SendMessageRefused,
+    >(
+        "SendMessageRefused",
         r##"{"success":false,"clientMessageId":"c-7f3a","error":"at most 10 messages per second","code":"RATE_LIMITED","retryAfter":0.4}"##,
     );
 }

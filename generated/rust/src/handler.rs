@@ -11,6 +11,24 @@ use socketioxide::{SendError, SocketError};
 use crate::runtime::{HasAck, SocketQueue};
 use crate::validate::{self, Refusal};
 use crate::{events, types};
+/// A refused event that has an ack: the refusal, and for a rate limit how
+/// long to wait (the ack's `retryAfter`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AckRefusal {
+    pub refusal: Refusal,
+    pub retry_after: Option<std::time::Duration>,
+}
+impl From<Refusal> for AckRefusal {
+    fn from(refusal: Refusal) -> Self {
+        Self { refusal, retry_after: None }
+    }
+}
+/// What the handler of an event with an ack answers: the ack's success
+/// branch (every success field required), or a refusal. The generated code
+/// turns it into the ack on the wire: the success branch with `success:
+/// true`, or `AckFailure` (`success: false`, `code`, `error`,
+/// `retryAfter`) with the request fields the refusal echoes.
+pub type AckResult<T> = Result<T, AckRefusal>;
 /// What a handler receives besides the payload.
 pub struct EventContext<A: Adapter> {
     /// The socket the event came from.
@@ -38,7 +56,7 @@ pub trait ChatEvents<A: Adapter>: Send + Sync + 'static {
     ) -> impl Future<Output = ()> + Send;
     /// `typing_start`: The user started typing in a chat.
     ///
-    /// Only participants; the others receive `user_typing`, never the typer.
+    /// Only participants; the others receive `user_typing`, never the typer. The indicator lasts `limits.typingTimeoutSeconds` without `typing_stop`.
     fn typing_start(
         &self,
         ctx: EventContext<A>,
@@ -57,12 +75,12 @@ pub trait ChatEvents<A: Adapter>: Send + Sync + 'static {
 pub trait MessageEvents<A: Adapter>: Send + Sync + 'static {
     /// `send_message`: Send a message to a chat.
     ///
-    /// Acked only after the message is durably stored. Then: `new_message` to every socket of every participant, `message_sent` to the sender's sockets, `message_delivered` to the sender's sockets for each recipient that received it live. Offline participants get it queued. Refusals: `NOT_PARTICIPANT`, `FORBIDDEN` (no `canSendMessages`), `CHAT_NOT_FOUND`, `CONTENT_TOO_LARGE`, `INVALID_REPLY`, `INVALID_MENTION`, `RATE_LIMITED` (also emits `rate_limited`), `VALIDATION_ERROR`, `STORAGE_UNAVAILABLE`.
+    /// Acked only after the message is durably stored. Then: `new_message` to every socket of every participant, `message_sent` to the sender's sockets, `message_delivered` to the sender's sockets for each recipient that received it live. Offline participants get it queued. Refusals: `NOT_PARTICIPANT`, `FORBIDDEN` (no `canSendMessages`), `CHAT_NOT_FOUND`, `CONTENT_TOO_LARGE` (content over `contentMaxBytes` bytes of UTF-8, however many characters), `INVALID_REPLY`, `INVALID_MENTION`, `RATE_LIMITED` (also emits `rate_limited`), `VALIDATION_ERROR`, `STORAGE_UNAVAILABLE`.
     fn send_message(
         &self,
         ctx: EventContext<A>,
         payload: types::SendMessage,
-    ) -> impl Future<Output = types::SendMessageAck> + Send;
+    ) -> impl Future<Output = AckResult<types::SendMessageAccepted>> + Send;
     /// `mark_message_read`: Mark a message as read.
     ///
     /// Stored once per reader; the sender receives `message_read`. `chat_error` with `MESSAGE_NOT_FOUND` or `NOT_PARTICIPANT` on refusal.
@@ -87,7 +105,7 @@ pub trait CallEvents<A: Adapter>: Send + Sync + 'static {
         &self,
         ctx: EventContext<A>,
         payload: types::InitiateCall,
-    ) -> impl Future<Output = types::InitiateCallAck> + Send;
+    ) -> impl Future<Output = AckResult<types::InitiateCallAccepted>> + Send;
     /// `answer_call`: Answer an incoming call.
     ///
     /// Only the callee of a ringing call; both parties receive `call_answered` on every socket.
@@ -98,7 +116,7 @@ pub trait CallEvents<A: Adapter>: Send + Sync + 'static {
     ) -> impl Future<Output = ()> + Send;
     /// `reject_call`: Decline an incoming call.
     ///
-    /// Decision: the seed lists `call_rejected` as the replacement of `decline_call` and `call_reject`, but `call_rejected` is what the server emits. The client event is `reject_call`; `decline_call` and `call_reject` are its legacy aliases. Only the callee of a ringing call; both parties receive `call_rejected`.
+    /// Decision: the seed's migration table lists `call_rejected` as the replacement of `decline_call` and `call_reject`, but `call_rejected` is also what the server emits. The canonical client event is `reject_call`; `decline_call` and `call_reject` are its legacy aliases, and a client that follows the table and emits `call_rejected` is served exactly like `reject_call` (see `call_rejected`'s `clientAliasOf`). Only the callee of a ringing call; both parties receive `call_rejected`.
     fn reject_call(
         &self,
         ctx: EventContext<A>,
@@ -207,7 +225,8 @@ pub trait ContractHandler<
 /// Each payload is validated against its JSON Schema and decoded into its
 /// type before the handler sees it. A payload that does not match is
 /// answered with `VALIDATION_ERROR`: in the ack when the event has one and
-/// the client passed a callback, as the `error` event otherwise. Events of one
+/// the client passed a callback, as the `error` event otherwise; so is
+/// a handler's refusal of an event with an ack. Events of one
 /// socket are handled one after the other, in arrival order.
 pub fn register<A: Adapter, H: ContractHandler<A>>(
     socket: &SocketRef<A>,
@@ -266,7 +285,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                 event: events::JOIN_CHAT,
                             };
                             let served_by = Arc::clone(&handler);
-                            let _ = reply;
+                            let _ = (reply, echoed);
                             let job = async move {
                                 let started = std::time::Instant::now();
                                 served_by.join_chat(ctx, payload).await;
@@ -328,7 +347,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                 event: events::LEAVE_CHAT,
                             };
                             let served_by = Arc::clone(&handler);
-                            let _ = reply;
+                            let _ = (reply, echoed);
                             let job = async move {
                                 let started = std::time::Instant::now();
                                 served_by.leave_chat(ctx, payload).await;
@@ -390,7 +409,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                 event: events::TYPING_START,
                             };
                             let served_by = Arc::clone(&handler);
-                            let _ = reply;
+                            let _ = (reply, echoed);
                             let job = async move {
                                 let started = std::time::Instant::now();
                                 served_by.typing_start(ctx, payload).await;
@@ -452,7 +471,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                 event: events::TYPING_STOP,
                             };
                             let served_by = Arc::clone(&handler);
-                            let _ = reply;
+                            let _ = (reply, echoed);
                             let job = async move {
                                 let started = std::time::Instant::now();
                                 served_by.typing_stop(ctx, payload).await;
@@ -514,12 +533,38 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                 event: events::SEND_MESSAGE,
                             };
                             let served_by = Arc::clone(&handler);
+                            let served_socket = socket.clone();
                             let job = async move {
                                 let started = std::time::Instant::now();
-                                let response = served_by.send_message(ctx, payload).await;
+                                let result = served_by.send_message(ctx, payload).await;
                                 served_by.served(events::SEND_MESSAGE, started.elapsed());
-                                if let Some(ack) = reply {
-                                    send_ack(ack, events::SEND_MESSAGE, &response);
+                                match (reply, result) {
+                                    (Some(ack), Ok(accepted)) => {
+                                        send_ack(
+                                            ack,
+                                            events::SEND_MESSAGE,
+                                            &success_answer(&accepted),
+                                        )
+                                    }
+                                    (Some(ack), Err(refused)) => {
+                                        send_ack(
+                                            ack,
+                                            events::SEND_MESSAGE,
+                                            &failure_answer(
+                                                &refused.refusal,
+                                                refused.retry_after,
+                                                &echoed,
+                                            ),
+                                        )
+                                    }
+                                    (None, Err(refused)) => {
+                                        error_event(
+                                            &served_socket,
+                                            events::SEND_MESSAGE,
+                                            &refused.refusal,
+                                        )
+                                    }
+                                    (None, Ok(_)) => {}
                                 }
                             };
                             if queue.push(job).is_err() {
@@ -580,7 +625,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                 event: events::MARK_MESSAGE_READ,
                             };
                             let served_by = Arc::clone(&handler);
-                            let _ = reply;
+                            let _ = (reply, echoed);
                             let job = async move {
                                 let started = std::time::Instant::now();
                                 served_by.mark_message_read(ctx, payload).await;
@@ -645,7 +690,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                 event: events::REACT_TO_MESSAGE,
                             };
                             let served_by = Arc::clone(&handler);
-                            let _ = reply;
+                            let _ = (reply, echoed);
                             let job = async move {
                                 let started = std::time::Instant::now();
                                 served_by.react_to_message(ctx, payload).await;
@@ -667,7 +712,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                 }
                 events::INITIATE_CALL => {
                     let reply = has_ack.then_some(ack);
-                    let echoed = validate::echoed(raw.as_ref().ok(), &["callId"]);
+                    let echoed = validate::echoed(raw.as_ref().ok(), &[]);
                     let decoded = if crate::runtime::is_draining() {
                         Err(Refusal::shutting_down())
                     } else {
@@ -707,12 +752,38 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                 event: events::INITIATE_CALL,
                             };
                             let served_by = Arc::clone(&handler);
+                            let served_socket = socket.clone();
                             let job = async move {
                                 let started = std::time::Instant::now();
-                                let response = served_by.initiate_call(ctx, payload).await;
+                                let result = served_by.initiate_call(ctx, payload).await;
                                 served_by.served(events::INITIATE_CALL, started.elapsed());
-                                if let Some(ack) = reply {
-                                    send_ack(ack, events::INITIATE_CALL, &response);
+                                match (reply, result) {
+                                    (Some(ack), Ok(accepted)) => {
+                                        send_ack(
+                                            ack,
+                                            events::INITIATE_CALL,
+                                            &success_answer(&accepted),
+                                        )
+                                    }
+                                    (Some(ack), Err(refused)) => {
+                                        send_ack(
+                                            ack,
+                                            events::INITIATE_CALL,
+                                            &failure_answer(
+                                                &refused.refusal,
+                                                refused.retry_after,
+                                                &echoed,
+                                            ),
+                                        )
+                                    }
+                                    (None, Err(refused)) => {
+                                        error_event(
+                                            &served_socket,
+                                            events::INITIATE_CALL,
+                                            &refused.refusal,
+                                        )
+                                    }
+                                    (None, Ok(_)) => {}
                                 }
                             };
                             if queue.push(job).is_err() {
@@ -771,7 +842,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                 event: events::ANSWER_CALL,
                             };
                             let served_by = Arc::clone(&handler);
-                            let _ = reply;
+                            let _ = (reply, echoed);
                             let job = async move {
                                 let started = std::time::Instant::now();
                                 served_by.answer_call(ctx, payload).await;
@@ -833,7 +904,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                 event: events::REJECT_CALL,
                             };
                             let served_by = Arc::clone(&handler);
-                            let _ = reply;
+                            let _ = (reply, echoed);
                             let job = async move {
                                 let started = std::time::Instant::now();
                                 served_by.reject_call(ctx, payload).await;
@@ -895,7 +966,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                 event: events::END_CALL,
                             };
                             let served_by = Arc::clone(&handler);
-                            let _ = reply;
+                            let _ = (reply, echoed);
                             let job = async move {
                                 let started = std::time::Instant::now();
                                 served_by.end_call(ctx, payload).await;
@@ -957,7 +1028,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                 event: events::CALL_CANCELLED,
                             };
                             let served_by = Arc::clone(&handler);
-                            let _ = reply;
+                            let _ = (reply, echoed);
                             let job = async move {
                                 let started = std::time::Instant::now();
                                 served_by.call_cancelled(ctx, payload).await;
@@ -968,6 +1039,68 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     &*handler,
                                     &socket,
                                     events::CALL_CANCELLED,
+                                    &Refusal::overloaded(),
+                                    None,
+                                    &[],
+                                );
+                            }
+                        }
+                    }
+                }
+                events::CALL_REJECTED => {
+                    let reply = has_ack.then_some(ack);
+                    let echoed = validate::echoed(raw.as_ref().ok(), &[]);
+                    let decoded = if crate::runtime::is_draining() {
+                        Err(Refusal::shutting_down())
+                    } else {
+                        validate::decode::<types::RejectCall>(Some("RejectCall"), raw)
+                    };
+                    match decoded {
+                        Err(refusal) => {
+                            let refused_by = Arc::clone(&handler);
+                            let refused_socket = socket.clone();
+                            let reply = {
+                                let _ = reply;
+                                None
+                            };
+                            let job = async move {
+                                refuse(
+                                    &*refused_by,
+                                    &refused_socket,
+                                    events::CALL_REJECTED,
+                                    &refusal,
+                                    reply,
+                                    &echoed,
+                                );
+                            };
+                            if queue.push(job).is_err() {
+                                refuse(
+                                    &*handler,
+                                    &socket,
+                                    events::CALL_REJECTED,
+                                    &Refusal::overloaded(),
+                                    None,
+                                    &[],
+                                );
+                            }
+                        }
+                        Ok(payload) => {
+                            let ctx = EventContext {
+                                socket: socket.clone(),
+                                event: events::CALL_REJECTED,
+                            };
+                            let served_by = Arc::clone(&handler);
+                            let _ = (reply, echoed);
+                            let job = async move {
+                                let started = std::time::Instant::now();
+                                served_by.reject_call(ctx, payload).await;
+                                served_by.served(events::CALL_REJECTED, started.elapsed());
+                            };
+                            if queue.push(job).is_err() {
+                                refuse(
+                                    &*handler,
+                                    &socket,
+                                    events::CALL_REJECTED,
                                     &Refusal::overloaded(),
                                     None,
                                     &[],
@@ -1019,7 +1152,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                 event: events::WEBRTC_OFFER,
                             };
                             let served_by = Arc::clone(&handler);
-                            let _ = reply;
+                            let _ = (reply, echoed);
                             let job = async move {
                                 let started = std::time::Instant::now();
                                 served_by.webrtc_offer(ctx, payload).await;
@@ -1083,7 +1216,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                 event: events::WEBRTC_ANSWER,
                             };
                             let served_by = Arc::clone(&handler);
-                            let _ = reply;
+                            let _ = (reply, echoed);
                             let job = async move {
                                 let started = std::time::Instant::now();
                                 served_by.webrtc_answer(ctx, payload).await;
@@ -1147,7 +1280,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                 event: events::WEBRTC_ICE_CANDIDATE,
                             };
                             let served_by = Arc::clone(&handler);
-                            let _ = reply;
+                            let _ = (reply, echoed);
                             let job = async move {
                                 let started = std::time::Instant::now();
                                 served_by.webrtc_ice_candidate(ctx, payload).await;
@@ -1210,7 +1343,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                 event: events::TOGGLE_MUTE,
                             };
                             let served_by = Arc::clone(&handler);
-                            let _ = reply;
+                            let _ = (reply, echoed);
                             let job = async move {
                                 let started = std::time::Instant::now();
                                 served_by.toggle_mute(ctx, payload).await;
@@ -1272,7 +1405,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                 event: events::TOGGLE_VIDEO,
                             };
                             let served_by = Arc::clone(&handler);
-                            let _ = reply;
+                            let _ = (reply, echoed);
                             let job = async move {
                                 let started = std::time::Instant::now();
                                 served_by.toggle_video(ctx, payload).await;
@@ -1336,7 +1469,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                 event: events::TOGGLE_SCREEN_SHARE,
                             };
                             let served_by = Arc::clone(&handler);
-                            let _ = reply;
+                            let _ = (reply, echoed);
                             let job = async move {
                                 let started = std::time::Instant::now();
                                 served_by.toggle_screen_share(ctx, payload).await;
@@ -1358,7 +1491,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                 }
                 events::CALL_OFFER => {
                     let reply = has_ack.then_some(ack);
-                    let echoed = validate::echoed(raw.as_ref().ok(), &["callId"]);
+                    let echoed = validate::echoed(raw.as_ref().ok(), &[]);
                     let decoded = if crate::runtime::is_draining() {
                         Err(Refusal::shutting_down())
                     } else {
@@ -1398,12 +1531,38 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                 event: events::CALL_OFFER,
                             };
                             let served_by = Arc::clone(&handler);
+                            let served_socket = socket.clone();
                             let job = async move {
                                 let started = std::time::Instant::now();
-                                let response = served_by.initiate_call(ctx, payload).await;
+                                let result = served_by.initiate_call(ctx, payload).await;
                                 served_by.served(events::CALL_OFFER, started.elapsed());
-                                if let Some(ack) = reply {
-                                    send_ack(ack, events::CALL_OFFER, &response);
+                                match (reply, result) {
+                                    (Some(ack), Ok(accepted)) => {
+                                        send_ack(
+                                            ack,
+                                            events::CALL_OFFER,
+                                            &success_answer(&accepted),
+                                        )
+                                    }
+                                    (Some(ack), Err(refused)) => {
+                                        send_ack(
+                                            ack,
+                                            events::CALL_OFFER,
+                                            &failure_answer(
+                                                &refused.refusal,
+                                                refused.retry_after,
+                                                &echoed,
+                                            ),
+                                        )
+                                    }
+                                    (None, Err(refused)) => {
+                                        error_event(
+                                            &served_socket,
+                                            events::CALL_OFFER,
+                                            &refused.refusal,
+                                        )
+                                    }
+                                    (None, Ok(_)) => {}
                                 }
                             };
                             if queue.push(job).is_err() {
@@ -1462,7 +1621,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                 event: events::CALL_ANSWER,
                             };
                             let served_by = Arc::clone(&handler);
-                            let _ = reply;
+                            let _ = (reply, echoed);
                             let job = async move {
                                 let started = std::time::Instant::now();
                                 served_by.answer_call(ctx, payload).await;
@@ -1524,7 +1683,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                 event: events::DECLINE_CALL,
                             };
                             let served_by = Arc::clone(&handler);
-                            let _ = reply;
+                            let _ = (reply, echoed);
                             let job = async move {
                                 let started = std::time::Instant::now();
                                 served_by.reject_call(ctx, payload).await;
@@ -1586,7 +1745,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                 event: events::CALL_REJECT,
                             };
                             let served_by = Arc::clone(&handler);
-                            let _ = reply;
+                            let _ = (reply, echoed);
                             let job = async move {
                                 let started = std::time::Instant::now();
                                 served_by.reject_call(ctx, payload).await;
@@ -1648,7 +1807,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                 event: events::CALL_END,
                             };
                             let served_by = Arc::clone(&handler);
-                            let _ = reply;
+                            let _ = (reply, echoed);
                             let job = async move {
                                 let started = std::time::Instant::now();
                                 served_by.end_call(ctx, payload).await;
@@ -1710,7 +1869,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                 event: events::CANCEL_CALL,
                             };
                             let served_by = Arc::clone(&handler);
-                            let _ = reply;
+                            let _ = (reply, echoed);
                             let job = async move {
                                 let started = std::time::Instant::now();
                                 served_by.call_cancelled(ctx, payload).await;
@@ -1774,7 +1933,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                 event: events::ICE_CANDIDATE,
                             };
                             let served_by = Arc::clone(&handler);
-                            let _ = reply;
+                            let _ = (reply, echoed);
                             let job = async move {
                                 let started = std::time::Instant::now();
                                 served_by.webrtc_ice_candidate(ctx, payload).await;
@@ -1836,7 +1995,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                 event: events::PONG,
                             };
                             let served_by = Arc::clone(&handler);
-                            let _ = reply;
+                            let _ = (reply, echoed);
                             let job = async move {
                                 let started = std::time::Instant::now();
                                 served_by.pong(ctx, payload).await;
@@ -1900,7 +2059,7 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                 event: events::HEARTBEAT_RESPONSE,
                             };
                             let served_by = Arc::clone(&handler);
-                            let _ = reply;
+                            let _ = (reply, echoed);
                             let job = async move {
                                 let started = std::time::Instant::now();
                                 served_by.heartbeat_response(ctx, payload).await;
@@ -1963,32 +2122,50 @@ fn refuse<A: Adapter, H: ContractHandler<A>>(
 ) {
     handler.refused(socket, event, refusal);
     match ack {
-        Some(ack) => {
-            let failure = types::AckFailure {
-                success: false,
-                code: refusal.code,
-                error: refusal.message.clone(),
-                retry_after: None,
-            };
-            let mut answer = serde_json::to_value(&failure).unwrap_or(Value::Null);
-            if let Value::Object(fields) = &mut answer {
-                for (field, value) in echoed {
-                    fields.insert((*field).to_owned(), Value::String(value.clone()));
-                }
-            }
-            send_ack(ack, event, &answer);
-        }
-        None => {
-            let _ = socket
-                .emit(
-                    events::ERROR,
-                    &types::ErrorEvent {
-                        error: refusal.code,
-                        message: refusal.message.clone(),
-                        event: Some(validate::bounded(event)),
-                        details: None,
-                    },
-                );
+        Some(ack) => send_ack(ack, event, &failure_answer(refusal, None, echoed)),
+        None => error_event(socket, event, refusal),
+    }
+}
+/// Sends a refusal as the `error` event.
+fn error_event<A: Adapter>(socket: &SocketRef<A>, event: &str, refusal: &Refusal) {
+    let _ = socket
+        .emit(
+            events::ERROR,
+            &types::ErrorEvent {
+                error: refusal.code,
+                message: refusal.message.clone(),
+                event: Some(validate::bounded(event)),
+                details: None,
+            },
+        );
+}
+/// The success branch of an ack on the wire: its fields and `success: true`
+/// (set here, whatever the handler put in it).
+fn success_answer<T: serde::Serialize>(accepted: &T) -> Value {
+    let mut answer = serde_json::to_value(accepted).unwrap_or(Value::Null);
+    if let Value::Object(fields) = &mut answer {
+        fields.insert("success".to_owned(), Value::Bool(true));
+    }
+    answer
+}
+/// The refusal branch of an ack on the wire: `AckFailure` and the
+/// request fields the event's refusal echoes.
+fn failure_answer(
+    refusal: &Refusal,
+    retry_after: Option<std::time::Duration>,
+    echoed: &[(&'static str, String)],
+) -> Value {
+    let failure = types::AckFailure {
+        success: false,
+        code: refusal.code,
+        error: refusal.message.clone(),
+        retry_after: retry_after.map(|wait| wait.as_secs_f64()),
+    };
+    let mut answer = serde_json::to_value(&failure).unwrap_or(Value::Null);
+    if let Value::Object(fields) = &mut answer {
+        for (field, value) in echoed {
+            fields.insert((*field).to_owned(), Value::String(value.clone()));
         }
     }
+    answer
 }

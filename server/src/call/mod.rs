@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use lockstep_contract::handler::{CallEvents, EventContext};
+use lockstep_contract::handler::{AckResult, CallEvents, EventContext};
 use lockstep_contract::types::{self, ErrorCode};
 use lockstep_contract::{emit, events};
 use socketioxide::SocketIo;
@@ -30,10 +30,6 @@ use crate::session::{Session, iso, now, session_of, user_room};
 use crate::store::{CallRecord, Store};
 use log::CallLog;
 use registry::{AnswerError, Busy, CallRegistry, LiveCall};
-
-/// The contract's cap on an answered call (3 hours), the default of
-/// `--call-max-duration`; Redis keeps live call state a while longer.
-pub const MAX_CALL_DURATION: Duration = Duration::from_secs(3 * 60 * 60);
 
 /// How a call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -517,7 +513,7 @@ impl<A: Adapter> CallEvents<A> for App<A> {
         &self,
         ctx: EventContext<A>,
         payload: types::InitiateCall,
-    ) -> types::InitiateCallAck {
+    ) -> AckResult<types::InitiateCallAccepted> {
         let outcome = match session_of(&ctx.socket) {
             Some(session) => self
                 .start_call(&ctx, &session, &payload)
@@ -531,20 +527,8 @@ impl<A: Adapter> CallEvents<A> for App<A> {
         let (call, session) = match outcome {
             Ok(started) => started,
             Err(refused) => {
-                let retry_after = refused.retry_after_seconds();
-                let limited = refused.refusal;
-                refusal::log(&ctx.socket, ctx.event, &limited);
-                return types::InitiateCallAck {
-                    success: false,
-                    call_id: None,
-                    caller_id: None,
-                    receiver_id: None,
-                    call_type: None,
-                    timestamp: None,
-                    error: Some(limited.message),
-                    code: Some(limited.code),
-                    retry_after,
-                };
+                refusal::log(&ctx.socket, ctx.event, &refused.refusal);
+                return Err(refused.into());
             }
         };
         self.calls.record(&call, "ringing", None);
@@ -560,17 +544,14 @@ impl<A: Adapter> CallEvents<A> for App<A> {
         let _ = emit::incoming_call(self.calls.io.to(user_room(&call.callee)), &incoming).await;
         self.calls.arm_ring_timeout(&call);
         tracing::info!(call_id = %call.call_id, caller = %call.caller, callee = %call.callee, "call ringing");
-        types::InitiateCallAck {
+        Ok(types::InitiateCallAccepted {
             success: true,
-            call_id: Some(call.call_id.clone()),
-            caller_id: Some(call.caller.clone()),
-            receiver_id: Some(call.callee.clone()),
-            call_type: Some(payload.call_type),
-            timestamp: Some(iso(call.rung_at)),
-            error: None,
-            code: None,
-            retry_after: None,
-        }
+            call_id: call.call_id.clone(),
+            caller_id: call.caller.clone(),
+            receiver_id: call.callee.clone(),
+            call_type: payload.call_type,
+            timestamp: iso(call.rung_at),
+        })
     }
 
     async fn answer_call(&self, ctx: EventContext<A>, payload: types::AnswerCall) {

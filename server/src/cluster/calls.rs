@@ -5,18 +5,32 @@
 //! each party in the call back to it, so the node where that socket lives
 //! (or the sweeper, when the node died) can end the call. Every change is one
 //! Lua script, so two nodes racing to start, answer or end a call agree on
-//! the outcome. Keys expire a while after the longest possible call, so a
-//! node dying mid-call leaves nothing behind for good.
+//! the outcome. Keys expire a while after the longest possible call (the
+//! configured ring timeout plus the configured maximum duration), so a node
+//! dying mid-call leaves nothing behind for good.
+
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use redis::Script;
 use socketioxide::socket::Sid;
 
 use super::Cluster;
-use crate::call::MAX_CALL_DURATION;
 use crate::call::registry::{AnswerError, Busy, CallRegistry, LiveCall};
 
 const LIVE_COUNT_KEY: &str = "lockstep:calls:live";
+
+/// How much longer than the longest possible call its state lives: the
+/// sweeper ends a dead node's calls long before.
+const LIVE_STATE_SLACK: Duration = Duration::from_secs(60 * 60);
+
+/// How long a live call's keys live: longer than any call can, ringing plus
+/// the duration cap (both as configured) plus [`LIVE_STATE_SLACK`].
+fn live_state_ttl(ring_timeout: Duration, max_duration: Duration) -> Duration {
+    ring_timeout
+        .saturating_add(max_duration)
+        .saturating_add(LIVE_STATE_SLACK)
+}
 
 fn call_key(call_id: &str) -> String {
     format!("lockstep:call:{call_id}")
@@ -76,15 +90,21 @@ return fields
 
 pub struct RedisCalls {
     cluster: Cluster,
+    /// The TTL of a live call's keys, in milliseconds.
+    ttl_ms: i64,
     begin: Script,
     answer: Script,
     finish: Script,
 }
 
 impl RedisCalls {
-    pub fn new(cluster: Cluster) -> Self {
+    /// `ring_timeout` and `max_duration` are the configured ones
+    /// (`--call-ring-timeout`, `--call-max-duration`).
+    pub fn new(cluster: Cluster, ring_timeout: Duration, max_duration: Duration) -> Self {
+        let ttl = live_state_ttl(ring_timeout, max_duration);
         Self {
             cluster,
+            ttl_ms: i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX),
             begin: Script::new(BEGIN),
             answer: Script::new(ANSWER),
             finish: Script::new(FINISH),
@@ -102,12 +122,6 @@ impl RedisCalls {
             .invoke_async(&mut connection)
             .await;
         from_fields(&self.cluster.observe(result).ok()?)
-    }
-
-    /// Longer than any call can live: ringing plus the duration cap.
-    fn ttl_ms() -> i64 {
-        i64::try_from((MAX_CALL_DURATION + std::time::Duration::from_secs(3600)).as_millis())
-            .unwrap_or(i64::MAX)
     }
 }
 
@@ -170,7 +184,7 @@ impl CallRegistry for RedisCalls {
             .key(socket_key(&call.caller_socket.to_string()))
             .key(LIVE_COUNT_KEY)
             .arg(&call.call_id)
-            .arg(Self::ttl_ms());
+            .arg(self.ttl_ms);
         for (name, value) in to_fields(&call) {
             invocation.arg(name).arg(value);
         }
@@ -218,7 +232,7 @@ impl CallRegistry for RedisCalls {
             .arg(call_id)
             .arg(&sid)
             .arg(at.timestamp_millis())
-            .arg(Self::ttl_ms())
+            .arg(self.ttl_ms)
             .invoke_async(&mut connection)
             .await;
         match self.cluster.observe(result).as_deref() {
@@ -264,6 +278,23 @@ impl CallRegistry for RedisCalls {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn live_call_state_outlives_the_configured_maximum_duration() {
+        let ring = Duration::from_secs(30);
+        // Longer than the contract's default and than the old fixed TTL
+        // (3 h + 1 h), which let such a call's state expire mid-call.
+        let max_duration = Duration::from_secs(5 * 60 * 60);
+        let ttl = live_state_ttl(ring, max_duration);
+        assert!(ttl > ring + max_duration, "{ttl:?}");
+        // And it follows the configuration, not a constant.
+        assert!(live_state_ttl(ring, max_duration * 2) > ring + max_duration * 2);
+        assert_eq!(
+            live_state_ttl(Duration::MAX, Duration::MAX),
+            Duration::MAX,
+            "saturates instead of overflowing"
+        );
+    }
 
     #[test]
     fn a_call_survives_the_round_trip_through_hash_fields() {

@@ -8,7 +8,7 @@
 pub mod offline;
 pub mod render;
 
-use lockstep_contract::handler::{EventContext, MessageEvents};
+use lockstep_contract::handler::{AckResult, EventContext, MessageEvents};
 use lockstep_contract::types::{self, ErrorCode};
 use lockstep_contract::{emit, events};
 use socketioxide::adapter::Adapter;
@@ -300,35 +300,22 @@ impl<A: Adapter> MessageEvents<A> for App<A> {
         &self,
         ctx: EventContext<A>,
         payload: types::SendMessage,
-    ) -> types::SendMessageAck {
-        let client_message_id = Some(payload.client_message_id.to_string());
+    ) -> AckResult<types::SendMessageAccepted> {
         let outcome = match session_of(&ctx.socket) {
             Some(session) => self.send(&ctx, &session, &payload).await,
             None => Err(Refusal::new(ErrorCode::AuthMissingToken, "not authenticated").into()),
         };
         match outcome {
-            Ok(stored) => types::SendMessageAck {
+            Ok(stored) => Ok(types::SendMessageAccepted {
                 success: true,
-                client_message_id,
-                server_message_id: Some(stored.messageid),
-                timestamp: Some(iso(stored.created_at)),
-                error: None,
-                code: None,
-                retry_after: None,
-            },
+                client_message_id: payload.client_message_id.to_string(),
+                server_message_id: stored.messageid,
+                timestamp: iso(stored.created_at),
+            }),
+            // The generated code echoes `clientMessageId` in the refusal.
             Err(refused) => {
-                let retry_after = refused.retry_after_seconds();
-                let refusal = refused.refusal;
-                refusal::log(&ctx.socket, ctx.event, &refusal);
-                types::SendMessageAck {
-                    success: false,
-                    client_message_id,
-                    server_message_id: None,
-                    timestamp: None,
-                    error: Some(refusal.message),
-                    code: Some(refusal.code),
-                    retry_after,
-                }
+                refusal::log(&ctx.socket, ctx.event, &refused.refusal);
+                Err(refused.into())
             }
         }
     }

@@ -55,7 +55,7 @@ pub use model::{
 pub use sql::connect;
 
 /// The contract's limit on queued offline messages per user.
-pub const DEFAULT_OFFLINE_CAP: u32 = 25;
+pub const DEFAULT_OFFLINE_CAP: u32 = lockstep_contract::limits::OFFLINE_QUEUE_MAX_MESSAGES;
 
 /// The storage operations the server needs.
 ///

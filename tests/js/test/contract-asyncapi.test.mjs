@@ -68,16 +68,25 @@ test('events with an ack reply with it; the others do not', () => {
 });
 
 test('payload schemas are the contract definitions', () => {
-  const messages = new Map(parsed.document.allMessages().all().map((m) => [m.name(), m]));
+  // Keyed by component id: a server event that is also a client alias
+  // (`clientAliasOf`) has two messages of the same name.
+  const messages = new Map(parsed.document.allMessages().all().map((m) => [m.id(), m]));
   const byName = new Map(manifest.events.map((e) => [e.name, e]));
   for (const event of manifest.events) {
     const payload = (event.aliasOf ? byName.get(event.aliasOf) : event).payload;
     const message = messages.get(event.name);
+    assert.equal(message.name(), event.name);
     if (!payload) {
       assert.equal(message.hasPayload(), false, `${event.name} has no payload`);
       continue;
     }
     assert.equal(message.payload().id(), payload.split('#/$defs/')[1], `${event.name} payload`);
+  }
+  for (const event of manifest.events.filter((e) => e.clientAliasOf)) {
+    const alias = messages.get(`${event.name}_from_client`);
+    assert.ok(alias, `${event.name} is also described as a client message`);
+    assert.equal(alias.name(), event.name);
+    assert.equal(alias.payload().id(), byName.get(event.clientAliasOf).payload.split('#/$defs/')[1], `${event.name} from a client`);
   }
 });
 

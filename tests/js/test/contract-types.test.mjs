@@ -11,7 +11,7 @@ import { join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 
-import { JS_DIR, readGenerated } from '../support/contract.mjs';
+import { JS_DIR, REPO_ROOT, readGenerated } from '../support/contract.mjs';
 
 const run = promisify(execFile);
 const TSC = createRequire(import.meta.url).resolve('typescript/bin/tsc');
@@ -47,6 +47,18 @@ test('the generated package.json points at the types', () => {
   assert.equal(pkg.name, '@lockstep/contract');
   assert.equal(pkg.types, 'index.d.ts');
   assert.equal(pkg.dependencies, undefined, 'the types package has no runtime dependencies');
+  // It ships the runtime constants as ESM next to the types.
+  assert.equal(pkg.type, 'module');
+  assert.deepEqual(pkg.exports['.'], { types: './index.d.ts', default: './index.js' });
+  assert.deepEqual([...pkg.files].sort(), ['index.d.ts', 'index.js']);
+});
+
+test('index.js exports what index.d.ts declares', async () => {
+  const runtime = await import(join(REPO_ROOT, 'generated', 'ts', 'index.js'));
+  const declarations = readGenerated('ts/index.d.ts');
+  const declared = [...declarations.matchAll(/^export declare const (\w+)/gm)].map((m) => m[1]).sort();
+  assert.deepEqual(Object.keys(runtime).sort(), declared);
+  for (const name of declared) assert.ok(Object.isFrozen(runtime[name]) || typeof runtime[name] === 'string', name);
 });
 
 test('types/ok compiles with tsc --noEmit --strict', async () => {

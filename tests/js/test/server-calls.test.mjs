@@ -784,7 +784,9 @@ for (const db of await databases()) {
       }
     });
 
-    for (const alias of ['decline_call', 'call_reject']) {
+    // `call_rejected` is what the seed's migration table tells clients of
+    // `decline_call` / `call_reject` to emit (and also the server's event).
+    for (const alias of ['decline_call', 'call_reject', 'call_rejected']) {
       test(`${alias} behaves like reject_call`, T, async () => {
         const r = await cast(server);
         try {

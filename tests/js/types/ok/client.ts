@@ -84,11 +84,11 @@ socket.emit(
 // The promise form and the timeout form of the ack.
 export async function sendWithAck(content: string): Promise<string | undefined> {
   const ack = await socket.emitWithAck('send_message', { chatid: 'chat-1', clientMessageId: 'c-3', messageType: 'text', content });
-  return ack.serverMessageId;
+  return ack.success ? ack.serverMessageId : undefined;
 }
 socket.timeout(5000).emit('send_message', message, (err, ack) => {
   if (err) return;
-  console.log(ack.timestamp);
+  if (ack.success) console.log(ack.timestamp);
 });
 
 socket.on('new_message', (event: NewMessage) => {

@@ -10,9 +10,11 @@ const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io('http://lo
 
 // call_offer behaves exactly like initiate_call, ack included.
 socket.emit('call_offer', { targetId: 'p-bob', callType: 'voice' }, (ack: InitiateCallAck) => {
-  console.log(ack.success, ack.callId, ack.code);
+  console.log(ack.success ? ack.callId : ack.code);
 });
 socket.emit('decline_call', { callId: 'call-9' });
+// The seed's migration table names `call_rejected` as the new name of `decline_call`.
+socket.emit('call_rejected', { callId: 'call-9' });
 socket.emit('cancel_call', { callId: 'call-9' });
 socket.emit('ice_candidate', { callId: 'call-9', targetId: 'p-bob', candidate: { candidate: 'candidate:1' } });
 
