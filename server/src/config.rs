@@ -574,6 +574,7 @@ impl TokenArgs {
             username: self.username.clone(),
             exp: expires_at,
             iat: Some(issued_at),
+            nbf: None,
             email: self.email.clone(),
             displayname: self.displayname.clone(),
             avatar: self.avatar.clone(),
