@@ -135,7 +135,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         .migrate()
         .await
         .context("applying database migrations")?;
-    let sockets = crate::transport::socket_io();
+    let sockets = crate::transport::socket_io(&config.exposure);
 
     match config.redis_url.clone() {
         None => {

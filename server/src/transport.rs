@@ -23,10 +23,10 @@ use axum::middleware::Next;
 use axum::response::Response;
 use hyper::upgrade::OnUpgrade;
 use socket2::SockRef;
-use socketioxide::{SocketIo, SocketIoBuilder};
+use socketioxide::{ParserConfig, SocketIo, SocketIoBuilder};
 use tokio::net::TcpStream;
 
-use crate::config::ServeConfig;
+use crate::config::{Exposure, ServeConfig};
 
 /// The largest engine.io frame accepted: a 10 KB message with attachments
 /// and JSON escaping fits many times over. A bigger WebSocket message closes
@@ -56,10 +56,29 @@ pub const SEND_BUFFER_PACKETS: usize = 1024;
 /// Where Socket.IO (engine.io) takes requests: socket.io-client's default.
 pub const SOCKET_IO_PATH: &str = "/socket.io";
 
-/// The Socket.IO builder with this module's frame and queue limits.
-pub fn socket_io() -> SocketIoBuilder {
+/// Binary attachments one Socket.IO packet may announce. socketioxide holds
+/// a packet's attachments until the last one arrived, even before the
+/// CONNECT: with its defaults (10,000 attachments, 10 MB in all) one
+/// anonymous connection could make the server hold about 10 MB. The contract
+/// has no binary events, so one attachment is plenty: such an event is
+/// still answered with a refusal rather than a closed connection. With
+/// [`MAX_FRAME_BYTES`] as the budget of a whole packet's attachments, a
+/// packet costs at most two frames; one past either limit closes its
+/// connection.
+pub const MAX_INCOMING_BINARIES: usize = 1;
+
+/// The Socket.IO builder with this module's frame and queue limits, and the
+/// CONNECT deadline of `exposure` (how long a transport may stay open, and
+/// cost memory, before it says who it is).
+pub fn socket_io(exposure: &Exposure) -> SocketIoBuilder {
     SocketIo::builder()
         .req_path(SOCKET_IO_PATH)
+        .with_parser(
+            ParserConfig::common()
+                .max_incoming_binaries(MAX_INCOMING_BINARIES)
+                .max_incoming_binary_buf_size(MAX_FRAME_BYTES),
+        )
+        .connect_timeout(exposure.connect_timeout)
         .max_buffer_size(SEND_BUFFER_PACKETS)
         .max_payload(MAX_FRAME_BYTES as u64)
         .ws_max_message_size(MAX_FRAME_BYTES)
