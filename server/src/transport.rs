@@ -14,7 +14,11 @@
 //! the bound is aborted, every pending read and write fails, and the socket
 //! goes through the normal disconnect path.
 
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Request};
@@ -24,6 +28,7 @@ use axum::response::Response;
 use hyper::upgrade::OnUpgrade;
 use socket2::SockRef;
 use socketioxide::{ParserConfig, SocketIo, SocketIoBuilder};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::config::{Exposure, ServeConfig};
@@ -108,6 +113,196 @@ pub fn tune(stream: &TcpStream, send_timeout: Duration) {
     }
 }
 
+/// Connections accepted beyond `--max-connections`, served only `/health`,
+/// `/ready` and `/metrics` with a short head deadline and no keep-alive: a
+/// full server still tells its orchestrator it is alive.
+pub const HEALTH_RESERVE: usize = 16;
+
+/// How long a connection in the [`HEALTH_RESERVE`] has to send its head.
+pub const HEALTH_RESERVE_HEADER_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Counts open TCP connections, in all and per client address, and decides
+/// at accept (before a byte is read) whether a new one is served. Every kind
+/// of connection counts: REST, WebSocket, long-polling. A refused
+/// connection is closed at once, which costs the server nothing and tells
+/// the client to back off, rather than accepting and starving everyone.
+#[derive(Debug)]
+pub struct ConnectionGuard {
+    max_total: Option<usize>,
+    max_per_address: Option<usize>,
+    counts: Mutex<Counts>,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    total: usize,
+    reserve: usize,
+    per_address: HashMap<IpAddr, usize>,
+}
+
+/// What [`ConnectionGuard::admit`] decided.
+#[derive(Debug)]
+pub enum Admission {
+    /// Serve everything.
+    Full(ConnectionSlot),
+    /// Over `--max-connections`: serve only the health routes.
+    HealthOnly(ConnectionSlot),
+    /// Close it.
+    Refused(RefusedBecause),
+}
+
+/// Why a connection was closed at accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusedBecause {
+    TooManyConnections,
+    TooManyFromAddress,
+}
+
+impl RefusedBecause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TooManyConnections => "max_connections",
+            Self::TooManyFromAddress => "max_connections_per_address",
+        }
+    }
+}
+
+impl ConnectionGuard {
+    pub fn new(exposure: &Exposure) -> Arc<Self> {
+        Arc::new(Self {
+            max_total: exposure.max_connections,
+            max_per_address: exposure.max_connections_per_address,
+            counts: Mutex::default(),
+        })
+    }
+
+    /// Takes a slot for a connection from `address`, or refuses it.
+    pub fn admit(self: &Arc<Self>, address: IpAddr) -> Admission {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let from_address = counts.per_address.get(&address).copied().unwrap_or(0);
+        if self.max_per_address.is_some_and(|max| from_address >= max) {
+            return Admission::Refused(RefusedBecause::TooManyFromAddress);
+        }
+        let reserve = match self.max_total {
+            Some(max) if counts.total >= max => {
+                if counts.reserve >= HEALTH_RESERVE {
+                    return Admission::Refused(RefusedBecause::TooManyConnections);
+                }
+                counts.reserve += 1;
+                true
+            }
+            _ => {
+                counts.total += 1;
+                false
+            }
+        };
+        *counts.per_address.entry(address).or_insert(0) += 1;
+        let slot = ConnectionSlot {
+            guard: self.clone(),
+            address,
+            reserve,
+        };
+        if reserve {
+            Admission::HealthOnly(slot)
+        } else {
+            Admission::Full(slot)
+        }
+    }
+
+    /// Open connections (those in the health reserve included).
+    pub fn open(&self) -> usize {
+        let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        counts.total + counts.reserve
+    }
+
+    fn release(&self, address: IpAddr, reserve: bool) {
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        if reserve {
+            counts.reserve = counts.reserve.saturating_sub(1);
+        } else {
+            counts.total = counts.total.saturating_sub(1);
+        }
+        if let Some(count) = counts.per_address.get_mut(&address) {
+            *count -= 1;
+            if *count == 0 {
+                counts.per_address.remove(&address);
+            }
+        }
+    }
+}
+
+/// One connection's place under the caps, given back when it is dropped.
+#[derive(Debug)]
+pub struct ConnectionSlot {
+    guard: Arc<ConnectionGuard>,
+    address: IpAddr,
+    reserve: bool,
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.guard.release(self.address, self.reserve);
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A TCP stream that holds its [`ConnectionSlot`] for as long as it is
+    /// open. The slot must live with the stream, not with hyper's
+    /// connection task: a WebSocket upgrade ends that task and hands the
+    /// stream on to engine.io.
+    pub struct SlottedStream {
+        #[pin]
+        stream: TcpStream,
+        slot: ConnectionSlot,
+    }
+}
+
+impl SlottedStream {
+    pub fn new(stream: TcpStream, slot: ConnectionSlot) -> Self {
+        Self { stream, slot }
+    }
+}
+
+impl AsyncRead for SlottedStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        self.project().stream.poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for SlottedStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.project().stream.poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        self.project().stream.poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.project().stream.poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.project().stream.poll_shutdown(cx)
+    }
+}
+
 /// Middleware in front of Socket.IO: gives a Socket.IO request owned copies
 /// of its URI and headers, and only the extensions Socket.IO and the
 /// handshake use. Other requests pass untouched.
@@ -155,6 +350,8 @@ pub async fn detach_head(mut request: Request, next: Next) -> Response {
 
 #[cfg(test)]
 mod tests {
+    use std::net::Ipv4Addr;
+
     use axum::Router;
     use axum::body::Body;
     use axum::extract::Path;
@@ -198,6 +395,56 @@ mod tests {
             .await
             .expect("body");
         (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    fn exposure(total: usize, per_address: usize) -> Exposure {
+        Exposure {
+            max_connections: Some(total),
+            max_connections_per_address: Some(per_address),
+            ..Exposure::default()
+        }
+    }
+
+    #[test]
+    fn connections_are_capped_per_address_and_in_all_with_a_health_reserve() {
+        let guard = ConnectionGuard::new(&exposure(3, 2));
+        let a = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+        let b = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+        let first = guard.admit(a);
+        assert!(matches!(first, Admission::Full(_)));
+        let _second = guard.admit(a);
+        assert!(matches!(
+            guard.admit(a),
+            Admission::Refused(RefusedBecause::TooManyFromAddress)
+        ));
+        let _third = guard.admit(b);
+        let mut reserved = Vec::new();
+        for _ in 0..HEALTH_RESERVE {
+            let admission = guard.admit(IpAddr::V4(Ipv4Addr::new(10, 1, 0, reserved.len() as u8)));
+            assert!(matches!(admission, Admission::HealthOnly(_)));
+            reserved.push(admission);
+        }
+        assert!(matches!(
+            guard.admit(IpAddr::V4(Ipv4Addr::new(10, 2, 0, 1))),
+            Admission::Refused(RefusedBecause::TooManyConnections)
+        ));
+        assert_eq!(guard.open(), 3 + HEALTH_RESERVE);
+        drop(reserved);
+        drop(first);
+        assert_eq!(guard.open(), 2);
+        assert!(matches!(guard.admit(a), Admission::Full(_)));
+    }
+
+    #[test]
+    fn zero_means_no_cap() {
+        let guard = ConnectionGuard::new(&Exposure {
+            max_connections: None,
+            max_connections_per_address: None,
+            ..Exposure::default()
+        });
+        let a = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let slots: Vec<_> = (0..1000).map(|_| guard.admit(a)).collect();
+        assert!(slots.iter().all(|s| matches!(s, Admission::Full(_))));
     }
 
     #[tokio::test]

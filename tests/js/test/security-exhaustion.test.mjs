@@ -111,3 +111,63 @@ describe('anonymous binary attachments (issue 20, item 1)', () => {
     }
   });
 });
+
+describe('slowloris and connection floods (issue 20, item 2)', () => {
+  test('request heads trickled one line every 2 s are closed within 30 s; /health answers in < 1 s throughout', T, async () => {
+    const server = await startServer({ name: 'exhaust-slowloris', args: ['--max-connections-per-address', '100'] });
+    const SLOW = 150;
+    const conns = [];
+    try {
+      const closedAt = new Array(SLOW).fill(0);
+      const startedAt = Date.now();
+      for (let i = 0; i < SLOW; i += 1) {
+        const socket = net.connect({ host: '127.0.0.1', port: server.port });
+        socket.on('error', () => {});
+        socket.on('close', () => {
+          closedAt[i] = Date.now();
+        });
+        socket.on('connect', () => socket.write('GET /health HTTP/1.1\r\nHost: x\r\n'));
+        conns.push(socket);
+      }
+      const trickle = setInterval(() => {
+        for (const socket of conns) if (!socket.destroyed) socket.write(`X-Slow-${Date.now()}: 1\r\n`);
+      }, 2_000);
+      const healthTimes = [];
+      try {
+        while (Date.now() - startedAt < 28_000 && closedAt.some((at) => at === 0)) {
+          const health = await timedHealth(server);
+          assert.equal(health.status, 200, '/health answers while the slow heads are open');
+          healthTimes.push(health.ms);
+          await sleep(1_000);
+        }
+      } finally {
+        clearInterval(trickle);
+      }
+      const open = closedAt.filter((at) => at === 0).length;
+      assert.ok(open <= SLOW / 10, `${open} of ${SLOW} slow connections are still open after ${(Date.now() - startedAt) / 1000} s`);
+      // Past the per-address cap (100) the rest were closed at once.
+      assert.ok(closedAt.filter((at) => at && at - startedAt < 3_000).length >= SLOW - 100, 'connections past the per-address cap are closed at accept');
+      assert.ok(Math.max(...healthTimes) < 1_000, `/health took at most ${Math.max(...healthTimes)} ms`);
+    } finally {
+      for (const socket of conns) socket.destroy();
+      await server.stop();
+    }
+  });
+
+  test('raw WebSockets from one address count against --max-connections-per-address; others still get in', T, async () => {
+    const server = await startServer({ name: 'exhaust-ws-flood', args: ['--max-connections-per-address', '50'] });
+    const sockets = [];
+    try {
+      for (let i = 0; i < 120; i += 1) sockets.push(anonymousWebSocket(server));
+      const opened = await Promise.all(sockets.map((s) => s.opened));
+      const count = opened.filter(Boolean).length;
+      assert.ok(count <= 50, `${count} raw WebSockets opened from one address with a cap of 50`);
+      assert.ok(count >= 40, `${count}: the cap, not something else, refused them`);
+      const health = await timedHealth(server);
+      assert.equal(health.status, 200, 'another address is still served');
+    } finally {
+      for (const { ws } of sockets) ws.terminate();
+      await server.stop();
+    }
+  });
+});
