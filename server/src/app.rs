@@ -203,6 +203,10 @@ where
         .layer(socket_layer)
         .layer(axum::middleware::from_fn(crate::transport::detach_head))
         .layer(axum::middleware::from_fn_with_state(
+            crate::transport::SessionOpens::new(&config),
+            crate::transport::limit_session_opens,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
             origins.clone(),
             crate::origin::guard,
         ))

@@ -21,7 +21,12 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request};
+use std::num::NonZeroU32;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use lockstep_contract::types::ErrorCode;
 use axum::http::{Extensions, HeaderMap, HeaderName, HeaderValue, Uri};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -32,6 +37,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::config::{Exposure, ServeConfig};
+use crate::limits::ConnectionRate;
 
 /// The largest engine.io frame accepted: a 10 KB message with attachments
 /// and JSON escaping fits many times over. A bigger WebSocket message closes
@@ -303,6 +309,81 @@ impl AsyncWrite for SlottedStream {
     }
 }
 
+/// New engine.io sessions (a WebSocket or long-polling transport opened
+/// without a `sid`) one client address may open per minute: twice
+/// `--max-connections-per-minute`. That limit is checked at the Socket.IO
+/// CONNECT, where it is answered with `TOO_MANY_CONNECTIONS`; a client that
+/// connects and reconnects opens one session per CONNECT and always meets
+/// that answer first. This one counts every kind of connection, those that
+/// never CONNECT included (a flood of raw WebSockets or polling sessions),
+/// and answers HTTP 429 with the same code.
+#[derive(Clone)]
+pub struct SessionOpens {
+    rate: Arc<ConnectionRate>,
+    trust_proxy: bool,
+}
+
+impl SessionOpens {
+    /// `None` when `--max-connections-per-minute` is 0 (off).
+    pub fn new(config: &ServeConfig) -> Option<Self> {
+        let per_minute = config
+            .limits
+            .connections_per_minute?
+            .saturating_mul(SESSION_OPENS_PER_CONNECT);
+        let rate = Arc::new(ConnectionRate::new(Some(per_minute))?);
+        let weak = Arc::downgrade(&rate);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                let Some(rate) = weak.upgrade() else { break };
+                rate.forget_idle();
+            }
+        });
+        Some(Self {
+            rate,
+            trust_proxy: config.trust_proxy,
+        })
+    }
+}
+
+/// Engine.io sessions per address allowed for each Socket.IO CONNECT of
+/// `--max-connections-per-minute`.
+const SESSION_OPENS_PER_CONNECT: NonZeroU32 = NonZeroU32::new(2).expect("non-zero");
+
+/// Whether a request opens a new engine.io session (it names no `sid`).
+fn opens_session(uri: &Uri) -> bool {
+    uri.path().starts_with(SOCKET_IO_PATH)
+        && !uri
+            .query()
+            .unwrap_or("")
+            .split('&')
+            .any(|pair| pair.starts_with("sid="))
+}
+
+/// Middleware: refuses a new engine.io session past [`SessionOpens`]'s
+/// budget.
+pub async fn limit_session_opens(
+    State(opens): State<Option<SessionOpens>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let Some(opens) = opens
+        && opens_session(request.uri())
+        && let Some(address) =
+            crate::auth::client_ip(request.headers(), request.extensions(), opens.trust_proxy)
+        && !opens.rate.admit(address)
+    {
+        crate::telemetry::connection_refused("max_connections_per_minute");
+        let body = serde_json::json!({
+            "error": ErrorCode::TooManyConnections,
+            "message": "too many new connections from your address; retry in a minute",
+        });
+        return (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+    }
+    next.run(request).await
+}
+
 /// Middleware in front of Socket.IO: gives a Socket.IO request owned copies
 /// of its URI and headers, and only the extensions Socket.IO and the
 /// handshake use. Other requests pass untouched.
@@ -433,6 +514,16 @@ mod tests {
         drop(first);
         assert_eq!(guard.open(), 2);
         assert!(matches!(guard.admit(a), Admission::Full(_)));
+    }
+
+    #[test]
+    fn a_session_is_opened_by_a_socket_io_request_without_sid() {
+        let uri = |text: &str| Uri::try_from(text).expect("uri");
+        assert!(opens_session(&uri("/socket.io/?EIO=4&transport=polling")));
+        assert!(opens_session(&uri("/socket.io/?EIO=4&transport=websocket")));
+        assert!(!opens_session(&uri("/socket.io/?EIO=4&transport=polling&sid=abc")));
+        assert!(!opens_session(&uri("/socket.io/?sid=abc&EIO=4&transport=websocket")));
+        assert!(!opens_session(&uri("/api/chats")));
     }
 
     #[test]

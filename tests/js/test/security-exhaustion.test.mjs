@@ -171,3 +171,29 @@ describe('slowloris and connection floods (issue 20, item 2)', () => {
     }
   });
 });
+
+describe('new connections of every kind per address (issue 20, item 2)', () => {
+  test('raw WebSockets and polling sessions that never CONNECT count against twice --max-connections-per-minute', T, async () => {
+    const server = await startServer({ name: 'exhaust-opens', args: ['--max-connections-per-minute', '5'] });
+    const sockets = [];
+    try {
+      for (let i = 0; i < 8; i += 1) sockets.push(anonymousWebSocket(server));
+      const opened = (await Promise.all(sockets.map((s) => s.opened))).filter(Boolean).length;
+      assert.equal(opened, 8, 'within the budget (2 × 5) raw WebSockets open');
+      const polls = [];
+      for (let i = 0; i < 4; i += 1) {
+        polls.push(await fetch(`${server.url}/socket.io/?EIO=4&transport=polling`));
+      }
+      const statuses = polls.map((r) => r.status);
+      assert.deepEqual(statuses, [200, 200, 429, 429], 'polling sessions share the budget; past it 429');
+      const body = await polls[3].json();
+      assert.equal(body.error, 'TOO_MANY_CONNECTIONS');
+      const late = anonymousWebSocket(server);
+      sockets.push(late);
+      assert.equal(await late.opened, false, 'a WebSocket past the budget is refused too');
+    } finally {
+      for (const { ws } of sockets) ws.terminate();
+      await server.stop();
+    }
+  });
+});
