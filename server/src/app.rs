@@ -140,6 +140,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         .await
         .context("applying database migrations")?;
     let sockets = crate::transport::socket_io(&config.exposure);
+    crate::transport::cap_send_buffers(&config.exposure);
 
     match config.redis_url.clone() {
         None => {

@@ -64,6 +64,28 @@ const WS_READ_BUFFER_BYTES: usize = 1024;
 /// send timeout before the queue matters.
 pub const SEND_BUFFER_PACKETS: usize = 1024;
 
+/// Caps the bytes queued for each socket at `--max-send-buffer-bytes`
+/// (engine.io, patched: vendor/README.md). The packet count
+/// ([`SEND_BUFFER_PACKETS`]) does not bound memory: a thousand 10 KB
+/// messages queued for each of a hundred clients that stopped reading is a
+/// gigabyte. Past the cap the socket is closed at once, its queue released,
+/// and the drop logged and counted ([`slow_consumer_dropped`]), rather than
+/// held until the kernel's send timeout gives up on the connection.
+pub fn cap_send_buffers(exposure: &Exposure) {
+    engineioxide::socket::set_max_buffered_bytes(exposure.max_send_buffer_bytes);
+    engineioxide::socket::on_slow_consumer(slow_consumer_dropped);
+}
+
+/// A socket was closed for passing the send buffer cap.
+fn slow_consumer_dropped(sid: engineioxide::sid::Sid, queued_bytes: usize) {
+    crate::telemetry::slow_consumer_dropped();
+    tracing::warn!(
+        engine_sid = %sid,
+        queued_bytes,
+        "slow consumer dropped: its outgoing buffer passed --max-send-buffer-bytes"
+    );
+}
+
 /// Where Socket.IO (engine.io) takes requests: socket.io-client's default.
 pub const SOCKET_IO_PATH: &str = "/socket.io";
 
