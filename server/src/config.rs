@@ -70,9 +70,10 @@ pub mod defaults {
     /// Seconds from a Socket.IO transport's opening to its CONNECT
     /// (socketioxide's default is 45).
     pub const CONNECT_TIMEOUT_SECS: u64 = 10;
-    /// Bytes queued for one socket: a thousand ordinary events, or ten
-    /// messages at the largest size, many times over.
-    pub const MAX_SEND_BUFFER_BYTES: u64 = 1024 * 1024;
+    /// Bytes queued for one socket (besides the kernel's socket buffers):
+    /// two hundred messages at the largest size, thousands of ordinary
+    /// events, so that a reading client on a busy machine is not dropped.
+    pub const MAX_SEND_BUFFER_BYTES: u64 = 2 * 1024 * 1024;
 }
 
 /// Contract-first real-time chat and call server.

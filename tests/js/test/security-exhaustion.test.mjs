@@ -9,7 +9,8 @@ import net from 'node:net';
 import { describe, test } from 'node:test';
 import WebSocket from 'ws';
 
-import { closeAll, createChat, joinChat, newUser, sleep, startServer } from '../support/index.mjs';
+import { closeAll, cmid, createChat, emitAck, newUser, sleep, startServer } from '../support/index.mjs';
+import { scrape, value } from '../support/ops.mjs';
 
 const T = { timeout: 90_000 };
 
@@ -193,6 +194,103 @@ describe('new connections of every kind per address (issue 20, item 2)', () => {
       assert.equal(await late.opened, false, 'a WebSocket past the budget is refused too');
     } finally {
       for (const { ws } of sockets) ws.terminate();
+      await server.stop();
+    }
+  });
+});
+
+/** A raw engine.io WebSocket signed in as `user`, answering engine.io pings while it reads. */
+async function signedInWebSocket(server, user) {
+  const ws = new WebSocket(`ws://127.0.0.1:${server.port}/socket.io/?EIO=4&transport=websocket`, {
+    headers: { Cookie: `accessToken=${user.token}` },
+  });
+  ws.on('error', () => {});
+  let closedAt = 0;
+  ws.on('close', () => {
+    closedAt = Date.now();
+  });
+  const authenticated = new Promise((done, fail) => {
+    ws.on('message', (data) => {
+      const text = data.toString();
+      if (text === '2') ws.send('3');
+      if (text.startsWith('0')) ws.send(`40${JSON.stringify({ profileid: user.profileid, timestamp: Date.now() })}`);
+      if (text.startsWith('42["authenticated"')) done();
+    });
+    ws.once('close', () => fail(new Error('closed before authenticated')));
+  });
+  await authenticated;
+  return {
+    ws,
+    get closedAt() {
+      return closedAt;
+    },
+  };
+}
+
+describe('clients that stop reading (issue 20, item 3)', () => {
+  test('30 paused sockets under a flood are dropped by the send-buffer cap; memory stays bounded through the drop', T, async () => {
+    const PAUSED = 30;
+    const SENDERS = 5;
+    const BATCH = 20;
+    const CONTENT_BYTES = 5_000;
+    const server = await startServer({ name: 'exhaust-slow', args: ['--message-rate', '100'] });
+    const sockets = [];
+    const paused = [];
+    try {
+      const readers = [];
+      for (let i = 0; i < PAUSED; i += 1) readers.push(await newUser(server, `paused${i}`));
+      const senders = [];
+      for (let i = 0; i < SENDERS; i += 1) senders.push(await newUser(server, `flood${i}`));
+      const chatid = await createChat(server, senders[0], { participants: [...senders.slice(1), ...readers] });
+      for (const sender of senders) sockets.push(await sender.socket());
+      for (const reader of readers) paused.push(await signedInWebSocket(server, reader));
+      const metricsBefore = await scrape(server);
+      await sleep(300);
+      const before = rssMb(server);
+      for (const { ws } of paused) ws._socket.pause();
+      const pausedAt = Date.now();
+      let acked = 0;
+      // A paused client does not see the server close its connection (the
+      // FIN waits behind the unsent data): count the drops on the server.
+      let dropped = 0;
+      const countDrops = async () => {
+        const metrics = await scrape(server);
+        dropped = value(metrics, 'lockstep_slow_consumer_drops_total') - value(metricsBefore, 'lockstep_slow_consumer_drops_total');
+        return dropped;
+      };
+      const peak = await peakRssDuring(server, async () => {
+        // Each paused socket is sent every message, up to 15 MB each: more
+        // than the kernel's socket buffers take (a few MB), so the server's
+        // queue fills. The senders read, and are sent no more at once than
+        // a busy client can take (BATCH × SENDERS messages in flight).
+        await Promise.all(
+          sockets.map(async (socket, s) => {
+            for (let round = 0; round < 150 && dropped < PAUSED && Date.now() - pausedAt < 40_000; round += 1) {
+              const batch = [];
+              for (let k = 0; k < BATCH; k += 1) {
+                const payload = { chatid, clientMessageId: cmid(), messageType: 'text', content: `${s}/${round}/${k} `.padEnd(CONTENT_BYTES, 'x') };
+                batch.push(emitAck(socket, 'send_message', payload, 30_000));
+              }
+              acked += (await Promise.all(batch)).filter((ack) => ack.success).length;
+              if (s === 0) await countDrops();
+            }
+          }),
+        );
+        // The drops, and a few seconds after them: releasing the dropped
+        // sockets' buffers must not cost a spike.
+        await countDrops();
+        await sleep(3_000);
+      });
+      const growth = peak - before;
+      console.log(`# ${acked} messages acked; ${dropped}/${PAUSED} paused sockets dropped after ${Date.now() - pausedAt} ms; RSS ${before.toFixed(0)} -> peak ${peak.toFixed(0)} MB`);
+      assert.equal(dropped, PAUSED, 'every paused socket was dropped by the send-buffer cap (lockstep_slow_consumer_drops_total)');
+      assert.ok(growth < 100, `RSS grew by ${growth.toFixed(0)} MB through the flood and the drops`);
+      assert.equal(server.output.join('').match(/slow consumer dropped/g)?.length, PAUSED, 'each drop is logged');
+      assert.ok(sockets.every((s) => s.connected), 'the senders, who read, stay connected');
+      assert.equal((await timedHealth(server)).status, 200);
+    } finally {
+      for (const { ws } of paused) ws.terminate();
+      await closeAll(sockets);
       await server.stop();
     }
   });
