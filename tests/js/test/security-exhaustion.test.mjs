@@ -4,7 +4,7 @@
 // (the server's RSS from /proc/<pid>/status, open connections, /health's
 // answer time). Loopback only; counts are scaled to a small machine.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { describe, test } from 'node:test';
 import WebSocket from 'ws';
@@ -294,4 +294,77 @@ describe('clients that stop reading (issue 20, item 3)', () => {
       await server.stop();
     }
   });
+});
+
+describe('logs (issue 20, items 6 and 7)', () => {
+  test('a refusal flood from one client grows the log by < 2 MB: one line per second and a summary with the count', T, async () => {
+    const server = await startServer({ name: 'exhaust-log-flood' });
+    let raw;
+    try {
+      const user = await newUser(server, 'flooder');
+      raw = await signedInWebSocket(server, user);
+      const metricsBefore = await scrape(server);
+      await sleep(300);
+      const logBefore = statSync(server.logFile).size;
+      const started = Date.now();
+      // Refused events (VALIDATION_ERROR, and past the per-socket queue,
+      // the queue's own refusal) as fast as this process can send them.
+      while (Date.now() - started < 6_000) {
+        for (let i = 0; i < 500; i += 1) raw.ws.send('42["join_chat",{"chatid":""}]');
+        await new Promise((done) => setImmediate(done));
+        if (raw.ws.bufferedAmount > 4 * 1024 * 1024) await sleep(10);
+      }
+      // Until the server worked through its backlog, then the last interval's summary.
+      let refusals = -1;
+      for (let settled = false; !settled && Date.now() - started < 40_000; ) {
+        await sleep(500);
+        const now = value(await scrape(server), 'lockstep_refusals_total') - value(metricsBefore, 'lockstep_refusals_total');
+        settled = now === refusals;
+        refusals = now;
+      }
+      await sleep(2_000);
+      const grown = statSync(server.logFile).size - logBefore;
+      const output = readFileSync(server.logFile, 'utf8').slice(logBefore);
+      console.log(`# ${refusals} refusals; the log grew by ${(grown / 1024).toFixed(0)} KB`);
+      assert.ok(refusals >= 20_000, `the flood was refused ${refusals} times (at ~200 bytes a line, unthrottled that is > 4 MB)`);
+      assert.ok(grown < 2 * 1024 * 1024, `the log grew by ${grown} bytes`);
+      const summaries = [...output.matchAll(/refusals not logged.*?count=(\d+)/g)].map((m) => Number(m[1]));
+      assert.ok(summaries.length >= 3, `the suppressed refusals are summarised once a second (${summaries.length} summaries)`);
+      const logged = (output.match(/ refused /g) || []).length;
+      const summarised = summaries.reduce((a, b) => a + b, 0);
+      // The log was read after the metric, so it may have seen a few more.
+      assert.ok(logged + summarised >= refusals, `logged ${logged} + summarised ${summarised} account for all ${refusals} refusals`);
+    } finally {
+      raw?.ws.terminate();
+      await server.stop();
+    }
+  });
+
+  for (const wireDebug of [false, true]) {
+    test(`with RUST_LOG=debug message content reaches the log ${wireDebug ? 'only with --wire-debug' : 'never by default'}`, T, async () => {
+      const server = await startServer({
+        name: `exhaust-log-content-${wireDebug}`,
+        env: { RUST_LOG: 'debug' },
+        args: wireDebug ? ['--wire-debug'] : [],
+      });
+      const sockets = [];
+      try {
+        const alice = await newUser(server, 'alice');
+        const bob = await newUser(server, 'bob');
+        const chatid = await createChat(server, alice, { participants: [bob] });
+        sockets.push(await alice.socket(), await bob.socket());
+        const marker = `secret-content-${Date.now()}`;
+        const ack = await emitAck(sockets[0], 'send_message', { chatid, clientMessageId: cmid(), messageType: 'text', content: marker });
+        assert.equal(ack.success, true);
+        await sockets[1].inbox.take('new_message', { timeout: 5_000 });
+        await sleep(500);
+        const log = readFileSync(server.logFile, 'utf8');
+        if (wireDebug) assert.ok(log.includes(marker), '--wire-debug logs the packets (so the default case would see a leak)');
+        else assert.ok(!log.includes(marker), 'message content is not in the debug log');
+      } finally {
+        await closeAll(sockets);
+        await server.stop();
+      }
+    });
+  }
 });
