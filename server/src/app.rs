@@ -13,7 +13,6 @@ use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tower::ServiceExt;
 use lockstep_contract::handler::ContractHandler;
 use lockstep_contract::validate::Refusal;
 use socketioxide::SocketIo;
@@ -24,6 +23,7 @@ use socketioxide_redis::{RedisAdapter, RedisAdapterCtr};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tower::ServiceExt;
 
 use crate::auth::TokenVerifier;
 use crate::call::Calls;
@@ -288,10 +288,11 @@ async fn accept_loop(
             }
         };
         crate::transport::tune(&stream, send_timeout);
-        let service = service.map_request(move |mut request: hyper::Request<hyper::body::Incoming>| {
-            request.extensions_mut().insert(ConnectInfo(peer));
-            request
-        });
+        let service =
+            service.map_request(move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                request
+            });
         let connection = http
             .serve_connection(
                 TokioIo::new(SlottedStream::new(stream, slot)),

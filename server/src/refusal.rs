@@ -272,7 +272,10 @@ mod tests {
         // Within the interval nothing is flushed.
         assert_eq!(log.flush(start + Duration::from_millis(500)), 0);
         assert_eq!(log.flush(start + REFUSAL_LOG_INTERVAL), 999);
-        assert!(log.windows.lock().expect("lock").is_empty(), "quiet clients are forgotten");
+        assert!(
+            log.windows.lock().expect("lock").is_empty(),
+            "quiet clients are forgotten"
+        );
         assert!(log.admit("p1 10.0.0.1", start + REFUSAL_LOG_INTERVAL));
     }
 

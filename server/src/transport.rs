@@ -25,12 +25,12 @@ use std::num::NonZeroU32;
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
-use lockstep_contract::types::ErrorCode;
 use axum::http::{Extensions, HeaderMap, HeaderName, HeaderValue, Uri};
 use axum::middleware::Next;
+use axum::response::IntoResponse;
 use axum::response::Response;
 use hyper::upgrade::OnUpgrade;
+use lockstep_contract::types::ErrorCode;
 use socket2::SockRef;
 use socketioxide::{ParserConfig, SocketIo, SocketIoBuilder};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -543,8 +543,12 @@ mod tests {
         let uri = |text: &str| Uri::try_from(text).expect("uri");
         assert!(opens_session(&uri("/socket.io/?EIO=4&transport=polling")));
         assert!(opens_session(&uri("/socket.io/?EIO=4&transport=websocket")));
-        assert!(!opens_session(&uri("/socket.io/?EIO=4&transport=polling&sid=abc")));
-        assert!(!opens_session(&uri("/socket.io/?sid=abc&EIO=4&transport=websocket")));
+        assert!(!opens_session(&uri(
+            "/socket.io/?EIO=4&transport=polling&sid=abc"
+        )));
+        assert!(!opens_session(&uri(
+            "/socket.io/?sid=abc&EIO=4&transport=websocket"
+        )));
         assert!(!opens_session(&uri("/api/chats")));
     }
 
