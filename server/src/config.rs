@@ -1286,4 +1286,34 @@ mod tests {
         assert!(parse(&["serve", "--heartbeat-interval=0"]).is_err());
         assert!(parse(&["serve", "--heartbeat-max-misses=0"]).is_err());
     }
+
+    #[test]
+    fn exposure_flags_default_and_zero_turns_a_cap_off() {
+        let defaults = ServeConfig::from_args(serve_args(&[])).exposure;
+        assert_eq!(defaults, Exposure::default());
+        assert_eq!(defaults.max_connections_per_address, Some(256));
+        assert_eq!(defaults.connect_timeout, Duration::from_secs(10));
+        let off = ServeConfig::from_args(serve_args(&[
+            "--max-connections=0",
+            "--max-connections-per-address=0",
+            "--header-read-timeout=0",
+            "--max-send-buffer-bytes=0",
+            "--connect-timeout=3",
+            "--wire-debug",
+        ]))
+        .exposure;
+        assert_eq!(
+            off,
+            Exposure {
+                max_connections: None,
+                max_connections_per_address: None,
+                header_read_timeout: None,
+                connect_timeout: Duration::from_secs(3),
+                max_send_buffer_bytes: None,
+                wire_debug: true,
+            }
+        );
+        // The CONNECT deadline is not a cap: it cannot be turned off.
+        assert!(parse(&["serve", "--connect-timeout=0"]).is_err());
+    }
 }
