@@ -249,7 +249,7 @@ async fn accept_loop(
     config: &ServeConfig,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    let guard = ConnectionGuard::new(&config.exposure);
+    let guard = ConnectionGuard::new(&config.exposure, config.trust_proxy);
     let send_timeout = crate::transport::send_timeout(config);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new());

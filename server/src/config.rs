@@ -599,9 +599,9 @@ pub struct ExposureArgs {
     )]
     pub max_connections: u32,
 
-    /// Most TCP connections one client address may hold open at once (the
-    /// peer address: behind a proxy, set it to 0 or to what the proxy
-    /// needs). 0 turns the cap off.
+    /// Most TCP connections one client address may hold open at once. With
+    /// --trust-proxy every peer is the proxy, and the cap is not applied
+    /// (the proxy holds the clients' connections). 0 turns the cap off.
     #[arg(
         long,
         env = "LOCKSTEP_MAX_CONNECTIONS_PER_ADDRESS",

@@ -196,10 +196,15 @@ impl RefusedBecause {
 }
 
 impl ConnectionGuard {
-    pub fn new(exposure: &Exposure) -> Arc<Self> {
+    /// With `trust_proxy` every TCP peer is the proxy, so the per-address
+    /// cap is left to the proxy (which terminates the client's connection);
+    /// the total cap still holds.
+    pub fn new(exposure: &Exposure, trust_proxy: bool) -> Arc<Self> {
         Arc::new(Self {
             max_total: exposure.max_connections,
-            max_per_address: exposure.max_connections_per_address,
+            max_per_address: exposure
+                .max_connections_per_address
+                .filter(|_| !trust_proxy),
             counts: Mutex::default(),
         })
     }
@@ -510,7 +515,7 @@ mod tests {
 
     #[test]
     fn connections_are_capped_per_address_and_in_all_with_a_health_reserve() {
-        let guard = ConnectionGuard::new(&exposure(3, 2));
+        let guard = ConnectionGuard::new(&exposure(3, 2), false);
         let a = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
         let b = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
         let first = guard.admit(a);
@@ -553,12 +558,23 @@ mod tests {
     }
 
     #[test]
+    fn behind_a_trusted_proxy_only_the_total_is_capped() {
+        let guard = ConnectionGuard::new(&exposure(100, 2), true);
+        let proxy = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+        let slots: Vec<_> = (0..50).map(|_| guard.admit(proxy)).collect();
+        assert!(slots.iter().all(|s| matches!(s, Admission::Full(_))));
+    }
+
+    #[test]
     fn zero_means_no_cap() {
-        let guard = ConnectionGuard::new(&Exposure {
-            max_connections: None,
-            max_connections_per_address: None,
-            ..Exposure::default()
-        });
+        let guard = ConnectionGuard::new(
+            &Exposure {
+                max_connections: None,
+                max_connections_per_address: None,
+                ..Exposure::default()
+            },
+            false,
+        );
         let a = IpAddr::V4(Ipv4Addr::LOCALHOST);
         let slots: Vec<_> = (0..1000).map(|_| guard.admit(a)).collect();
         assert!(slots.iter().all(|s| matches!(s, Admission::Full(_))));
