@@ -5,13 +5,14 @@
 //! `call`, `health`); [`crate::connection`] authenticates each socket and
 //! registers the implementation on it.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use axum::serve::ListenerExt;
+use axum::extract::ConnectInfo;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use lockstep_contract::handler::ContractHandler;
 use lockstep_contract::validate::Refusal;
 use socketioxide::SocketIo;
@@ -20,7 +21,9 @@ use socketioxide::extract::SocketRef;
 use socketioxide::layer::SocketIoLayer;
 use socketioxide_redis::{RedisAdapter, RedisAdapterCtr};
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tower::ServiceExt;
 
 use crate::auth::TokenVerifier;
 use crate::call::Calls;
@@ -35,6 +38,7 @@ use crate::expiry::Deadlines;
 use crate::limits::{ConnectionRate, RateLimiter, RateLimits};
 use crate::presence::{Presence, PresenceRegistry};
 use crate::store::{self, Store};
+use crate::transport::{Admission, ConnectionGuard, SlottedStream};
 
 /// Everything the handlers share.
 pub struct App<A: Adapter> {
@@ -135,7 +139,8 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         .migrate()
         .await
         .context("applying database migrations")?;
-    let sockets = crate::transport::socket_io();
+    let sockets = crate::transport::socket_io(&config.exposure);
+    crate::transport::cap_send_buffers(&config.exposure);
 
     match config.redis_url.clone() {
         None => {
@@ -203,29 +208,140 @@ where
         .layer(socket_layer)
         .layer(axum::middleware::from_fn(crate::transport::detach_head))
         .layer(axum::middleware::from_fn_with_state(
+            crate::transport::SessionOpens::new(&config),
+            crate::transport::limit_session_opens,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
             origins.clone(),
             crate::origin::guard,
         ))
         .layer(crate::origin::cors_layer(origins))
         .layer(crate::telemetry::http_trace_layer(config.trust_proxy));
 
-    let send_timeout = crate::transport::send_timeout(&config);
+    let health_router: Router = crate::health::routes().with_state(app.clone());
+
     let listener = TcpListener::bind(config.bind)
         .await
-        .with_context(|| format!("binding {}", config.bind))?
-        .tap_io(move |stream| crate::transport::tune(stream, send_timeout));
+        .with_context(|| format!("binding {}", config.bind))?;
     tracing::info!(bind = %config.bind, database = app.store.backend().as_str(), "lockstep is listening");
 
-    axum::serve(
+    accept_loop(
         listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
+        router,
+        health_router,
+        &config,
+        shutdown_signal(app.clone()),
     )
-    .with_graceful_shutdown(shutdown_signal(app.clone()))
-    .await
-    .context("serving")?;
+    .await;
     app.store.close().await;
     tracing::info!("lockstep stopped");
     Ok(())
+}
+
+/// Accepts connections and serves them over HTTP/1 (with upgrades, for
+/// WebSockets) until `shutdown` resolves, then lets the open ones finish
+/// their requests. This is `axum::serve` plus what it lacks: a deadline for
+/// a request head (`--header-read-timeout`; without it one header line
+/// every few seconds holds a connection forever) and the connection caps
+/// of [`ConnectionGuard`], checked before a byte is read. Connections past
+/// the caps are closed at once; a few past `--max-connections` are served
+/// the health routes only, so a full server still answers `/health`.
+async fn accept_loop(
+    listener: TcpListener,
+    router: Router,
+    health_router: Router,
+    config: &ServeConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let guard = ConnectionGuard::new(&config.exposure, config.trust_proxy);
+    let send_timeout = crate::transport::send_timeout(config);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new());
+    // hyper's own default (30 s) only works with a timer; set it either way.
+    http.header_read_timeout(config.exposure.header_read_timeout);
+    let mut reserve_http = http.clone();
+    reserve_http
+        .keep_alive(false)
+        .header_read_timeout(crate::transport::HEALTH_RESERVE_HEADER_TIMEOUT);
+    let stopping = CancellationToken::new();
+    let connections = TaskTracker::new();
+    let mut accept_errors = RateLimitedWarning::default();
+    let mut refusals = RateLimitedWarning::default();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    accept_errors.warn(|count| tracing::warn!(%error, count, "accept error"));
+                    // Out of descriptors: give the open connections a moment.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let (slot, http, service) = match guard.admit(peer.ip()) {
+            Admission::Full(slot) => (slot, &http, router.clone()),
+            Admission::HealthOnly(slot) => (slot, &reserve_http, health_router.clone()),
+            Admission::Refused(because) => {
+                crate::telemetry::connection_refused(because.as_str());
+                refusals.warn(|count| tracing::warn!(client = %peer.ip(), limit = because.as_str(), count, "connection refused at accept"));
+                drop(stream);
+                continue;
+            }
+        };
+        crate::transport::tune(&stream, send_timeout);
+        let service =
+            service.map_request(move |mut request: hyper::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                request
+            });
+        let connection = http
+            .serve_connection(
+                TokioIo::new(SlottedStream::new(stream, slot)),
+                TowerToHyperService::new(service),
+            )
+            .with_upgrades();
+        let stopping = stopping.clone();
+        connections.spawn(async move {
+            tokio::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                () = stopping.cancelled() => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
+        });
+    }
+    drop(listener);
+    stopping.cancel();
+    connections.close();
+    connections.wait().await;
+}
+
+/// A warning that may fire in a tight loop (every accept): written at most
+/// once a second, with how many times it fired since.
+#[derive(Default)]
+struct RateLimitedWarning {
+    last: Option<std::time::Instant>,
+    count: u64,
+}
+
+impl RateLimitedWarning {
+    fn warn(&mut self, write: impl FnOnce(u64)) {
+        self.count += 1;
+        let now = std::time::Instant::now();
+        if self
+            .last
+            .is_none_or(|last| now.duration_since(last) >= Duration::from_secs(1))
+        {
+            write(self.count);
+            self.count = 0;
+            self.last = Some(now);
+        }
+    }
 }
 
 /// Periodic upkeep that keeps memory flat over a long uptime.

@@ -64,6 +64,21 @@ pub mod defaults {
     pub const HEARTBEAT_INTERVAL_SECS: u64 = limits::HEARTBEAT_INTERVAL.as_secs();
     /// The contract's allowed heartbeat misses.
     pub const HEARTBEAT_MAX_MISSES: u32 = limits::HEARTBEAT_ALLOWED_MISSES;
+    /// TCP connections open at once: well under a raised file-descriptor
+    /// limit, well over what one node serves (BENCHMARKS.md: 10,000 idle
+    /// sockets).
+    pub const MAX_CONNECTIONS: u32 = 20_000;
+    /// TCP connections one address may hold open at once.
+    pub const MAX_CONNECTIONS_PER_ADDRESS: u32 = 256;
+    /// Seconds to send an HTTP request head.
+    pub const HEADER_READ_TIMEOUT_SECS: u64 = 10;
+    /// Seconds from a Socket.IO transport's opening to its CONNECT
+    /// (socketioxide's default is 45).
+    pub const CONNECT_TIMEOUT_SECS: u64 = 10;
+    /// Bytes queued for one socket (besides the kernel's socket buffers):
+    /// two hundred messages at the largest size, thousands of ordinary
+    /// events, so that a reading client on a busy machine is not dropped.
+    pub const MAX_SEND_BUFFER_BYTES: u64 = 2 * 1024 * 1024;
 }
 
 /// Contract-first real-time chat and call server.
@@ -326,6 +341,9 @@ pub struct ServeArgs {
     pub trust_proxy: bool,
 
     #[command(flatten)]
+    pub exposure: ExposureArgs,
+
+    #[command(flatten)]
     pub config_file: ConfigFileArgs,
 }
 
@@ -449,6 +467,8 @@ pub struct ServeConfig {
     /// Browser origins allowed besides the server's own, normalised
     /// (see [`crate::origin::parse_origin`]).
     pub allowed_origins: Vec<String>,
+    /// What an unauthenticated or hostile peer may cost (see [`Exposure`]).
+    pub exposure: Exposure,
     /// The TOML file the settings were read from, if any.
     pub config_file: Option<PathBuf>,
 }
@@ -476,6 +496,7 @@ impl ServeConfig {
             heartbeat_interval: Duration::from_secs(defaults::HEARTBEAT_INTERVAL_SECS),
             heartbeat_max_misses: defaults::HEARTBEAT_MAX_MISSES,
             allowed_origins: Vec::new(),
+            exposure: Exposure::default(),
             config_file: None,
         }
     }
@@ -511,6 +532,7 @@ impl ServeConfig {
             heartbeat_interval: Duration::from_secs(args.heartbeat_interval),
             heartbeat_max_misses: args.heartbeat_max_misses,
             allowed_origins: args.allowed_origins,
+            exposure: Exposure::from_args(&args.exposure),
             config_file: args.config_file.config,
         }
     }
@@ -541,6 +563,7 @@ impl fmt::Debug for ServeConfig {
             heartbeat_interval,
             heartbeat_max_misses,
             allowed_origins,
+            exposure,
             config_file,
         } = self;
         f.debug_struct("ServeConfig")
@@ -560,9 +583,130 @@ impl fmt::Debug for ServeConfig {
             .field("heartbeat_interval", heartbeat_interval)
             .field("heartbeat_max_misses", heartbeat_max_misses)
             .field("allowed_origins", allowed_origins)
+            .field("exposure", exposure)
             .field("config_file", config_file)
             .finish()
     }
+}
+
+/// Limits on what a peer can make the server hold before (and besides)
+/// signing in: connections, the time to send a request head or a Socket.IO
+/// CONNECT, and the bytes queued for a client that does not read. Each is a
+/// flag with an environment variable; for the caps, 0 turns them off.
+/// SECURITY.md's threat table names them.
+#[derive(Debug, Clone, Args)]
+pub struct ExposureArgs {
+    /// Most TCP connections open at once; past it a new connection is
+    /// closed as soon as it is accepted (a small reserve beyond it serves
+    /// only `/health`, `/ready` and `/metrics`). 0 turns the cap off.
+    #[arg(
+        long,
+        env = "LOCKSTEP_MAX_CONNECTIONS",
+        value_name = "COUNT",
+        default_value_t = defaults::MAX_CONNECTIONS
+    )]
+    pub max_connections: u32,
+
+    /// Most TCP connections one client address may hold open at once. With
+    /// --trust-proxy every peer is the proxy, and the cap is not applied
+    /// (the proxy holds the clients' connections). 0 turns the cap off.
+    #[arg(
+        long,
+        env = "LOCKSTEP_MAX_CONNECTIONS_PER_ADDRESS",
+        value_name = "COUNT",
+        default_value_t = defaults::MAX_CONNECTIONS_PER_ADDRESS
+    )]
+    pub max_connections_per_address: u32,
+
+    /// Seconds a client has to send a whole HTTP request head; a slower one
+    /// (slowloris) is disconnected. 0 turns the timeout off.
+    #[arg(
+        long,
+        env = "LOCKSTEP_HEADER_READ_TIMEOUT",
+        value_name = "SECONDS",
+        default_value_t = defaults::HEADER_READ_TIMEOUT_SECS
+    )]
+    pub header_read_timeout: u64,
+
+    /// Seconds a Socket.IO transport may stay open without a namespace
+    /// CONNECT (the handshake with the tokens); then it is closed.
+    #[arg(
+        long,
+        env = "LOCKSTEP_CONNECT_TIMEOUT",
+        value_name = "SECONDS",
+        default_value_t = defaults::CONNECT_TIMEOUT_SECS,
+        value_parser = clap::value_parser!(u64).range(1..=3600)
+    )]
+    pub connect_timeout: u64,
+
+    /// Most bytes of outgoing packets queued for one socket that does not
+    /// read; past it the socket is dropped (logged, and counted in
+    /// `lockstep_slow_consumer_drops_total`). 0 turns the cap off.
+    #[arg(
+        long,
+        env = "LOCKSTEP_MAX_SEND_BUFFER_BYTES",
+        value_name = "BYTES",
+        default_value_t = defaults::MAX_SEND_BUFFER_BYTES
+    )]
+    pub max_send_buffer_bytes: u64,
+
+    /// Log the Socket.IO layer's packets (content, SDP, ICE candidates) at
+    /// debug/trace level. Off, those packet logs are filtered out whatever
+    /// RUST_LOG says: content is never logged by default. Local debugging only.
+    #[arg(
+        long,
+        env = "LOCKSTEP_WIRE_DEBUG",
+        value_name = "BOOL",
+        default_value_t = false,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        action = ArgAction::Set,
+        value_parser = BoolishValueParser::new()
+    )]
+    pub wire_debug: bool,
+}
+
+/// The limits of [`ExposureArgs`], `None` where a cap or timeout is off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exposure {
+    pub max_connections: Option<usize>,
+    pub max_connections_per_address: Option<usize>,
+    pub header_read_timeout: Option<Duration>,
+    pub connect_timeout: Duration,
+    pub max_send_buffer_bytes: Option<usize>,
+    pub wire_debug: bool,
+}
+
+impl Default for Exposure {
+    fn default() -> Self {
+        Self {
+            max_connections: cap(defaults::MAX_CONNECTIONS.into()),
+            max_connections_per_address: cap(defaults::MAX_CONNECTIONS_PER_ADDRESS.into()),
+            header_read_timeout: Some(Duration::from_secs(defaults::HEADER_READ_TIMEOUT_SECS)),
+            connect_timeout: Duration::from_secs(defaults::CONNECT_TIMEOUT_SECS),
+            max_send_buffer_bytes: cap(defaults::MAX_SEND_BUFFER_BYTES),
+            wire_debug: false,
+        }
+    }
+}
+
+impl Exposure {
+    fn from_args(args: &ExposureArgs) -> Self {
+        Self {
+            max_connections: cap(args.max_connections.into()),
+            max_connections_per_address: cap(args.max_connections_per_address.into()),
+            header_read_timeout: (args.header_read_timeout > 0)
+                .then(|| Duration::from_secs(args.header_read_timeout)),
+            connect_timeout: Duration::from_secs(args.connect_timeout),
+            max_send_buffer_bytes: cap(args.max_send_buffer_bytes),
+            wire_debug: args.wire_debug,
+        }
+    }
+}
+
+/// A cap where 0 means none.
+fn cap(value: u64) -> Option<usize> {
+    (value > 0).then(|| usize::try_from(value).unwrap_or(usize::MAX))
 }
 
 impl TokenArgs {
@@ -582,6 +726,7 @@ impl TokenArgs {
             username: self.username.clone(),
             exp: expires_at,
             iat: Some(issued_at),
+            nbf: None,
             email: self.email.clone(),
             displayname: self.displayname.clone(),
             avatar: self.avatar.clone(),
@@ -1175,5 +1320,35 @@ mod tests {
         assert!(parse(&["serve", "--allowed-origins=a.example"]).is_err());
         assert!(parse(&["serve", "--heartbeat-interval=0"]).is_err());
         assert!(parse(&["serve", "--heartbeat-max-misses=0"]).is_err());
+    }
+
+    #[test]
+    fn exposure_flags_default_and_zero_turns_a_cap_off() {
+        let defaults = ServeConfig::from_args(serve_args(&[])).exposure;
+        assert_eq!(defaults, Exposure::default());
+        assert_eq!(defaults.max_connections_per_address, Some(256));
+        assert_eq!(defaults.connect_timeout, Duration::from_secs(10));
+        let off = ServeConfig::from_args(serve_args(&[
+            "--max-connections=0",
+            "--max-connections-per-address=0",
+            "--header-read-timeout=0",
+            "--max-send-buffer-bytes=0",
+            "--connect-timeout=3",
+            "--wire-debug",
+        ]))
+        .exposure;
+        assert_eq!(
+            off,
+            Exposure {
+                max_connections: None,
+                max_connections_per_address: None,
+                header_read_timeout: None,
+                connect_timeout: Duration::from_secs(3),
+                max_send_buffer_bytes: None,
+                wire_debug: true,
+            }
+        );
+        // The CONNECT deadline is not a cap: it cannot be turned off.
+        assert!(parse(&["serve", "--connect-timeout=0"]).is_err());
     }
 }

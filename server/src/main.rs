@@ -7,7 +7,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use lockstep::auth::{JwtSecret, RECOMMENDED_SECRET_BYTES, TokenVerifier};
 use lockstep::config::{Cli, Command, LogFormat, MigrateArgs, ServeArgs, ServeConfig, TokenArgs};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 /// mimalloc rather than glibc's malloc: the send path allocates and frees
 /// many small buffers on two threads (frames, payloads, room lists), and
@@ -45,7 +48,7 @@ fn block_on(task: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<()
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = ServeConfig::from_args(args);
-    init_tracing(config.log_format);
+    init_tracing(config.log_format, config.exposure.wire_debug);
     if config.dev_mode {
         announce_dev_mode(&config.jwt_secret);
     } else if config.jwt_secret.is_weak() {
@@ -70,7 +73,7 @@ fn token(args: &TokenArgs) -> anyhow::Result<()> {
 }
 
 async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
-    init_tracing(LogFormat::Text);
+    init_tracing(LogFormat::Text, false);
     let url = args.database.database_url;
     let redacted = lockstep::config::redact_url_password(&url).into_owned();
     tracing::info!(database_url = %redacted, "applying migrations");
@@ -82,29 +85,56 @@ async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The crates under Socket.IO, whose debug and trace events print whole
+/// packets as received and sent: message content, attachment URLs, SDP and
+/// ICE candidates with private addresses.
+const WIRE_TARGETS: [&str; 5] = [
+    "socketioxide",
+    "socketioxide_core",
+    "socketioxide_parser_common",
+    "socketioxide_redis",
+    "engineioxide",
+];
+
 /// Logs go to stdout as text or JSON (one object per line, the event's
 /// fields flattened beside `timestamp`, `level`, `target` and `message`);
-/// the level comes from RUST_LOG (default `info`).
-fn init_tracing(format: LogFormat) {
+/// the level comes from RUST_LOG (default `info`). Unless `wire_debug`
+/// (`--wire-debug`), the Socket.IO layer logs at info at most, whatever
+/// RUST_LOG asks: content is never logged by default.
+fn init_tracing(format: LogFormat, wire_debug: bool) {
     let invalid_filter = std::env::var("RUST_LOG")
         .ok()
         .filter(|value| EnvFilter::try_new(value).is_err());
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let wire_filter = (!wire_debug).then(|| {
+        WIRE_TARGETS.iter().fold(
+            Targets::new().with_default(LevelFilter::TRACE),
+            |targets, target| targets.with_target(*target, LevelFilter::INFO),
+        )
+    });
     // Colours only for a person at a terminal, never into files or collectors.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stdout().is_terminal());
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder
+    let output = tracing_subscriber::fmt::layer().with_ansi(std::io::stdout().is_terminal());
+    let output = match format {
+        LogFormat::Text => output.boxed(),
+        LogFormat::Json => output
             .json()
             .flatten_event(true)
             .with_current_span(true)
             .with_span_list(false)
-            .init(),
-    }
+            .boxed(),
+    };
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(wire_filter)
+        .with(output)
+        .init();
     if let Some(value) = invalid_filter {
         tracing::warn!(rust_log = %value, "RUST_LOG is not a valid filter; logging at info");
+    }
+    if wire_debug {
+        tracing::warn!(
+            "--wire-debug: Socket.IO packets, with message content and call signaling, may be logged"
+        );
     }
 }
 

@@ -75,6 +75,11 @@ pub mod names {
     pub const DB_QUERY_ERRORS: &str = "lockstep_db_query_errors_total";
     /// Counter `{reason}`: HTTP requests and handshakes refused by the origin policy.
     pub const ORIGIN_REFUSED: &str = "lockstep_origin_refused_total";
+    /// Counter `{limit}`: TCP connections closed at accept by a connection cap.
+    pub const CONNECTIONS_REFUSED: &str = "lockstep_connections_refused_total";
+    /// Counter: sockets dropped because their outgoing buffer passed
+    /// `--max-send-buffer-bytes` (a client that does not read).
+    pub const SLOW_CONSUMER_DROPS: &str = "lockstep_slow_consumer_drops_total";
     /// Gauge `{version}`: always 1; the running version.
     pub const BUILD_INFO: &str = "lockstep_build_info";
 }
@@ -224,6 +229,14 @@ pub fn describe() {
         ORIGIN_REFUSED,
         "HTTP requests and Socket.IO handshakes refused for a disallowed Origin."
     );
+    describe_counter!(
+        CONNECTIONS_REFUSED,
+        "TCP connections closed at accept by --max-connections or --max-connections-per-address."
+    );
+    describe_counter!(
+        SLOW_CONSUMER_DROPS,
+        "Sockets dropped because their outgoing buffer passed --max-send-buffer-bytes."
+    );
     describe_gauge!(
         BUILD_INFO,
         "Always 1; the version label says which build runs."
@@ -257,6 +270,16 @@ pub fn refused(event: &str, code: ErrorCode) {
     if code == ErrorCode::RateLimited {
         counter!(names::RATE_LIMITED, "event" => event_label(event)).increment(1);
     }
+}
+
+/// A TCP connection was closed at accept by the cap named `limit`.
+pub fn connection_refused(limit: &'static str) {
+    counter!(names::CONNECTIONS_REFUSED, "limit" => limit).increment(1);
+}
+
+/// A socket was dropped for not reading its outgoing buffer.
+pub fn slow_consumer_dropped() {
+    counter!(names::SLOW_CONSUMER_DROPS).increment(1);
 }
 
 /// A handshake was refused with `code` (authentication, socket limit).

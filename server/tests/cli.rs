@@ -169,6 +169,12 @@ fn serve_help_documents_every_flag_and_its_environment_variable() {
         ("--heartbeat-max-misses", Some("3")),
         ("--allowed-origins", None),
         ("--config", None),
+        ("--max-connections", Some("20000")),
+        ("--max-connections-per-address", Some("256")),
+        ("--header-read-timeout", Some("10")),
+        ("--connect-timeout", Some("10")),
+        ("--max-send-buffer-bytes", Some("2097152")),
+        ("--wire-debug", Some("false")),
     ];
     for (flag, default) in flags_and_defaults {
         assert!(help.contains(flag), "{flag} missing from:\n{help}");

@@ -308,6 +308,9 @@ fn start(
                 // per-address flood guard would refuse all but 600 a minute.
                 "--max-connections-per-minute",
                 "0",
+                // Likewise the cap on open connections per address.
+                "--max-connections-per-address",
+                "0",
             ]);
         }
         Server::Node => {

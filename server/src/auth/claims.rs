@@ -26,6 +26,10 @@ pub struct Claims {
     /// Issued at, seconds since the Unix epoch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iat: Option<u64>,
+    /// Not before, seconds since the Unix epoch: the token is refused until
+    /// then (with the same small leeway as `exp`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -72,6 +76,7 @@ mod tests {
             username: "alice".into(),
             exp: 1_900_000_000,
             iat: None,
+            nbf: None,
             email: None,
             displayname: None,
             avatar: None,

@@ -72,6 +72,11 @@ pub enum InvalidTokenReason {
     WrongTokenType,
     /// Signed correctly, but required claims are missing, mistyped or empty.
     BadClaims,
+    /// Its `nbf` (not before) lies in the future, beyond the clock leeway.
+    NotYetValid,
+    /// A refresh token whose subject or profile is not the expired access
+    /// token's beside it.
+    UnpairedRefresh,
 }
 
 /// What is wrong with the handshake `auth` object.
@@ -102,6 +107,8 @@ impl fmt::Display for InvalidTokenReason {
             Self::BadSignature => "signature mismatch",
             Self::WrongTokenType => "wrong token type",
             Self::BadClaims => "missing or unusable claims",
+            Self::NotYetValid => "not valid yet (nbf)",
+            Self::UnpairedRefresh => "refresh token of another subject or profile",
         };
         f.write_str(text)
     }

@@ -11,9 +11,15 @@
 //!
 //! Rules:
 //! - a valid access token authenticates;
-//! - an *expired* (or absent) access token plus a valid refresh token
-//!   authenticates with `refreshed = true`, and the session then lasts until
-//!   the refresh token's `exp`;
+//! - a refresh token is not a credential on its own: only beside an
+//!   *expired*, correctly signed access token of the same subject (`sub`)
+//!   and profile (`profileid`) does a valid refresh token authenticate, with
+//!   `refreshed = true` (the socket then hears `tokens_refreshed`), and the
+//!   session then lasts until the refresh token's `exp`. Without an access
+//!   token the request is `AUTH_MISSING_TOKEN`; with another subject's
+//!   refresh token it is `AUTH_INVALID_TOKEN`;
+//! - a token whose `nbf` lies in the future (beyond the clock leeway) is
+//!   invalid;
 //! - an access token that is *invalid* (forged, malformed, wrong algorithm, a
 //!   refresh token in its place) fails outright: the refresh token does not
 //!   rescue a request that carries a forgery;
@@ -116,20 +122,25 @@ pub fn authenticate_tokens(
     tokens: &PresentedTokens,
     now: DateTime<Utc>,
 ) -> Result<AuthenticatedSession, AuthFailure> {
-    // Remember why the access token did not do, to report it when there is
-    // no refresh token to fall back on.
-    let access_failure = match &tokens.access {
-        Some(token) => match verifier.verify_access_at(token, now) {
-            Ok(claims) => return session(claims, false),
-            Err(AuthFailure::TokenExpired) => AuthFailure::TokenExpired,
-            Err(other) => return Err(other),
-        },
-        None => AuthFailure::MissingToken,
+    let Some(access) = &tokens.access else {
+        return Err(AuthFailure::MissingToken);
     };
-    match &tokens.refresh {
-        Some(token) => session(verifier.verify_refresh_at(token, now)?, true),
-        None => Err(access_failure),
+    let (access_claims, expired) = verifier.verify_access_or_expired_at(access, now)?;
+    if !expired {
+        return session(access_claims, false);
     }
+    let Some(refresh) = &tokens.refresh else {
+        return Err(AuthFailure::TokenExpired);
+    };
+    let refresh_claims = verifier.verify_refresh_at(refresh, now)?;
+    if refresh_claims.sub != access_claims.sub
+        || refresh_claims.profileid != access_claims.profileid
+    {
+        return Err(AuthFailure::InvalidToken(
+            InvalidTokenReason::UnpairedRefresh,
+        ));
+    }
+    session(refresh_claims, true)
 }
 
 fn session(claims: Claims, refreshed: bool) -> Result<AuthenticatedSession, AuthFailure> {
@@ -254,15 +265,57 @@ mod tests {
     }
 
     #[test]
-    fn absent_access_with_valid_refresh_is_refreshed() {
-        let session = authenticate_handshake(
+    fn a_refresh_token_alone_is_not_a_credential() {
+        let result = authenticate_handshake(
             &verifier(),
             &cookies(None, Some(&refresh_token(NOW + 86_400))),
             Some(&auth_for("profile-1")),
             now(),
+        );
+        assert_eq!(result, Err(AuthFailure::MissingToken));
+    }
+
+    #[test]
+    fn a_refresh_token_of_another_subject_or_profile_is_refused() {
+        let refresh_as = |sub: &str, profileid: &str| {
+            let mut claims = crate::auth::token::tests::claims_expiring_at(NOW + 86_400);
+            claims.sub = sub.into();
+            claims.profileid = profileid.into();
+            claims.typ = Some(crate::auth::claims::REFRESH_TOKEN_TYPE.into());
+            verifier().mint(&claims).expect("mint")
+        };
+        for refresh in [
+            refresh_as("user-2", "profile-2"),
+            refresh_as("user-2", "profile-1"),
+            refresh_as("user-1", "profile-2"),
+        ] {
+            let result = authenticate_request(
+                &verifier(),
+                &cookies(Some(&access_token(NOW - 600)), Some(&refresh)),
+                now(),
+            );
+            assert_eq!(
+                result,
+                Err(AuthFailure::InvalidToken(
+                    InvalidTokenReason::UnpairedRefresh
+                ))
+            );
+        }
+    }
+
+    #[test]
+    fn a_valid_access_token_ignores_the_refresh_token_beside_it() {
+        let session = authenticate_request(
+            &verifier(),
+            &cookies(
+                Some(&access_token(NOW + 600)),
+                Some(&refresh_token(NOW + 86_400)),
+            ),
+            now(),
         )
         .expect("authenticated");
-        assert!(session.refreshed);
+        assert!(!session.refreshed);
+        assert_eq!(session.expires_at.timestamp(), NOW + 600);
     }
 
     #[test]
@@ -326,7 +379,10 @@ mod tests {
     fn access_token_in_the_refresh_cookie_is_refused() {
         let result = authenticate_request(
             &verifier(),
-            &cookies(None, Some(&access_token(NOW + 600))),
+            &cookies(
+                Some(&access_token(NOW - 600)),
+                Some(&access_token(NOW + 600)),
+            ),
             now(),
         );
         assert_eq!(
@@ -361,7 +417,10 @@ mod tests {
     fn profileid_is_checked_against_the_refresh_token_too() {
         let result = authenticate_handshake(
             &verifier(),
-            &cookies(None, Some(&refresh_token(NOW + 600))),
+            &cookies(
+                Some(&access_token(NOW - 600)),
+                Some(&refresh_token(NOW + 600)),
+            ),
             Some(&auth_for("someone-else")),
             now(),
         );

@@ -95,10 +95,36 @@ impl TokenVerifier {
         self.verify(token, ExpectedType::Refresh, now)
     }
 
+    /// Verifies an access token as of `now`, telling a genuine but expired
+    /// one apart: `Ok((claims, true))`. A refresh token is honoured only
+    /// beside such a token of the same subject and profile, so the caller
+    /// needs the expired token's claims to compare.
+    pub fn verify_access_or_expired_at(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Claims, bool), AuthFailure> {
+        let claims = self.verify_unexpired(token, ExpectedType::Access, now)?;
+        let expired = check_expiry(claims.exp, now).is_err();
+        Ok((claims, expired))
+    }
+
     /// Checks, in this order: shape and algorithm, signature, claims, token
-    /// type, expiry. Expiry comes last so that `TokenExpired` always means
-    /// "genuine token of the right kind, only too old".
+    /// type, `nbf`, expiry. Expiry comes last so that `TokenExpired` always
+    /// means "genuine token of the right kind, only too old".
     fn verify(
+        &self,
+        token: &str,
+        expected: ExpectedType,
+        now: DateTime<Utc>,
+    ) -> Result<Claims, AuthFailure> {
+        let claims = self.verify_unexpired(token, expected, now)?;
+        check_expiry(claims.exp, now)?;
+        Ok(claims)
+    }
+
+    /// Every check of [`Self::verify`] but expiry.
+    fn verify_unexpired(
         &self,
         token: &str,
         expected: ExpectedType,
@@ -122,7 +148,7 @@ impl TokenVerifier {
         if !right_type {
             return Err(invalid(InvalidTokenReason::WrongTokenType));
         }
-        check_expiry(claims.exp, now)?;
+        check_not_before(claims.nbf, now)?;
         Ok(claims)
     }
 }
@@ -138,6 +164,19 @@ impl fmt::Debug for TokenVerifier {
 
 fn invalid(reason: InvalidTokenReason) -> AuthFailure {
     AuthFailure::InvalidToken(reason)
+}
+
+/// A token with `nbf` is usable from `nbf - EXPIRY_LEEWAY_SECS` on (the
+/// same clock skew as for `exp`); before that it is invalid, not expired: a
+/// refresh token cannot rescue it.
+fn check_not_before(nbf: Option<u64>, now: DateTime<Utc>) -> Result<(), AuthFailure> {
+    let now_secs = u64::try_from(now.timestamp()).unwrap_or(0);
+    match nbf {
+        Some(nbf) if now_secs.saturating_add(EXPIRY_LEEWAY_SECS) < nbf => {
+            Err(invalid(InvalidTokenReason::NotYetValid))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// A token is usable up to and including `exp + EXPIRY_LEEWAY_SECS`.
@@ -189,6 +228,7 @@ pub(crate) mod tests {
             username: "alice".into(),
             exp: u64::try_from(exp).expect("positive"),
             iat: Some(u64::try_from(NOW - 60).expect("positive")),
+            nbf: None,
             email: Some("alice@example.test".into()),
             displayname: Some("Alice".into()),
             avatar: None,
@@ -243,6 +283,41 @@ pub(crate) mod tests {
             verifier().verify_access_at(&token, now()),
             Err(AuthFailure::TokenExpired)
         );
+    }
+
+    #[test]
+    fn not_before_allows_only_the_small_leeway() {
+        let mut claims = claims_expiring_at(NOW + 3600);
+        claims.nbf = Some(u64::try_from(NOW + 5).expect("positive"));
+        let token = verifier().mint(&claims).expect("mint");
+        assert!(verifier().verify_access_at(&token, now()).is_ok());
+        claims.nbf = Some(u64::try_from(NOW + 6).expect("positive"));
+        let token = verifier().mint(&claims).expect("mint");
+        assert_eq!(
+            verifier().verify_access_at(&token, now()),
+            Err(AuthFailure::InvalidToken(InvalidTokenReason::NotYetValid))
+        );
+        claims.typ = Some(REFRESH_TOKEN_TYPE.into());
+        let token = verifier().mint(&claims).expect("mint");
+        assert_eq!(
+            verifier().verify_refresh_at(&token, now()),
+            Err(AuthFailure::InvalidToken(InvalidTokenReason::NotYetValid))
+        );
+    }
+
+    #[test]
+    fn an_expired_access_token_is_told_apart_with_its_claims() {
+        let token = access_token(NOW - 600);
+        let (claims, expired) = verifier()
+            .verify_access_or_expired_at(&token, now())
+            .expect("genuine");
+        assert!(expired);
+        assert_eq!(claims.profileid, "profile-1");
+        let token = access_token(NOW + 600);
+        let (_, expired) = verifier()
+            .verify_access_or_expired_at(&token, now())
+            .expect("genuine");
+        assert!(!expired);
     }
 
     #[test]

@@ -59,7 +59,8 @@ use std::{
     fmt::Debug,
     sync::{
         Arc,
-        atomic::{AtomicBool, AtomicU8, Ordering},
+        OnceLock,
+        atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -116,17 +117,20 @@ impl From<&Error> for Option<DisconnectReason> {
 /// A permit holds a place in the internal channel to send one packet to the client.
 pub struct Permit<'a> {
     inner: mpsc::Permit<'a, Queued>,
+    queued_bytes: &'a Arc<AtomicUsize>,
 }
 impl Permit<'_> {
     /// Consume the permit and emit a message to the client.
     #[inline]
     pub fn emit(self, msg: Str) {
-        self.inner.send(Box::new(smallvec![Packet::Message(msg)]));
+        self.inner
+            .send(Queued::new(smallvec![Packet::Message(msg)], self.queued_bytes));
     }
     /// Consume the permit and emit a binary message to the client.
     #[inline]
     pub fn emit_binary(self, data: Bytes) {
-        self.inner.send(Box::new(smallvec![Packet::Binary(data)]));
+        self.inner
+            .send(Queued::new(smallvec![Packet::Binary(data)], self.queued_bytes));
     }
 
     /// Consume the permit and emit a message with multiple binary data to the client.
@@ -138,7 +142,7 @@ impl Permit<'_> {
         for d in data {
             packets.push(Packet::Binary(d));
         }
-        self.inner.send(Box::new(packets));
+        self.inner.send(Queued::new(packets, self.queued_bytes));
     }
 
     /// Consume the permit and emit a message with multiple binary data to the client.
@@ -150,7 +154,7 @@ impl Permit<'_> {
         for d in data {
             packets.push(Packet::Binary(d));
         }
-        self.inner.send(Box::new(packets));
+        self.inner.send(Queued::new(packets, self.queued_bytes));
     }
 }
 
@@ -161,7 +165,77 @@ impl Permit<'_> {
 /// an idle socket pays for 32 slots up front. Unboxed, a [`PacketBuf`] slot
 /// is 168 bytes and that block 5.4 KB per socket; boxed, it is about 300
 /// bytes, for one more small allocation per packet sent.
-pub(crate) type Queued = Box<PacketBuf>;
+///
+/// Each queued item also counts its bytes in its socket's `queued_bytes`
+/// until it is taken off the queue (or dropped with it), so that a socket
+/// whose client does not read can be capped in bytes, not only in packets
+/// (see [`set_max_buffered_bytes`]).
+pub(crate) struct Queued(Box<QueuedPackets>);
+
+struct QueuedPackets {
+    packets: PacketBuf,
+    bytes: usize,
+    counter: Arc<AtomicUsize>,
+}
+
+impl Queued {
+    pub(crate) fn new(packets: PacketBuf, counter: &Arc<AtomicUsize>) -> Self {
+        let bytes = packets.iter().map(packet_bytes).sum();
+        counter.fetch_add(bytes, Ordering::Relaxed);
+        Queued(Box::new(QueuedPackets {
+            packets,
+            bytes,
+            counter: counter.clone(),
+        }))
+    }
+
+    /// Takes the packets off the queue: their bytes no longer count.
+    pub(crate) fn take(mut self) -> PacketBuf {
+        std::mem::take(&mut self.0.packets)
+    }
+}
+
+impl Drop for QueuedPackets {
+    fn drop(&mut self) {
+        self.counter.fetch_sub(self.bytes, Ordering::Relaxed);
+    }
+}
+
+impl Debug for Queued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Queued").field(&self.0.packets).finish()
+    }
+}
+
+/// What a packet weighs in a socket's queue: its payload.
+fn packet_bytes(packet: &Packet) -> usize {
+    match packet {
+        Packet::Message(msg) => msg.len(),
+        Packet::Binary(bin) | Packet::BinaryV3(bin) => bin.len(),
+        _ => 1,
+    }
+}
+
+/// The most bytes of packets one socket may have queued; 0: no cap.
+static MAX_BUFFERED_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// Told when a socket is closed for passing [`MAX_BUFFERED_BYTES`].
+static SLOW_CONSUMER_HOOK: OnceLock<fn(Sid, usize)> = OnceLock::new();
+
+/// Caps the bytes of packets queued for one socket, process-wide (`None`:
+/// no cap, the default). A socket past the cap is closed (its client stops
+/// reading, or cannot keep up) with [`DisconnectReason::TransportError`],
+/// and `reserve` refuses it packets. Set before serving.
+pub fn set_max_buffered_bytes(max: Option<usize>) {
+    MAX_BUFFERED_BYTES.store(max.unwrap_or(0), Ordering::Relaxed);
+}
+
+/// Registers a function called once for every socket closed by
+/// [`set_max_buffered_bytes`]'s cap, with its id and the bytes it had queued
+/// (for a log line and a metric). Only the first registration counts.
+pub fn on_slow_consumer(hook: fn(Sid, usize)) {
+    let _ = SLOW_CONSUMER_HOOK.set(hook);
+}
 
 #[derive(Debug)]
 pub(crate) struct InternalRx {
@@ -225,6 +299,12 @@ where
     /// Channel to send [PacketBuf] to the internal connection
     pub(crate) internal_tx: mpsc::Sender<Queued>,
 
+    /// Bytes of the packets in `internal_tx` not yet taken by the transport.
+    queued_bytes: Arc<AtomicUsize>,
+
+    /// Set once the socket was closed for passing the queued-bytes cap.
+    dropped_slow: AtomicBool,
+
     /// Channel to send volatile [PacketBuf]s that bypass the internal buffer.
     /// Uses a [`watch`](tokio::sync::watch) channel so only the latest volatile
     /// message is retained; subsequent volatile sends overwrite the previous one.
@@ -276,6 +356,8 @@ where
 
             internal_rx: Mutex::new(InternalRx::new(internal_rx, volatile_rx)),
             internal_tx,
+            queued_bytes: Arc::default(),
+            dropped_slow: AtomicBool::new(false),
 
             volatile_tx,
 
@@ -298,10 +380,10 @@ where
         tracing::debug!(?packet, "sending packet");
 
         self.internal_tx
-            .try_send(Box::new(smallvec![packet]))
+            .try_send(Queued::new(smallvec![packet], &self.queued_bytes))
             .map_err(|p| match p {
-                TrySendError::Full(mut p) => TrySendError::Full(p.pop().unwrap()),
-                TrySendError::Closed(mut p) => TrySendError::Closed(p.pop().unwrap()),
+                TrySendError::Full(p) => TrySendError::Full(p.take().pop().unwrap()),
+                TrySendError::Closed(p) => TrySendError::Closed(p.take().pop().unwrap()),
             })?;
         Ok(())
     }
@@ -380,7 +462,7 @@ where
             tracing::trace!(sid = ?self.id, "emitting ping");
 
             self.internal_tx
-                .try_send(Box::new(smallvec![Packet::Ping]))
+                .try_send(Queued::new(smallvec![Packet::Ping], &self.queued_bytes))
                 .map_err(|_| Error::HeartbeatTimeout)?;
 
             #[cfg(feature = "tracing")]
@@ -417,7 +499,7 @@ where
             #[cfg(feature = "tracing")]
             tracing::trace!(sid = ?self.id, "ping received, sending pong");
             self.internal_tx
-                .try_send(Box::new(smallvec![Packet::Pong]))
+                .try_send(Queued::new(smallvec![Packet::Pong], &self.queued_bytes))
                 .map_err(|_| Error::HeartbeatTimeout)?;
         }
     }
@@ -451,8 +533,46 @@ where
     /// If the socket is closed, the function will return a [`TrySendError::Closed`] error.
     #[inline]
     pub fn reserve(&self) -> Result<Permit<'_>, TrySendError<()>> {
+        if self.over_buffered_bytes() {
+            return Err(TrySendError::Full(()));
+        }
         let permit = self.internal_tx.try_reserve()?;
-        Ok(Permit { inner: permit })
+        Ok(Permit {
+            inner: permit,
+            queued_bytes: &self.queued_bytes,
+        })
+    }
+
+    /// Whether the socket's queue passed the [`set_max_buffered_bytes`] cap;
+    /// the first time, closes the socket and tells the hook.
+    fn over_buffered_bytes(&self) -> bool {
+        let max = MAX_BUFFERED_BYTES.load(Ordering::Relaxed);
+        if max == 0 {
+            return false;
+        }
+        let queued = self.queued_bytes.load(Ordering::Relaxed);
+        if queued < max {
+            return false;
+        }
+        if !self.dropped_slow.swap(true, Ordering::Relaxed) {
+            #[cfg(feature = "tracing")]
+            tracing::debug!(sid = %self.id, queued, "send queue over its byte cap, closing");
+            if let Some(hook) = SLOW_CONSUMER_HOOK.get() {
+                hook(self.id, queued);
+            }
+            (self.close_fn)(self.id, DisconnectReason::TransportError);
+        }
+        true
+    }
+
+    pub(crate) fn queued_bytes_counter(&self) -> &Arc<AtomicUsize> {
+        &self.queued_bytes
+    }
+
+    /// Bytes of packets queued for this socket and not yet taken by its
+    /// transport.
+    pub fn queued_bytes(&self) -> usize {
+        self.queued_bytes.load(Ordering::Relaxed)
     }
 
     /// Emits a message to the client.
@@ -627,6 +747,8 @@ where
 
             internal_rx: Mutex::new(InternalRx::new(internal_rx, volatile_rx)),
             internal_tx,
+            queued_bytes: Arc::default(),
+            dropped_slow: AtomicBool::new(false),
 
             volatile_tx,
 
@@ -647,7 +769,7 @@ where
         tokio::spawn(async move {
             let mut internal_rx = sock_clone.internal_rx.try_lock().unwrap();
             while let Some(packets) = internal_rx.buffered_rx.recv().await {
-                for packet in *packets {
+                for packet in packets.take() {
                     tx.send(packet).await.unwrap();
                 }
             }

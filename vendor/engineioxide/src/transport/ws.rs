@@ -25,6 +25,7 @@ use tokio_util::future::FutureExt as _;
 
 use engineioxide_core::{Packet, ProtocolVersion, Sid, Str, TransportType};
 
+use crate::socket::Queued;
 use crate::{
     DisconnectReason, Socket, body::ResponseBody, config::EngineIoConfig, engine::EngineIo,
     errors::Error, handler::EngineIoHandler, socket::InternalRx, transport::make_open_packet,
@@ -274,9 +275,11 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
     } = &mut *internal_rx;
 
     // map a packet to a websocket message
-    // It is declared as a macro rather than a closure to avoid ownership issues
+    // It is declared as a macro rather than a closure to avoid ownership issues.
+    // A failed send means the connection is dead: stop forwarding, rather
+    // than move the rest of the queue into the websocket's write buffer.
     macro_rules! map_fn {
-            ($item:ident) => {
+            ($item:ident, $forward:lifetime) => {
                 let res = match $item {
                     Packet::Binary(bin) | Packet::BinaryV3(bin) => {
                         if socket.protocol == ProtocolVersion::V3 {
@@ -302,53 +305,75 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
                 if let Err(_e) = res {
                     #[cfg(feature = "tracing")]
                     tracing::debug!("[sid={}] error sending packet: {}", socket.id, _e);
+                    break $forward;
                 }
             };
         }
 
-    // Forward buffered packets until the channel is closed or the session is cancelled.
-    loop {
-        tokio::select! {
-            biased;
-            items = buffered_rx.recv() => {
-                match items {
-                    Some(packets) => {
-                        for item in *packets {
-                            map_fn!(item);
-                        }
-                        while let Ok(packets) = buffered_rx.try_recv() {
-                            for item in *packets {
-                                map_fn!(item);
+    // Forward buffered packets until the channel is closed, a send fails, or
+    // the session is cancelled. Cancellation also ends a send that is stuck
+    // (the client stopped reading): the session's close must not wait for a
+    // peer that does not read, nor keep its queue alive meanwhile.
+    let cancelled = socket.cancellation_token.clone();
+    let forward = async {
+        'forward: loop {
+            tokio::select! {
+                biased;
+                items = buffered_rx.recv() => {
+                    match items {
+                        Some(packets) => {
+                            for item in packets.take() {
+                                map_fn!(item, 'forward);
+                            }
+                            while let Ok(packets) = buffered_rx.try_recv() {
+                                for item in packets.take() {
+                                    map_fn!(item, 'forward);
+                                }
                             }
                         }
+                        None => break
                     }
-                    None => break
                 }
+                _ = socket.cancellation_token.cancelled() => break,
+                Ok(()) = volatile_rx.changed() => {
+                    let val = volatile_rx.borrow_and_update().clone();
+                    if let Some(packets) = val {
+                        #[cfg(feature = "tracing")]
+                        tracing::debug!(sid = ?socket.id, "ws volatile flush: {} packets", packets.len());
+                        for item in packets {
+                            map_fn!(item, 'forward);
+                        }
+                    }
+                },
             }
-            _ = socket.cancellation_token.cancelled() => break,
-            Ok(()) = volatile_rx.changed() => {
-                let val = volatile_rx.borrow_and_update().clone();
-                if let Some(packets) = val {
-                    #[cfg(feature = "tracing")]
-                    tracing::debug!(sid = ?socket.id, "ws volatile flush: {} packets", packets.len());
-                    for item in packets {
-                        map_fn!(item);
-                    }
-                }
-            },
+
+            #[cfg(feature = "tracing")]
+            tracing::trace!(sid = %socket.id, "ws flush");
+            if tx.flush().await.is_err() {
+                break;
+            }
         }
 
         #[cfg(feature = "tracing")]
-        tracing::trace!(sid = %socket.id, "ws flush");
+        tracing::trace!(sid = %socket.id, "ws closing flush");
+
         tx.flush().await.ok();
+        tx.close().await.ok();
+    };
+    tokio::select! {
+        () = forward => {}
+        // A stuck send or closing flush: give it a moment after the
+        // cancellation (a reading client gets its close frame), then drop it.
+        () = async {
+            cancelled.cancelled().await;
+            tokio::time::sleep(CLOSING_FLUSH_GRACE).await;
+        } => {}
     }
-
-    #[cfg(feature = "tracing")]
-    tracing::trace!(sid = %socket.id, "ws closing flush");
-
-    tx.flush().await.ok();
-    tx.close().await.ok();
 }
+
+/// How long the writer may still flush after its session was closed.
+const CLOSING_FLUSH_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Send a Engine.IO [`OpenPacket`] to initiate a websocket connection
 async fn init_handshake<S>(
     sid: Sid,
@@ -408,7 +433,7 @@ where
     // We send a last Noop request to close a potential waiting polling request.
     socket
         .internal_tx
-        .send(Box::new(smallvec![Packet::Noop]))
+        .send(Queued::new(smallvec![Packet::Noop], socket.queued_bytes_counter()))
         .await
         .map_err(|_| Error::Upgrade)?;
 
