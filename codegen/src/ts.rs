@@ -32,7 +32,7 @@ const WRAP_WIDTH: usize = 100;
 /// Renders `package.json` and `index.d.ts`.
 pub fn render(contract: &Contract) -> Result<Vec<GeneratedFile>, GenerateError> {
     // askama drops the template's final newline; text files end with one.
-    let index = IndexDts::new(contract).render()? + "\n";
+    let index = IndexDts::new(contract).render()? + "\n\n" + &crate::rest::ts_section(contract);
     Ok(vec![
         GeneratedFile::new(format!("{TS_DIR}/index.d.ts"), index),
         GeneratedFile::new(
@@ -508,7 +508,7 @@ fn property_name(name: &str) -> String {
 /// A JSDoc block (with a final newline) from paragraphs, each line prefixed
 /// with `indent`; empty when there is nothing to say. Paragraphs are
 /// separated by an empty line and wrapped; fenced code is kept as is.
-fn jsdoc(paragraphs: &[String], indent: &str) -> String {
+pub(crate) fn jsdoc(paragraphs: &[String], indent: &str) -> String {
     let paragraphs: Vec<&str> = paragraphs
         .iter()
         .map(|p| p.trim())

@@ -6,6 +6,8 @@
 //! - [`events`]: the event names and what the contract says of each.
 //! - [`handler`]: the handler traits the server implements, and [`handler::register`].
 //! - [`emit`]: a typed function per server-to-client event.
+//! - [`rest`]: the REST routes and the decoding of their query strings, path
+//!   parameters and bodies.
 #[cfg(test)]
 #[rustfmt::skip]
 mod examples;
@@ -18,6 +20,8 @@ pub mod emit;
 pub mod events;
 #[rustfmt::skip]
 pub mod handler;
+#[rustfmt::skip]
+pub mod rest;
 #[rustfmt::skip]
 pub mod runtime;
 #[rustfmt::skip]
