@@ -1451,8 +1451,9 @@ export type ContractVersion = '3.0.0';
  * answers.
  *
  * HTTP routes served on the same port as Socket.IO: chats, their participants and history, call
- * history, liveness, readiness and metrics. Bodies are JSON (`Content-Type: application/json`);
- * query strings name each parameter at most once and no parameter outside the contract.
+ * history, liveness, readiness and metrics. Bodies are JSON (`Content-Type: application/json`); on
+ * `/api` routes a query string names each parameter at most once and no parameter outside the
+ * route's contract (a route without a query string takes none).
  *
  * Authentication: The access token of the socket handshake: the `accessToken` cookie, or
  * `Authorization: Bearer <token>` (non-browser clients).

@@ -190,6 +190,13 @@ pub fn query<T: DeserializeOwned>(route: &Route, pairs: &QueryPairs) -> Result<T
     Ok(route.decode_query(&pairs.0)?)
 }
 
+/// Refuses any query parameter on a route whose contract has no query
+/// string.
+pub fn no_query(route: &Route, pairs: &QueryPairs) -> Result<(), ApiError> {
+    route.decode_query::<serde_json::Value>(&pairs.0)?;
+    Ok(())
+}
+
 /// The single path parameter of a route, not yet checked against the
 /// contract (handlers answer a malformed id as the route's "not found").
 pub struct PathParam(pub String);

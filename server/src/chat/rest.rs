@@ -35,8 +35,10 @@ pub fn routes<A: Adapter>() -> Router<Arc<App<A>>> {
 async fn create_chat<A: Adapter>(
     State(app): State<Arc<App<A>>>,
     caller: Caller,
+    pairs: QueryPairs,
     body: JsonBody,
 ) -> Result<(StatusCode, Json<types::ChatDetails>), ApiError> {
+    crate::rest::no_query(&CREATE_CHAT, &pairs)?;
     // Types, lengths and counts are the contract's (`CreateChatRequest`).
     let body: types::CreateChatRequest = crate::rest::body(&CREATE_CHAT, body)?;
     let chat_type = chat_type_from_wire(body.chat_type);
@@ -106,7 +108,9 @@ async fn chat_body<A: Adapter>(
 async fn list_chats<A: Adapter>(
     State(app): State<Arc<App<A>>>,
     caller: Caller,
+    pairs: QueryPairs,
 ) -> Result<Json<types::ChatList>, ApiError> {
+    crate::rest::no_query(&LIST_CHATS, &pairs)?;
     let chats = app
         .store
         .list_chats_for(&caller.profileid)
@@ -129,8 +133,10 @@ async fn add_participant<A: Adapter>(
     State(app): State<Arc<App<A>>>,
     caller: Caller,
     PathParam(chatid): PathParam,
+    pairs: QueryPairs,
     body: JsonBody,
 ) -> Result<(StatusCode, Json<types::ParticipantAdded>), ApiError> {
+    crate::rest::no_query(&ADD_PARTICIPANT, &pairs)?;
     let body: types::AddParticipantRequest = crate::rest::body(&ADD_PARTICIPANT, body)?;
     let (chat, caller_role) = authorize(&app, &ADD_PARTICIPANT, &chatid, &caller).await?;
     let allowed = permissions(caller_role, chat.chat_type);
