@@ -119,6 +119,7 @@ describe('REST error shape', () => {
       ['an unknown chatType', 'POST', '/api/chats', { body: { chatType: 'secret', participants: [] } }, 400, 'VALIDATION_ERROR', CREATE],
       ['too many participants', 'POST', '/api/chats', { body: { chatType: 'group', participants: Array.from({ length: openapi.components.schemas.CreateChatRequest.properties.participants.maxItems + 1 }, (_, i) => `p-${i}`) } }, 400, 'VALIDATION_ERROR', CREATE],
       ['a chat name over the contract maximum', 'POST', '/api/chats', { body: { chatType: 'group', chatName: 'n'.repeat(openapi.components.schemas.CreateChatRequest.properties.chatName.maxLength + 1), participants: [] } }, 400, 'VALIDATION_ERROR', CREATE],
+      ['a body over the server\'s size limit', 'POST', '/api/chats', { raw: `{"chatType":"group","chatName":"${'n'.repeat(3 * 1024 * 1024)}","participants":[]}` }, 413, 'PAYLOAD_TOO_LARGE', CREATE],
       ['no content type', 'POST', '/api/chats', { raw: '{"chatType":"group","participants":[]}', headers: { 'Content-Type': '' } }, 415, 'UNSUPPORTED_MEDIA_TYPE', CREATE],
       ['a text/plain body', 'POST', '/api/chats', { raw: '{"chatType":"group","participants":[]}', headers: { 'Content-Type': 'text/plain' } }, 415, 'UNSUPPORTED_MEDIA_TYPE', CREATE],
       ['role owner is not assignable', 'POST', participants, { body: { profileid: 'p-x', role: 'owner' } }, 400, 'VALIDATION_ERROR', ADD],
