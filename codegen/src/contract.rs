@@ -153,12 +153,11 @@ impl Contract {
         }
 
         let rest_path = dir.join(crate::rest::REST_FILE);
-        let rest = serde_json::from_str(&read(&rest_path)?).map_err(|source| {
-            ContractError::Parse {
+        let rest =
+            serde_json::from_str(&read(&rest_path)?).map_err(|source| ContractError::Parse {
                 path: rest_path.clone(),
                 source,
-            }
-        })?;
+            })?;
 
         let contract = Contract {
             manifest,

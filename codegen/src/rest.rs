@@ -247,7 +247,8 @@ pub fn all_errors(api: &RestApi, route: &Route) -> Vec<ErrorResponse> {
                     }
                 }
                 if !existing.description.contains(&error.description) {
-                    existing.description = format!("{} {}", existing.description, error.description);
+                    existing.description =
+                        format!("{} {}", existing.description, error.description);
                 }
             }
             None => merged.push(error),
@@ -334,7 +335,9 @@ impl RestApi {
                 )));
             }
             if !route.path.starts_with('/') {
-                return Err(invalid(format!("rest.json {owner}: a path starts with `/`")));
+                return Err(invalid(format!(
+                    "rest.json {owner}: a path starts with `/`"
+                )));
             }
             let in_path = path_param_names(&route.path);
             let declared: Vec<&str> = route.path_params.iter().map(|p| p.name.as_str()).collect();
@@ -355,9 +358,8 @@ impl RestApi {
             }
             if let Some(query) = &route.query {
                 let schema = check_ref(&owner, query)?;
-                query_fields(schema).map_err(|why| {
-                    invalid(format!("rest.json {owner}: query `{query}`: {why}"))
-                })?;
+                query_fields(schema)
+                    .map_err(|why| invalid(format!("rest.json {owner}: query `{query}`: {why}")))?;
             }
             if let Some(body) = &route.body {
                 check_ref(&owner, body)?;
@@ -427,23 +429,22 @@ pub fn query_fields(schema: &Value) -> Result<Vec<(String, QueryKind)>, String> 
         .ok_or("a query string has `properties`")?;
     properties
         .iter()
-        .map(|(name, property)| {
-            match property.get("type").and_then(Value::as_str) {
+        .map(
+            |(name, property)| match property.get("type").and_then(Value::as_str) {
                 Some("string") => Ok((name.clone(), QueryKind::String)),
                 Some("integer") => Ok((name.clone(), QueryKind::Integer)),
                 _ => Err(format!(
                     "parameter `{name}` must be an inline string or integer schema"
                 )),
-            }
-        })
+            },
+        )
         .collect()
 }
 
 /// The REST routes' definitions as Rust: `generated/rust/src/rest.rs`.
 pub fn rust_module(contract: &Contract) -> Result<String, GenerateError> {
     let api = &contract.rest;
-    let def = |reference: &Option<String>| match reference.as_deref().and_then(Contract::def_name)
-    {
+    let def = |reference: &Option<String>| match reference.as_deref().and_then(Contract::def_name) {
         Some(name) => format!("Some({name:?})"),
         None => "None".to_string(),
     };
@@ -488,7 +489,12 @@ pub fn rust_module(contract: &Contract) -> Result<String, GenerateError> {
             .map(|r| r.status.to_string())
             .collect::<Vec<_>>()
             .join(", ");
-        let mut doc = format!("/// `{} {}`: {}", route.method.upper(), route.path, route.summary);
+        let mut doc = format!(
+            "/// `{} {}`: {}",
+            route.method.upper(),
+            route.path,
+            route.summary
+        );
         if let Some(description) = &route.description {
             let _ = write!(doc, "\n///\n/// {}", description.replace('\n', " "));
         }
@@ -603,7 +609,7 @@ impl Route {
         }
         let value = Value::Object(object);
         if let Some(def) = self.query {
-            validate::check(def, &value).map_err(|refusal| query_refusal(refusal))?;
+            validate::check(def, &value).map_err(query_refusal)?;
         }
         serde_json::from_value(value)
             .map_err(|_| Refusal::validation("the query string does not match the contract"))
@@ -643,7 +649,11 @@ fn query_refusal(refusal: Refusal) -> Refusal {
 /// The `RestRoutes` map and its helpers, appended to `index.d.ts`.
 pub fn ts_section(contract: &Contract) -> String {
     let api = &contract.rest;
-    let name_of = |reference: &str| Contract::def_name(reference).unwrap_or_default().to_string();
+    let name_of = |reference: &str| {
+        Contract::def_name(reference)
+            .unwrap_or_default()
+            .to_string()
+    };
     let mut out = String::new();
     out.push_str(&crate::ts::jsdoc(
         &[
@@ -681,18 +691,30 @@ pub fn ts_section(contract: &Contract) -> String {
         let _ = writeln!(
             out,
             "    query: {};",
-            route.query.as_deref().map(name_of).unwrap_or_else(|| "undefined".into())
+            route
+                .query
+                .as_deref()
+                .map(name_of)
+                .unwrap_or_else(|| "undefined".into())
         );
         let _ = writeln!(
             out,
             "    body: {};",
-            route.body.as_deref().map(name_of).unwrap_or_else(|| "undefined".into())
+            route
+                .body
+                .as_deref()
+                .map(name_of)
+                .unwrap_or_else(|| "undefined".into())
         );
         let responses: Vec<String> = route
             .responses
             .iter()
             .map(|r| {
-                let ty = r.body.as_deref().map(name_of).unwrap_or_else(|| "string".into());
+                let ty = r
+                    .body
+                    .as_deref()
+                    .map(name_of)
+                    .unwrap_or_else(|| "string".into());
                 format!("{}: {ty}", r.status)
             })
             .collect();
@@ -707,7 +729,10 @@ pub fn ts_section(contract: &Contract) -> String {
     out.push_str("}\n\n");
     out.push_str(&format!(
         "{}export type RestRoute = keyof RestRoutes;\n\n",
-        crate::ts::jsdoc(&["A route key, such as `'GET /api/chats'`.".to_string()], "")
+        crate::ts::jsdoc(
+            &["A route key, such as `'GET /api/chats'`.".to_string()],
+            ""
+        )
     ));
     out.push_str(&format!(
         "{}export type RestResponse<R extends RestRoute> = RestRoutes[R]['responses'][keyof RestRoutes[R]['responses']];\n\n",

@@ -26,7 +26,11 @@ fn edited_contract(edit: impl FnOnce(&Path)) -> Result<Contract, ContractError> 
     }
     for entry in fs::read_dir(source.join("schemas")).unwrap() {
         let path = entry.unwrap().path();
-        fs::copy(&path, dir.path().join("schemas").join(path.file_name().unwrap())).unwrap();
+        fs::copy(
+            &path,
+            dir.path().join("schemas").join(path.file_name().unwrap()),
+        )
+        .unwrap();
     }
     edit(dir.path());
     Contract::load(dir.path())
@@ -35,7 +39,8 @@ fn edited_contract(edit: impl FnOnce(&Path)) -> Result<Contract, ContractError> 
 /// Edits `contract/rest.json` as JSON.
 fn edit_routes(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
     let path = dir.join("rest.json");
-    let mut routes: serde_json::Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    let mut routes: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
     edit(&mut routes);
     fs::write(&path, serde_json::to_string_pretty(&routes).unwrap()).unwrap();
 }
@@ -72,7 +77,10 @@ fn the_rest_outputs_are_generated() {
         assert!(openapi["paths"][path].is_object(), "{path} is missing");
     }
     let rust = contents(&files, "generated/rust/src/rest.rs");
-    assert!(rust.contains("pub const LIST_MESSAGES: Route = Route {"), "{rust}");
+    assert!(
+        rust.contains("pub const LIST_MESSAGES: Route = Route {"),
+        "{rust}"
+    );
     let ts = contents(&files, "generated/ts/index.d.ts");
     assert!(ts.contains("export interface RestRoutes {"));
     assert!(ts.contains("  'GET /api/chats/{chatid}/messages': {"));
@@ -100,7 +108,10 @@ fn one_rest_change_reaches_rust_typescript_and_openapi_together() {
     let after = generate(&changed).unwrap();
     for (path, needle) in [
         ("generated/rust/src/types.rs", "page_token"),
-        ("generated/rust/src/rest.rs", "\"pageToken\", QueryKind::String"),
+        (
+            "generated/rust/src/rest.rs",
+            "\"pageToken\", QueryKind::String",
+        ),
         ("generated/ts/index.d.ts", "pageToken?: string;"),
         ("generated/docs/openapi.json", "\"name\": \"pageToken\""),
         ("generated/docs/openapi.json", "Calls, with a page token."),
@@ -156,7 +167,10 @@ fn a_query_string_must_be_a_flat_closed_object() {
         })
     })
     .unwrap_err();
-    assert!(error.to_string().contains("inline string or integer"), "{error}");
+    assert!(
+        error.to_string().contains("inline string or integer"),
+        "{error}"
+    );
 }
 
 #[test]

@@ -262,7 +262,10 @@ mod tests {
     use axum::routing::{get, post};
     use tower::ServiceExt;
 
-    async fn answer(router: Router, request: axum::http::Request<Body>) -> (StatusCode, serde_json::Value) {
+    async fn answer(
+        router: Router,
+        request: axum::http::Request<Body>,
+    ) -> (StatusCode, serde_json::Value) {
         let response = router.oneshot(request).await.unwrap();
         let status = response.status();
         let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
@@ -275,10 +278,19 @@ mod tests {
         async fn echo(JsonBody(value): JsonBody) -> Json<serde_json::Value> {
             Json(value)
         }
-        with_fallbacks(Router::new().route("/x", post(echo)).route("/y", get(|| async { "y" })))
+        with_fallbacks(
+            Router::new()
+                .route("/x", post(echo))
+                .route("/y", get(|| async { "y" })),
+        )
     }
 
-    fn request(method: &str, uri: &str, content_type: Option<&str>, body: &str) -> axum::http::Request<Body> {
+    fn request(
+        method: &str,
+        uri: &str,
+        content_type: Option<&str>,
+        body: &str,
+    ) -> axum::http::Request<Body> {
         let mut builder = axum::http::Request::builder().method(method).uri(uri);
         if let Some(content_type) = content_type {
             builder = builder.header("content-type", content_type);
@@ -291,15 +303,26 @@ mod tests {
         let cases = [
             (request("GET", "/nowhere", None, ""), 404, "ROUTE_NOT_FOUND"),
             (request("DELETE", "/y", None, ""), 405, "METHOD_NOT_ALLOWED"),
-            (request("POST", "/x", None, "{}"), 415, "UNSUPPORTED_MEDIA_TYPE"),
-            (request("POST", "/x", Some("application/json"), "{"), 400, "VALIDATION_ERROR"),
+            (
+                request("POST", "/x", None, "{}"),
+                415,
+                "UNSUPPORTED_MEDIA_TYPE",
+            ),
+            (
+                request("POST", "/x", Some("application/json"), "{"),
+                400,
+                "VALIDATION_ERROR",
+            ),
         ];
         for (request, status, code) in cases {
             let label = format!("{} {}", request.method(), request.uri());
             let (got, body) = answer(router(), request).await;
             assert_eq!(got.as_u16(), status, "{label}: {body}");
             assert_eq!(body["error"], code, "{label}");
-            assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{label}");
+            assert!(
+                body["message"].as_str().is_some_and(|m| !m.is_empty()),
+                "{label}"
+            );
         }
     }
 }

@@ -23,9 +23,7 @@ pub const OPENAPI_VERSION: &str = "3.1.0";
 /// The OpenAPI document.
 pub(super) fn document(contract: &Contract) -> Value {
     let api = &contract.rest;
-    let schema_ref = |reference: &str| {
-        json!({ "$ref": format!("#/components/schemas/{}", Contract::def_name(reference).unwrap_or_default()) })
-    };
+    let schema_ref = |reference: &str| json!({ "$ref": format!("#/components/schemas/{}", Contract::def_name(reference).unwrap_or_default()) });
 
     let mut paths = Map::new();
     for route in &api.routes {
@@ -179,7 +177,9 @@ fn operation(contract: &Contract, route: &Route, schema_ref: &dyn Fn(&str) -> Va
     for response in &route.responses {
         let content = match (&response.body, &response.text) {
             (Some(body), _) => json!({ "application/json": { "schema": schema_ref(body) } }),
-            (None, Some(media_type)) => json!({ media_type.clone(): { "schema": { "type": "string" } } }),
+            (None, Some(media_type)) => {
+                json!({ media_type.clone(): { "schema": { "type": "string" } } })
+            }
             (None, None) => json!({}),
         };
         responses.insert(

@@ -92,7 +92,7 @@ impl Route {
         }
         let value = Value::Object(object);
         if let Some(def) = self.query {
-            validate::check(def, &value).map_err(|refusal| query_refusal(refusal))?;
+            validate::check(def, &value).map_err(query_refusal)?;
         }
         serde_json::from_value(value)
             .map_err(|_| Refusal::validation(

@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use lockstep_contract::rest::{ADD_PARTICIPANT, Route, CREATE_CHAT, LIST_CHATS, LIST_MESSAGES};
+use lockstep_contract::rest::{ADD_PARTICIPANT, CREATE_CHAT, LIST_CHATS, LIST_MESSAGES, Route};
 use lockstep_contract::types::{self, ErrorCode};
 use socketioxide::adapter::Adapter;
 
@@ -273,4 +273,3 @@ async fn authorize<A: Adapter>(
         })?;
     Ok((chat, role))
 }
-

@@ -91,9 +91,7 @@ async fn ping_redis(url: &str) -> redis::RedisResult<()> {
 
 /// The dependencies answer within [`READY_TIMEOUT`] each (checked at the
 /// same time): `200`, else `503` naming what is down in `down`.
-async fn ready<A: Adapter>(
-    State(app): State<Arc<App<A>>>,
-) -> (StatusCode, Json<types::Readiness>) {
+async fn ready<A: Adapter>(State(app): State<Arc<App<A>>>) -> (StatusCode, Json<types::Readiness>) {
     let redis = async {
         match (&app.cluster, app.config.redis_url.as_deref()) {
             // The cluster's own connection, which has a timeout of its own.
