@@ -425,7 +425,7 @@ fn chat_details_examples() {
         types::ChatDetails,
     >(
         "ChatDetails",
-        r##"{"chatid":"chat-1","chatType":"group","chatName":"Team","role":"owner","permissions":{"canSendMessages":true,"canAddMembers":true,"canRemoveMembers":true,"canEditSettings":true},"participantCount":2,"participants":[{"profileid":"p-alice","role":"owner"},{"profileid":"p-bob","role":"member"}],"createdBy":"p-alice","createdAt":"2025-01-30T09:41:00.000Z"}"##,
+        r##"{"chatid":"chat-1","chatType":"group","chatName":"Team","role":"owner","permissions":{"canSendMessages":true,"canAddMembers":true,"canRemoveMembers":true,"canEditSettings":true},"participantCount":2,"participants":[{"profileid":"p-alice","role":"owner"},{"profileid":"p-bob","role":"member"}],"createdBy":"p-alice","createdAt":"2025-01-30T09:41:00Z"}"##,
     );
 }
 #[test]
@@ -434,7 +434,7 @@ fn chat_list_examples() {
         types::ChatList,
     >(
         "ChatList",
-        r##"{"chats":[{"chatid":"chat-1","chatType":"group","chatName":"Team","role":"member","participantCount":3,"createdAt":"2025-01-30T09:41:00.000Z","lastMessageAt":"2025-01-30T10:02:13.120Z"}]}"##,
+        r##"{"chats":[{"chatid":"chat-1","chatType":"group","chatName":"Team","role":"member","participantCount":3,"createdAt":"2025-01-30T09:41:00Z","lastMessageAt":"2025-01-30T10:02:13.120Z"}]}"##,
     );
 }
 #[test]
@@ -458,7 +458,7 @@ fn call_entry_examples() {
         types::CallEntry,
     >(
         "CallEntry",
-        r##"{"callId":"call-1","callerId":"p-alice","receiverId":"p-bob","callType":"video","chatid":"chat-1","status":"ended","endReason":"user_ended","endedBy":"p-bob","rungAt":"2025-01-30T09:41:00.000Z","answeredAt":"2025-01-30T09:41:04.000Z","endedAt":"2025-01-30T09:45:04.000Z","duration":240}"##,
+        r##"{"callId":"call-1","callerId":"p-alice","receiverId":"p-bob","callType":"video","chatid":"chat-1","status":"ended","endReason":"user_ended","endedBy":"p-bob","rungAt":"2025-01-30T09:41:00Z","answeredAt":"2025-01-30T09:41:04Z","endedAt":"2025-01-30T09:45:04Z","duration":240}"##,
     );
 }
 #[test]
