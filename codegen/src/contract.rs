@@ -71,6 +71,7 @@ pub const SUPPORTED_KEYWORDS: &[&str] = &[
     "format",
     "minimum",
     "maximum",
+    "default",
 ];
 
 /// The formats the renderers know.
@@ -86,6 +87,8 @@ pub struct Contract {
     pub defs: Map<String, Value>,
     /// Which file each definition came from (for docs and errors).
     pub def_files: BTreeMap<String, String>,
+    /// The REST routes (`rest.json`).
+    pub rest: crate::rest::RestApi,
 }
 
 impl Contract {
@@ -150,12 +153,21 @@ impl Contract {
             }
         }
 
+        let rest_path = dir.join(crate::rest::REST_FILE);
+        let rest =
+            serde_json::from_str(&read(&rest_path)?).map_err(|source| ContractError::Parse {
+                path: rest_path.clone(),
+                source,
+            })?;
+
         let contract = Contract {
             manifest,
             defs,
             def_files,
+            rest,
         };
         contract.check()?;
+        contract.rest.check(&contract)?;
         Ok(contract)
     }
 
@@ -577,8 +589,8 @@ fn rewrite_refs(schema: &mut Value, at: &str) -> Result<(), ContractError> {
                 *reference = format!("#/$defs/{name}");
             }
             for (key, value) in map.iter_mut() {
-                // `examples` and `enum` hold data, not schemas.
-                if key != "examples" && key != "enum" {
+                // `examples`, `enum` and `default` hold data, not schemas.
+                if key != "examples" && key != "enum" && key != "default" {
                     rewrite_refs(value, &format!("{at}/{key}"))?;
                 }
             }

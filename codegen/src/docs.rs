@@ -1,5 +1,6 @@
-//! Renders `generated/docs`: `CONTRACT.md` for humans and `asyncapi.json`
-//! (AsyncAPI 3.0.0) for tools.
+//! Renders `generated/docs`: `CONTRACT.md` for humans, `asyncapi.json`
+//! (AsyncAPI 3.0.0, the socket events) and `openapi.json` (OpenAPI 3.1.0,
+//! the REST routes) for tools.
 //!
 //! CONTRACT.md lists every event by domain (direction, summary, the decisions
 //! written in the contract, payload and ack tables, limits, deprecation and
@@ -7,6 +8,7 @@
 //! `Attachment` are documented in one place and linked from the tables.
 
 mod asyncapi;
+mod openapi;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -32,6 +34,10 @@ pub fn render(contract: &Contract) -> Result<Vec<GeneratedFile>, GenerateError> 
         GeneratedFile::new(
             format!("{DOCS_DIR}/asyncapi.json"),
             pretty_json(&asyncapi::document(contract)?),
+        ),
+        GeneratedFile::new(
+            format!("{DOCS_DIR}/openapi.json"),
+            pretty_json(&openapi::document(contract)),
         ),
     ])
 }

@@ -9,11 +9,14 @@
 //! - [`rust`] renders the `lockstep-contract` crate (types through typify,
 //!   event names, handler traits, the registration function, emit helpers).
 //! - [`ts`] renders the `@lockstep/contract` npm package.
-//! - [`docs`] renders CONTRACT.md and the AsyncAPI 3.0 document.
+//! - [`rest`] reads `contract/rest.json` (the REST routes) and renders their
+//!   Rust route table and TypeScript route map.
+//! - [`docs`] renders CONTRACT.md, the AsyncAPI 3.0 and the OpenAPI 3.1 documents.
 
 pub mod contract;
 pub mod docs;
 pub mod manifest;
+pub mod rest;
 pub mod rust;
 pub mod ts;
 
@@ -62,6 +65,10 @@ pub fn generate(contract: &Contract) -> Result<Vec<GeneratedFile>, GenerateError
         GeneratedFile::new(
             "generated/schema/manifest.schema.json",
             pretty_json(&manifest::manifest_json_schema()),
+        ),
+        GeneratedFile::new(
+            "generated/schema/rest.schema.json",
+            pretty_json(&rest::rest_json_schema()),
         ),
         GeneratedFile::new(
             "generated/schema/contract.bundle.json",

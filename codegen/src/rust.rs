@@ -115,6 +115,10 @@ pub fn render(contract: &Contract) -> Result<Vec<GeneratedFile>, GenerateError> 
         ),
         GeneratedFile::new("generated/rust/src/types.rs", types_rs(contract)?),
         GeneratedFile::new(
+            "generated/rust/src/rest.rs",
+            crate::rest::rust_module(contract)?,
+        ),
+        GeneratedFile::new(
             "generated/rust/src/events.rs",
             rust_file(
                 &EventsTemplate {
@@ -280,7 +284,7 @@ fn types_rs(contract: &Contract) -> Result<String, GenerateError> {
 }
 
 /// Parses and pretty-prints Rust source, so templates need not be tidy.
-fn rust_file(source: &str) -> Result<String, GenerateError> {
+pub(crate) fn rust_file(source: &str) -> Result<String, GenerateError> {
     let file: syn::File = syn::parse_str(source).map_err(|e| {
         let line = e.span().start().line;
         let context: String = source

@@ -34,7 +34,8 @@ const WRAP_WIDTH: usize = 100;
 pub fn render(contract: &Contract) -> Result<Vec<GeneratedFile>, GenerateError> {
     let runtime = Runtime::new(contract);
     // askama drops the template's final newline; text files end with one.
-    let index = IndexDts::new(contract, &runtime).render()? + "\n";
+    let index =
+        IndexDts::new(contract, &runtime).render()? + "\n\n" + &crate::rest::ts_section(contract);
     let script = IndexJs {
         banner: DO_NOT_EDIT,
         runtime: &runtime,
@@ -634,7 +635,7 @@ fn property_name(name: &str) -> String {
 /// A JSDoc block (with a final newline) from paragraphs, each line prefixed
 /// with `indent`; empty when there is nothing to say. Paragraphs are
 /// separated by an empty line and wrapped; fenced code is kept as is.
-fn jsdoc(paragraphs: &[String], indent: &str) -> String {
+pub(crate) fn jsdoc(paragraphs: &[String], indent: &str) -> String {
     let paragraphs: Vec<&str> = paragraphs
         .iter()
         .map(|p| p.trim())

@@ -92,11 +92,9 @@ fn edited_contract(edit: impl FnOnce(&Path)) -> Result<Contract, lockstep_codege
     let dir = tempfile::tempdir().unwrap();
     let source = repo_root().join("contract");
     fs::create_dir_all(dir.path().join("schemas")).unwrap();
-    fs::copy(
-        source.join("manifest.json"),
-        dir.path().join("manifest.json"),
-    )
-    .unwrap();
+    for file in ["manifest.json", "rest.json"] {
+        fs::copy(source.join(file), dir.path().join(file)).unwrap();
+    }
     for entry in fs::read_dir(source.join("schemas")).unwrap() {
         let path = entry.unwrap().path();
         fs::copy(

@@ -10,6 +10,11 @@
 import { io, type Socket } from 'socket.io-client';
 import type {
   CallEnded,
+  ChatDetails,
+  ChatList,
+  ChatListEntry,
+  MessagePage,
+  RestError,
   CallType,
   ClientToServerEvents,
   HandshakeAuth,
@@ -20,20 +25,6 @@ import type {
 } from '@lockstep/contract';
 
 type LockstepSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
-
-/** A chat as `GET /api/chats` lists it. */
-interface ChatEntry {
-  chatid: string;
-  chatType: string;
-  chatName: string;
-  role: string;
-  participantCount: number;
-}
-
-/** A chat as `POST /api/chats` answers it. */
-interface CreatedChat extends ChatEntry {
-  participants: { profileid: string; role: string }[];
-}
 
 /** The call this page takes part in (ringing, connecting or connected). */
 interface CallState {
@@ -60,7 +51,7 @@ interface State {
   token: string | null;
   socket: LockstepSocket | null;
   authenticated: boolean;
-  chats: ChatEntry[];
+  chats: ChatListEntry[];
   openChatId: string | null;
   messages: Map<string, Message[]>;
   call: CallState | null;
@@ -276,7 +267,7 @@ async function rest<T>(method: string, path: string, body?: unknown): Promise<T>
   const text = await response.text();
   const parsed: unknown = text ? JSON.parse(text) : undefined;
   if (!response.ok) {
-    const failure = parsed as { error?: string; message?: string } | undefined;
+    const failure = parsed as RestError | undefined;
     throw new Error(`${failure?.error ?? response.status}: ${failure?.message ?? text}`);
   }
   return parsed as T;
@@ -284,7 +275,7 @@ async function rest<T>(method: string, path: string, body?: unknown): Promise<T>
 
 async function loadChats(): Promise<void> {
   try {
-    const { chats } = await rest<{ chats: ChatEntry[] }>('GET', '/api/chats');
+    const { chats } = await rest<ChatList>('GET', '/api/chats');
     state.chats = chats;
     renderChats();
   } catch (error) {
@@ -292,7 +283,7 @@ async function loadChats(): Promise<void> {
   }
 }
 
-function chatLabel(chat: ChatEntry): string {
+function chatLabel(chat: ChatListEntry): string {
   return chat.chatName || `${chat.chatType} chat ${chat.chatid.slice(-6)}`;
 }
 
@@ -322,7 +313,7 @@ async function createChat(): Promise<void> {
   const chatType = el<HTMLSelectElement>('new-chat-type').value;
   const chatName = input('new-chat-name').value.trim();
   try {
-    const chat = await rest<CreatedChat>('POST', '/api/chats', {
+    const chat = await rest<ChatDetails>('POST', '/api/chats', {
       chatType,
       participants,
       ...(chatName ? { chatName } : {}),
@@ -352,7 +343,7 @@ async function openChat(chatid: string): Promise<void> {
   const peer = peers.get(chatid);
   if (peer) input('call-target').value = peer;
   try {
-    const { messages } = await rest<{ messages: Message[] }>(
+    const { messages } = await rest<MessagePage>(
       'GET',
       `/api/chats/${encodeURIComponent(chatid)}/messages?limit=50`,
     );

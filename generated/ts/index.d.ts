@@ -388,6 +388,9 @@ export interface ChatRefObject {
 export type ErrorCode =
   | 'VALIDATION_ERROR'
   | 'UNKNOWN_EVENT'
+  | 'ROUTE_NOT_FOUND'
+  | 'METHOD_NOT_ALLOWED'
+  | 'UNSUPPORTED_MEDIA_TYPE'
   | 'PAYLOAD_TOO_LARGE'
   | 'AUTH_MISSING_TOKEN'
   | 'AUTH_INVALID_TOKEN'
@@ -743,6 +746,204 @@ export interface UserStatusChanged {
 
 export interface PresenceProfile {
   profileid: string;
+}
+
+/**
+ * The body of every REST error, whatever the route or the cause (authentication, validation,
+ * unknown route, wrong method, bad query string, malformed JSON, storage). Clients branch on
+ * `error`; `message` is for humans and may change.
+ */
+export interface RestError {
+  error: ErrorCode;
+  /** Human-readable; never contains internal detail. */
+  message: string;
+}
+
+/** Body of `POST /api/chats`. The caller becomes the chat's `owner`. */
+export interface CreateChatRequest {
+  chatType: ChatType;
+  /**
+   * Display name; empty when absent.
+   *
+   * Constraints: at most 255 characters.
+   */
+  chatName?: string;
+  /**
+   * Profile ids. The caller is added when left out; listing the caller is fine and duplicates are
+   * ignored. A `direct` chat has exactly two members: the caller and one other.
+   *
+   * Constraints: at most 1000 items.
+   */
+  participants: Id[];
+}
+
+/** A member of a chat and their role. */
+export interface ChatParticipant {
+  profileid: string;
+  role: ChatRole;
+}
+
+/** A chat as the caller sees it: `role` and `permissions` are the caller's. */
+export interface ChatDetails {
+  chatid: string;
+  chatType: ChatType;
+  /** Empty when the chat has no name. */
+  chatName: string;
+  role: ChatRole;
+  permissions: ChatPermissions;
+  /**
+   * How many members the chat has.
+   *
+   * Constraints: 0 to 9007199254740991.
+   */
+  participantCount: number;
+  participants: ChatParticipant[];
+  /** Profile id of the creator. */
+  createdBy: string;
+  createdAt: IsoTimestamp;
+}
+
+/**
+ * One chat of the caller's list; `role` is the caller's. `lastMessageAt` is absent while the chat
+ * has no message.
+ */
+export interface ChatListEntry {
+  chatid: string;
+  chatType: ChatType;
+  /** Empty when the chat has no name. */
+  chatName: string;
+  role: ChatRole;
+  /**
+   * How many members the chat has.
+   *
+   * Constraints: 0 to 9007199254740991.
+   */
+  participantCount: number;
+  createdAt: IsoTimestamp;
+  lastMessageAt?: IsoTimestamp;
+}
+
+/** Body of `GET /api/chats`: every chat the caller is a participant of. */
+export interface ChatList {
+  chats: ChatListEntry[];
+}
+
+/**
+ * A role a participant can be given when added: every role but `owner` (a chat has one owner, its
+ * creator). Only owners and admins may add admins.
+ */
+export type AssignableRole = 'admin' | 'moderator' | 'member';
+
+/**
+ * Body of `POST /api/chats/{chatid}/participants`; `role` defaults to `member`. Needs
+ * `canAddMembers`; a `direct` chat takes no new members.
+ */
+export interface AddParticipantRequest {
+  profileid: Id;
+  role?: AssignableRole;
+}
+
+/** Answer of `POST /api/chats/{chatid}/participants`. */
+export interface ParticipantAdded {
+  chatid: string;
+  profileid: string;
+  role: ChatRole;
+  /**
+   * `false` when the profile already was a participant (status 200; their role is unchanged and
+   * reported as stored).
+   */
+  added: boolean;
+}
+
+/**
+ * Query string of `GET /api/chats/{chatid}/messages`. Each parameter at most once; no other
+ * parameter.
+ */
+export interface HistoryQuery {
+  /**
+   * A `messageid` of this chat: the page holds the messages older than it (the previous page's
+   * `nextBefore`). Absent: the newest messages.
+   *
+   * Constraints: 1 to 128 characters.
+   */
+  before?: string;
+  /**
+   * Page size.
+   *
+   * Constraints: 1 to 100.
+   */
+  limit?: number;
+}
+
+/** Body of `GET /api/chats/{chatid}/messages`: one page of history, newest first. */
+export interface MessagePage {
+  /** Newest first; each in the shape of `new_message.message`. */
+  messages: Message[];
+  /** Present when older messages remain: pass it as `before` for the next page. */
+  nextBefore?: string;
+}
+
+/** Query string of `GET /api/calls`. At most once; no other parameter. */
+export interface CallsQuery {
+  /**
+   * How many calls, newest first.
+   *
+   * Constraints: 1 to 200.
+   */
+  limit?: number;
+}
+
+/**
+ * Where a call stands: `ringing` until answered, rejected, missed or cancelled; `active` once
+ * answered, until `ended`.
+ */
+export type CallStatus = 'ringing' | 'active' | 'ended' | 'missed' | 'rejected' | 'cancelled';
+
+/** One call as its parties see it. */
+export interface CallEntry {
+  callId: string;
+  callerId: string;
+  receiverId: string;
+  callType: CallType;
+  /** The chat the call was placed from, when one was named. */
+  chatid?: string;
+  status: CallStatus;
+  endReason?: CallEndReason;
+  /** Profile id of who ended it, or `system` (timeouts, disconnects, shutdown). */
+  endedBy?: string;
+  rungAt: IsoTimestamp;
+  answeredAt?: IsoTimestamp;
+  endedAt?: IsoTimestamp;
+  /**
+   * Seconds from answer to end, for answered calls that ended.
+   *
+   * Constraints: 0 to 9007199254740991.
+   */
+  duration?: number;
+}
+
+/** Body of `GET /api/calls`: the caller's calls (placed or received), newest first. */
+export interface CallList {
+  calls: CallEntry[];
+}
+
+/** Body of `GET /health`: the process is alive. */
+export interface HealthStatus {
+  status: 'ok';
+}
+
+/** The state of one dependency at `GET /ready`; `timeout` counts as down. */
+export type DependencyState = 'up' | 'down' | 'timeout' | 'not configured';
+
+/** Body of `GET /ready` (status 200 when nothing is down, else 503). */
+export interface Readiness {
+  status: 'ready' | 'unavailable';
+  checks: {
+    database: DependencyState;
+    redis: DependencyState;
+  };
+  /** The dependencies that are down. */
+  down: ('database' | 'redis')[];
 }
 
 /**
@@ -1444,3 +1645,155 @@ export declare const EVENTS: {
 
 /** Every error code of the contract, as runtime values: `ERROR_CODES.RATE_LIMITED`. */
 export declare const ERROR_CODES: { readonly [Code in ErrorCode]: Code };
+
+/**
+ * Lockstep REST API — every route: `'METHOD /path'` → its path parameters, query string, body and
+ * answers.
+ *
+ * HTTP routes served on the same port as Socket.IO: chats, their participants and history, call
+ * history, liveness, readiness and metrics. Bodies are JSON (`Content-Type: application/json`); on
+ * `/api` routes a query string names each parameter at most once and no parameter outside the
+ * route's contract (a route without a query string takes none).
+ *
+ * Authentication: The access token of the socket handshake: the `accessToken` cookie, or
+ * `Authorization: Bearer <token>` (non-browser clients).
+ *
+ * Every error answers `RestError` (`{ error, message }`) with a contract `ErrorCode` and a 4xx/5xx
+ * status.
+ *
+ * @example
+ * ```ts
+ * import type { RestRoutes, RestResult } from '@lockstep/contract';
+ *
+ * const body: RestRoutes['POST /api/chats']['body'] = { chatType: 'group', participants: ['p-bob'] };
+ * const response = await fetch('/api/chats', {
+ *   method: 'POST',
+ *   headers: { 'Content-Type': 'application/json' },
+ *   body: JSON.stringify(body),
+ * });
+ * const result = { ok: response.ok, status: response.status, body: await response.json() } as RestResult<'POST /api/chats'>;
+ * if (result.ok) console.log(result.body.chatid);
+ * else console.warn(result.body.error, result.body.message);
+ * ```
+ */
+export interface RestRoutes {
+  /**
+   * Create a chat; the caller becomes its owner.
+   *
+   * The caller is added to `participants` when the list leaves them out; listing the caller is fine
+   * and duplicates are ignored. A `direct` chat has exactly two members, the caller and one other:
+   * creating the same direct chat again answers the existing one with status 200.
+   *
+   * OpenAPI operation `createChat`.
+   */
+  'POST /api/chats': {
+    params: undefined;
+    query: undefined;
+    body: CreateChatRequest;
+    responses: { 201: ChatDetails; 200: ChatDetails };
+    errorStatus: 400 | 401 | 404 | 405 | 413 | 415 | 500 | 503;
+  };
+  /**
+   * The caller's chats.
+   *
+   * OpenAPI operation `listChats`.
+   */
+  'GET /api/chats': {
+    params: undefined;
+    query: undefined;
+    body: undefined;
+    responses: { 200: ChatList };
+    errorStatus: 401 | 404 | 405 | 500 | 503;
+  };
+  /**
+   * Add a participant to a chat.
+   *
+   * Needs `canAddMembers`; only owners and admins may add an admin. A `direct` chat takes no new
+   * member. Adding a current participant changes nothing and answers 200 with `added: false`.
+   *
+   * OpenAPI operation `addParticipant`.
+   */
+  'POST /api/chats/{chatid}/participants': {
+    params: { chatid: Id };
+    query: undefined;
+    body: AddParticipantRequest;
+    responses: { 201: ParticipantAdded; 200: ParticipantAdded };
+    errorStatus: 400 | 401 | 403 | 404 | 405 | 413 | 415 | 500 | 503;
+  };
+  /**
+   * A page of the chat's history, newest first.
+   *
+   * Cursor pagination: pass the previous page's `nextBefore` as `before`. Participants only.
+   *
+   * OpenAPI operation `listMessages`.
+   */
+  'GET /api/chats/{chatid}/messages': {
+    params: { chatid: Id };
+    query: HistoryQuery;
+    body: undefined;
+    responses: { 200: MessagePage };
+    errorStatus: 400 | 401 | 403 | 404 | 405 | 500 | 503;
+  };
+  /**
+   * The caller's calls, placed or received, newest first.
+   *
+   * OpenAPI operation `listCalls`.
+   */
+  'GET /api/calls': {
+    params: undefined;
+    query: CallsQuery;
+    body: undefined;
+    responses: { 200: CallList };
+    errorStatus: 400 | 401 | 404 | 405 | 500 | 503;
+  };
+  /**
+   * Liveness: 200 while the process serves HTTP.
+   *
+   * OpenAPI operation `health`.
+   */
+  'GET /health': {
+    params: undefined;
+    query: undefined;
+    body: undefined;
+    responses: { 200: HealthStatus };
+    errorStatus: 404 | 405 | 500;
+  };
+  /**
+   * Readiness: 200 when the database (and Redis, if configured) answer, else 503.
+   *
+   * OpenAPI operation `ready`.
+   */
+  'GET /ready': {
+    params: undefined;
+    query: undefined;
+    body: undefined;
+    responses: { 200: Readiness; 503: Readiness };
+    errorStatus: 404 | 405 | 500;
+  };
+  /**
+   * Prometheus metrics, in the text exposition format.
+   *
+   * OpenAPI operation `metrics`.
+   */
+  'GET /metrics': {
+    params: undefined;
+    query: undefined;
+    body: undefined;
+    responses: { 200: string };
+    errorStatus: 404 | 405 | 500;
+  };
+}
+
+/** A route key, such as `'GET /api/chats'`. */
+export type RestRoute = keyof RestRoutes;
+
+/** The body of any successful answer of route `R`. */
+export type RestResponse<R extends RestRoute> = RestRoutes[R]['responses'][keyof RestRoutes[R]['responses']];
+
+/**
+ * What a typed client resolves to for route `R`: a success body, or the contract's error body;
+ * narrow on `ok`.
+ */
+export type RestResult<R extends RestRoute> =
+  | { ok: true; status: keyof RestRoutes[R]['responses']; body: RestResponse<R> }
+  | { ok: false; status: RestRoutes[R]['errorStatus']; body: RestError };

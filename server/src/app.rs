@@ -199,11 +199,12 @@ where
         config.allowed_origins.clone(),
         config.trust_proxy,
     ));
-    let router: Router = Router::new()
+    let router = Router::new()
         .merge(crate::chat::rest::routes())
         .merge(crate::call::rest::routes())
         .merge(crate::health::routes())
-        .merge(crate::demo::routes())
+        .merge(crate::demo::routes());
+    let router: Router = crate::rest::with_fallbacks(router)
         .with_state(app.clone())
         .layer(socket_layer)
         .layer(axum::middleware::from_fn(crate::transport::detach_head))

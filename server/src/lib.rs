@@ -19,6 +19,7 @@ pub mod message;
 pub mod origin;
 pub mod presence;
 pub mod refusal;
+pub mod rest;
 pub mod session;
 pub mod store;
 pub mod telemetry;

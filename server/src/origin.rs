@@ -23,7 +23,7 @@ use lockstep_contract::types::ErrorCode;
 use lockstep_contract::validate::bounded;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::chat::rest::ApiError;
+use crate::rest::ApiError;
 use crate::telemetry::names;
 
 /// How long a browser may cache a preflight answer.

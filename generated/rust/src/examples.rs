@@ -429,6 +429,79 @@ fn presence_profile_examples() {
     >("PresenceProfile", r##"{"profileid":"p-bob"}"##);
 }
 #[test]
+fn rest_error_examples() {
+    round_trip::<
+        types::RestError,
+    >(
+        "RestError",
+        r##"{"error":"VALIDATION_ERROR","message":"/limit: 500 is greater than the maximum of 100"}"##,
+    );
+}
+#[test]
+fn create_chat_request_examples() {
+    round_trip::<
+        types::CreateChatRequest,
+    >(
+        "CreateChatRequest",
+        r##"{"chatType":"group","chatName":"Team","participants":["p-bob","p-carol"]}"##,
+    );
+}
+#[test]
+fn chat_details_examples() {
+    round_trip::<
+        types::ChatDetails,
+    >(
+        "ChatDetails",
+        r##"{"chatid":"chat-1","chatType":"group","chatName":"Team","role":"owner","permissions":{"canSendMessages":true,"canAddMembers":true,"canRemoveMembers":true,"canEditSettings":true},"participantCount":2,"participants":[{"profileid":"p-alice","role":"owner"},{"profileid":"p-bob","role":"member"}],"createdBy":"p-alice","createdAt":"2025-01-30T09:41:00Z"}"##,
+    );
+}
+#[test]
+fn chat_list_examples() {
+    round_trip::<
+        types::ChatList,
+    >(
+        "ChatList",
+        r##"{"chats":[{"chatid":"chat-1","chatType":"group","chatName":"Team","role":"member","participantCount":3,"createdAt":"2025-01-30T09:41:00Z","lastMessageAt":"2025-01-30T10:02:13.120Z"}]}"##,
+    );
+}
+#[test]
+fn add_participant_request_examples() {
+    round_trip::<
+        types::AddParticipantRequest,
+    >("AddParticipantRequest", r##"{"profileid":"p-dave","role":"moderator"}"##);
+}
+#[test]
+fn participant_added_examples() {
+    round_trip::<
+        types::ParticipantAdded,
+    >(
+        "ParticipantAdded",
+        r##"{"chatid":"chat-1","profileid":"p-dave","role":"moderator","added":true}"##,
+    );
+}
+#[test]
+fn call_entry_examples() {
+    round_trip::<
+        types::CallEntry,
+    >(
+        "CallEntry",
+        r##"{"callId":"call-1","callerId":"p-alice","receiverId":"p-bob","callType":"video","chatid":"chat-1","status":"ended","endReason":"user_ended","endedBy":"p-bob","rungAt":"2025-01-30T09:41:00Z","answeredAt":"2025-01-30T09:41:04Z","endedAt":"2025-01-30T09:45:04Z","duration":240}"##,
+    );
+}
+#[test]
+fn health_status_examples() {
+    round_trip::<types::HealthStatus>("HealthStatus", r##"{"status":"ok"}"##);
+}
+#[test]
+fn readiness_examples() {
+    round_trip::<
+        types::Readiness,
+    >(
+        "Readiness",
+        r##"{"status":"ready","checks":{"database":"up","redis":"not configured"},"down":[]}"##,
+    );
+}
+#[test]
 fn user_typing_examples() {
     round_trip::<
         types::UserTyping,

@@ -7,6 +7,8 @@
 //! - [`limits`]: every client-facing limit, as typed constants.
 //! - [`handler`]: the handler traits the server implements, and [`handler::register`].
 //! - [`emit`]: a typed function per server-to-client event.
+//! - [`rest`]: the REST routes and the decoding of their query strings, path
+//!   parameters and bodies.
 #[cfg(test)]
 #[rustfmt::skip]
 mod examples;
@@ -21,6 +23,8 @@ pub mod events;
 pub mod handler;
 #[rustfmt::skip]
 pub mod limits;
+#[rustfmt::skip]
+pub mod rest;
 #[rustfmt::skip]
 pub mod runtime;
 #[rustfmt::skip]

@@ -15,6 +15,14 @@ pub struct AckFailure {
     pub retry_after: ::std::option::Option<f64>,
     pub success: bool,
 }
+///Body of `POST /api/chats/{chatid}/participants`; `role` defaults to `member`. Needs `canAddMembers`; a `direct` chat takes no new members.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct AddParticipantRequest {
+    pub profileid: Id,
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub role: ::std::option::Option<AssignableRole>,
+}
 ///`AnswerCall`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(deny_unknown_fields)]
@@ -23,6 +31,65 @@ pub struct AnswerCall {
     pub accepts_video: bool,
     #[serde(rename = "callId")]
     pub call_id: Id,
+}
+///A role a participant can be given when added: every role but `owner` (a chat has one owner, its creator). Only owners and admins may add admins.
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Copy,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd
+)]
+pub enum AssignableRole {
+    #[serde(rename = "admin")]
+    Admin,
+    #[serde(rename = "moderator")]
+    Moderator,
+    #[serde(rename = "member")]
+    Member,
+}
+impl ::std::fmt::Display for AssignableRole {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        match *self {
+            Self::Admin => f.write_str("admin"),
+            Self::Moderator => f.write_str("moderator"),
+            Self::Member => f.write_str("member"),
+        }
+    }
+}
+impl ::std::str::FromStr for AssignableRole {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        match value {
+            "admin" => Ok(Self::Admin),
+            "moderator" => Ok(Self::Moderator),
+            "member" => Ok(Self::Member),
+            _ => Err("invalid value".into()),
+        }
+    }
+}
+impl ::std::convert::TryFrom<&str> for AssignableRole {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for AssignableRole {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
 }
 ///A file the client uploaded elsewhere; the message carries its reference. Decision: `url` is http(s) only, `size` at most 50 MB (52428800 bytes), and `mimetype` one of an allow-list of common image, video, audio, document and archive types (anything else could be served to other clients as active content).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -409,6 +476,49 @@ pub struct CallEnded {
     pub reason: CallEndReason,
     pub timestamp: IsoTimestamp,
 }
+///One call as its parties see it.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct CallEntry {
+    #[serde(
+        rename = "answeredAt",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub answered_at: ::std::option::Option<IsoTimestamp>,
+    #[serde(rename = "callId")]
+    pub call_id: ::std::string::String,
+    #[serde(rename = "callType")]
+    pub call_type: CallType,
+    #[serde(rename = "callerId")]
+    pub caller_id: ::std::string::String,
+    ///The chat the call was placed from, when one was named.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub chatid: ::std::option::Option<::std::string::String>,
+    ///Seconds from answer to end, for answered calls that ended.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub duration: ::std::option::Option<i64>,
+    #[serde(
+        rename = "endReason",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub end_reason: ::std::option::Option<CallEndReason>,
+    #[serde(rename = "endedAt", skip_serializing_if = "::std::option::Option::is_none")]
+    pub ended_at: ::std::option::Option<IsoTimestamp>,
+    ///Profile id of who ended it, or `system` (timeouts, disconnects, shutdown).
+    #[serde(rename = "endedBy", skip_serializing_if = "::std::option::Option::is_none")]
+    pub ended_by: ::std::option::Option<::std::string::String>,
+    #[serde(rename = "receiverId")]
+    pub receiver_id: ::std::string::String,
+    #[serde(rename = "rungAt")]
+    pub rung_at: IsoTimestamp,
+    pub status: CallStatus,
+}
+///Body of `GET /api/calls`: the caller's calls (placed or received), newest first.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct CallList {
+    pub calls: ::std::vec::Vec<CallEntry>,
+}
 ///Sent to every socket of both parties when nobody answers within the ring timeout (the manifest's `limits.ringTimeoutSeconds` by default): the caller learns the call was missed, the callee's devices stop ringing.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(deny_unknown_fields)]
@@ -435,6 +545,77 @@ pub struct CallRejected {
     #[serde(rename = "rejectedBy")]
     pub rejected_by: ::std::string::String,
     pub timestamp: IsoTimestamp,
+}
+///Where a call stands: `ringing` until answered, rejected, missed or cancelled; `active` once answered, until `ended`.
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Copy,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd
+)]
+pub enum CallStatus {
+    #[serde(rename = "ringing")]
+    Ringing,
+    #[serde(rename = "active")]
+    Active,
+    #[serde(rename = "ended")]
+    Ended,
+    #[serde(rename = "missed")]
+    Missed,
+    #[serde(rename = "rejected")]
+    Rejected,
+    #[serde(rename = "cancelled")]
+    Cancelled,
+}
+impl ::std::fmt::Display for CallStatus {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        match *self {
+            Self::Ringing => f.write_str("ringing"),
+            Self::Active => f.write_str("active"),
+            Self::Ended => f.write_str("ended"),
+            Self::Missed => f.write_str("missed"),
+            Self::Rejected => f.write_str("rejected"),
+            Self::Cancelled => f.write_str("cancelled"),
+        }
+    }
+}
+impl ::std::str::FromStr for CallStatus {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        match value {
+            "ringing" => Ok(Self::Ringing),
+            "active" => Ok(Self::Active),
+            "ended" => Ok(Self::Ended),
+            "missed" => Ok(Self::Missed),
+            "rejected" => Ok(Self::Rejected),
+            "cancelled" => Ok(Self::Cancelled),
+            _ => Err("invalid value".into()),
+        }
+    }
+}
+impl ::std::convert::TryFrom<&str> for CallStatus {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for CallStatus {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
 }
 ///`CallType`
 #[derive(
@@ -491,6 +672,43 @@ impl ::std::convert::TryFrom<::std::string::String> for CallType {
         value.parse()
     }
 }
+///Query string of `GET /api/calls`. At most once; no other parameter.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct CallsQuery {
+    ///How many calls, newest first.
+    #[serde(default = "defaults::default_nzu64::<::std::num::NonZeroU64, 50>")]
+    pub limit: ::std::num::NonZeroU64,
+}
+impl ::std::default::Default for CallsQuery {
+    fn default() -> Self {
+        Self {
+            limit: defaults::default_nzu64::<::std::num::NonZeroU64, 50>(),
+        }
+    }
+}
+///A chat as the caller sees it: `role` and `permissions` are the caller's.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct ChatDetails {
+    ///Empty when the chat has no name.
+    #[serde(rename = "chatName")]
+    pub chat_name: ::std::string::String,
+    #[serde(rename = "chatType")]
+    pub chat_type: ChatType,
+    pub chatid: ::std::string::String,
+    #[serde(rename = "createdAt")]
+    pub created_at: IsoTimestamp,
+    ///Profile id of the creator.
+    #[serde(rename = "createdBy")]
+    pub created_by: ::std::string::String,
+    ///How many members the chat has.
+    #[serde(rename = "participantCount")]
+    pub participant_count: i64,
+    pub participants: ::std::vec::Vec<ChatParticipant>,
+    pub permissions: ChatPermissions,
+    pub role: ChatRole,
+}
 ///A refusal of a chat-room event (`join_chat`, `leave_chat`, typing, receipts, reactions). Decision: the seed's `error: string` carries a stable code; `message` is added for humans.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(deny_unknown_fields)]
@@ -523,6 +741,41 @@ pub struct ChatJoined {
     pub chat_info: ChatInfo,
     pub chatid: ::std::string::String,
     pub permissions: ChatPermissions,
+    pub role: ChatRole,
+}
+///Body of `GET /api/chats`: every chat the caller is a participant of.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct ChatList {
+    pub chats: ::std::vec::Vec<ChatListEntry>,
+}
+///One chat of the caller's list; `role` is the caller's. `lastMessageAt` is absent while the chat has no message.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct ChatListEntry {
+    ///Empty when the chat has no name.
+    #[serde(rename = "chatName")]
+    pub chat_name: ::std::string::String,
+    #[serde(rename = "chatType")]
+    pub chat_type: ChatType,
+    pub chatid: ::std::string::String,
+    #[serde(rename = "createdAt")]
+    pub created_at: IsoTimestamp,
+    #[serde(
+        rename = "lastMessageAt",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub last_message_at: ::std::option::Option<IsoTimestamp>,
+    ///How many members the chat has.
+    #[serde(rename = "participantCount")]
+    pub participant_count: i64,
+    pub role: ChatRole,
+}
+///A member of a chat and their role.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct ChatParticipant {
+    pub profileid: ::std::string::String,
     pub role: ChatRole,
 }
 ///Decision: permissions follow the role. owner and admin: all four; moderator: send, add and remove members; member: send only, except in a `channel`, where only owner and admin send.
@@ -693,6 +946,135 @@ impl ::std::convert::TryFrom<::std::string::String> for ChatType {
         value.parse()
     }
 }
+///Body of `POST /api/chats`. The caller becomes the chat's `owner`.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct CreateChatRequest {
+    ///Display name; empty when absent.
+    #[serde(rename = "chatName", skip_serializing_if = "::std::option::Option::is_none")]
+    pub chat_name: ::std::option::Option<CreateChatRequestChatName>,
+    #[serde(rename = "chatType")]
+    pub chat_type: ChatType,
+    ///Profile ids. The caller is added when left out; listing the caller is fine and duplicates are ignored. A `direct` chat has exactly two members: the caller and one other.
+    pub participants: ::std::vec::Vec<Id>,
+}
+///Display name; empty when absent.
+#[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+#[serde(transparent)]
+pub struct CreateChatRequestChatName(::std::string::String);
+impl ::std::ops::Deref for CreateChatRequestChatName {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<CreateChatRequestChatName> for ::std::string::String {
+    fn from(value: CreateChatRequestChatName) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for CreateChatRequestChatName {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 255usize {
+            return Err("longer than 255 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for CreateChatRequestChatName {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for CreateChatRequestChatName {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for CreateChatRequestChatName {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
+}
+///The state of one dependency at `GET /ready`; `timeout` counts as down.
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Copy,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd
+)]
+pub enum DependencyState {
+    #[serde(rename = "up")]
+    Up,
+    #[serde(rename = "down")]
+    Down,
+    #[serde(rename = "timeout")]
+    Timeout,
+    #[serde(rename = "not configured")]
+    NotConfigured,
+}
+impl ::std::fmt::Display for DependencyState {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        match *self {
+            Self::Up => f.write_str("up"),
+            Self::Down => f.write_str("down"),
+            Self::Timeout => f.write_str("timeout"),
+            Self::NotConfigured => f.write_str("not configured"),
+        }
+    }
+}
+impl ::std::str::FromStr for DependencyState {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        match value {
+            "up" => Ok(Self::Up),
+            "down" => Ok(Self::Down),
+            "timeout" => Ok(Self::Timeout),
+            "not configured" => Ok(Self::NotConfigured),
+            _ => Err("invalid value".into()),
+        }
+    }
+}
+impl ::std::convert::TryFrom<&str> for DependencyState {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for DependencyState {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
 ///`EndCall`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(deny_unknown_fields)]
@@ -818,6 +1200,12 @@ pub enum ErrorCode {
     ValidationError,
     #[serde(rename = "UNKNOWN_EVENT")]
     UnknownEvent,
+    #[serde(rename = "ROUTE_NOT_FOUND")]
+    RouteNotFound,
+    #[serde(rename = "METHOD_NOT_ALLOWED")]
+    MethodNotAllowed,
+    #[serde(rename = "UNSUPPORTED_MEDIA_TYPE")]
+    UnsupportedMediaType,
     #[serde(rename = "PAYLOAD_TOO_LARGE")]
     PayloadTooLarge,
     #[serde(rename = "AUTH_MISSING_TOKEN")]
@@ -878,6 +1266,9 @@ impl ::std::fmt::Display for ErrorCode {
         match *self {
             Self::ValidationError => f.write_str("VALIDATION_ERROR"),
             Self::UnknownEvent => f.write_str("UNKNOWN_EVENT"),
+            Self::RouteNotFound => f.write_str("ROUTE_NOT_FOUND"),
+            Self::MethodNotAllowed => f.write_str("METHOD_NOT_ALLOWED"),
+            Self::UnsupportedMediaType => f.write_str("UNSUPPORTED_MEDIA_TYPE"),
             Self::PayloadTooLarge => f.write_str("PAYLOAD_TOO_LARGE"),
             Self::AuthMissingToken => f.write_str("AUTH_MISSING_TOKEN"),
             Self::AuthInvalidToken => f.write_str("AUTH_INVALID_TOKEN"),
@@ -916,6 +1307,9 @@ impl ::std::str::FromStr for ErrorCode {
         match value {
             "VALIDATION_ERROR" => Ok(Self::ValidationError),
             "UNKNOWN_EVENT" => Ok(Self::UnknownEvent),
+            "ROUTE_NOT_FOUND" => Ok(Self::RouteNotFound),
+            "METHOD_NOT_ALLOWED" => Ok(Self::MethodNotAllowed),
+            "UNSUPPORTED_MEDIA_TYPE" => Ok(Self::UnsupportedMediaType),
             "PAYLOAD_TOO_LARGE" => Ok(Self::PayloadTooLarge),
             "AUTH_MISSING_TOKEN" => Ok(Self::AuthMissingToken),
             "AUTH_INVALID_TOKEN" => Ok(Self::AuthInvalidToken),
@@ -984,6 +1378,63 @@ pub struct HandshakeAuth {
     ///Client clock at connection, milliseconds since the epoch.
     pub timestamp: f64,
 }
+///Body of `GET /health`: the process is alive.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct HealthStatus {
+    pub status: HealthStatusStatus,
+}
+///`HealthStatusStatus`
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Copy,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd
+)]
+pub enum HealthStatusStatus {
+    #[serde(rename = "ok")]
+    Ok,
+}
+impl ::std::fmt::Display for HealthStatusStatus {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        match *self {
+            Self::Ok => f.write_str("ok"),
+        }
+    }
+}
+impl ::std::str::FromStr for HealthStatusStatus {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        match value {
+            "ok" => Ok(Self::Ok),
+            _ => Err("invalid value".into()),
+        }
+    }
+}
+impl ::std::convert::TryFrom<&str> for HealthStatusStatus {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for HealthStatusStatus {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
 ///Decision: the seed's `Date` travels as an ISO 8601 string.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(deny_unknown_fields)]
@@ -997,6 +1448,82 @@ pub struct HeartbeatResponse {
     #[serde(rename = "clientTime")]
     pub client_time: IsoTimestamp,
     pub timestamp: IsoTimestamp,
+}
+///Query string of `GET /api/chats/{chatid}/messages`. Each parameter at most once; no other parameter.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    ///A `messageid` of this chat: the page holds the messages older than it (the previous page's `nextBefore`). Absent: the newest messages.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub before: ::std::option::Option<HistoryQueryBefore>,
+    ///Page size.
+    #[serde(default = "defaults::default_nzu64::<::std::num::NonZeroU64, 50>")]
+    pub limit: ::std::num::NonZeroU64,
+}
+impl ::std::default::Default for HistoryQuery {
+    fn default() -> Self {
+        Self {
+            before: Default::default(),
+            limit: defaults::default_nzu64::<::std::num::NonZeroU64, 50>(),
+        }
+    }
+}
+///A `messageid` of this chat: the page holds the messages older than it (the previous page's `nextBefore`). Absent: the newest messages.
+#[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+#[serde(transparent)]
+pub struct HistoryQueryBefore(::std::string::String);
+impl ::std::ops::Deref for HistoryQueryBefore {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<HistoryQueryBefore> for ::std::string::String {
+    fn from(value: HistoryQueryBefore) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for HistoryQueryBefore {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 128usize {
+            return Err("longer than 128 characters".into());
+        }
+        if value.chars().count() < 1usize {
+            return Err("shorter than 1 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for HistoryQueryBefore {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for HistoryQueryBefore {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for HistoryQueryBefore {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
 }
 ///The browser's `RTCIceCandidateInit`, relayed as sent, except that fields sent as `null` arrive absent (browsers treat both the same).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
@@ -1415,6 +1942,19 @@ pub struct MessageDelivered {
     pub is_offline_delivery: ::std::option::Option<bool>,
     pub messageid: ::std::string::String,
 }
+///Body of `GET /api/chats/{chatid}/messages`: one page of history, newest first.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct MessagePage {
+    ///Newest first; each in the shape of `new_message.message`.
+    pub messages: ::std::vec::Vec<Message>,
+    ///Present when older messages remain: pass it as `before` for the next page.
+    #[serde(
+        rename = "nextBefore",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub next_before: ::std::option::Option<::std::string::String>,
+}
 ///`MessageReaction`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(deny_unknown_fields)]
@@ -1684,6 +2224,16 @@ pub struct OfflineMessagesDelivered {
     pub successful: i64,
     pub total: i64,
 }
+///Answer of `POST /api/chats/{chatid}/participants`.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct ParticipantAdded {
+    ///`false` when the profile already was a participant (status 200; their role is unchanged and reported as stored).
+    pub added: bool,
+    pub chatid: ::std::string::String,
+    pub profileid: ::std::string::String,
+    pub role: ChatRole,
+}
 ///`ParticipantMuted`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(deny_unknown_fields)]
@@ -1860,6 +2410,132 @@ pub struct ReactionDetail {
     pub timestamp: IsoTimestamp,
     pub username: ::std::string::String,
 }
+///Body of `GET /ready` (status 200 when nothing is down, else 503).
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Readiness {
+    pub checks: ReadinessChecks,
+    ///The dependencies that are down.
+    pub down: ::std::vec::Vec<ReadinessDownItem>,
+    pub status: ReadinessStatus,
+}
+///`ReadinessChecks`
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct ReadinessChecks {
+    pub database: DependencyState,
+    pub redis: DependencyState,
+}
+///`ReadinessDownItem`
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Copy,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd
+)]
+pub enum ReadinessDownItem {
+    #[serde(rename = "database")]
+    Database,
+    #[serde(rename = "redis")]
+    Redis,
+}
+impl ::std::fmt::Display for ReadinessDownItem {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        match *self {
+            Self::Database => f.write_str("database"),
+            Self::Redis => f.write_str("redis"),
+        }
+    }
+}
+impl ::std::str::FromStr for ReadinessDownItem {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        match value {
+            "database" => Ok(Self::Database),
+            "redis" => Ok(Self::Redis),
+            _ => Err("invalid value".into()),
+        }
+    }
+}
+impl ::std::convert::TryFrom<&str> for ReadinessDownItem {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for ReadinessDownItem {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+///`ReadinessStatus`
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Copy,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd
+)]
+pub enum ReadinessStatus {
+    #[serde(rename = "ready")]
+    Ready,
+    #[serde(rename = "unavailable")]
+    Unavailable,
+}
+impl ::std::fmt::Display for ReadinessStatus {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        match *self {
+            Self::Ready => f.write_str("ready"),
+            Self::Unavailable => f.write_str("unavailable"),
+        }
+    }
+}
+impl ::std::str::FromStr for ReadinessStatus {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        match value {
+            "ready" => Ok(Self::Ready),
+            "unavailable" => Ok(Self::Unavailable),
+            _ => Err("invalid value".into()),
+        }
+    }
+}
+impl ::std::convert::TryFrom<&str> for ReadinessStatus {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for ReadinessStatus {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
 ///`RejectCall`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(deny_unknown_fields)]
@@ -1934,6 +2610,14 @@ pub struct ReplyPreview {
     pub messageid: ::std::string::String,
     pub senderid: ::std::string::String,
     pub timestamp: IsoTimestamp,
+}
+///The body of every REST error, whatever the route or the cause (authentication, validation, unknown route, wrong method, bad query string, malformed JSON, storage). Clients branch on `error`; `message` is for humans and may change.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RestError {
+    pub error: ErrorCode,
+    ///Human-readable; never contains internal detail.
+    pub message: ::std::string::String,
 }
 ///`SdpType`
 #[derive(
@@ -2299,6 +2983,16 @@ pub struct WebrtcOfferReceived {
     #[serde(rename = "fromId")]
     pub from_id: ::std::string::String,
     pub offer: SessionDescription,
+}
+/// Generation of default values for serde.
+pub mod defaults {
+    pub(super) fn default_nzu64<T, const V: u64>() -> T
+    where
+        T: ::std::convert::TryFrom<::std::num::NonZeroU64>,
+        <T as ::std::convert::TryFrom<::std::num::NonZeroU64>>::Error: ::std::fmt::Debug,
+    {
+        T::try_from(::std::num::NonZeroU64::try_from(V).unwrap()).unwrap()
+    }
 }
 /// Error types.
 pub mod error {

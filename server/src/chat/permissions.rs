@@ -27,6 +27,23 @@ pub fn role_to_wire(role: Role) -> types::ChatRole {
     }
 }
 
+/// The role a `role` of `POST /api/chats/{chatid}/participants` gives.
+pub fn role_from_assignable(role: types::AssignableRole) -> Role {
+    match role {
+        types::AssignableRole::Admin => Role::Admin,
+        types::AssignableRole::Moderator => Role::Moderator,
+        types::AssignableRole::Member => Role::Member,
+    }
+}
+
+pub fn chat_type_from_wire(chat_type: types::ChatType) -> ChatType {
+    match chat_type {
+        types::ChatType::Direct => ChatType::Direct,
+        types::ChatType::Group => ChatType::Group,
+        types::ChatType::Channel => ChatType::Channel,
+    }
+}
+
 pub fn chat_type_to_wire(chat_type: ChatType) -> types::ChatType {
     match chat_type {
         ChatType::Direct => types::ChatType::Direct,

@@ -1,196 +1,50 @@
 //! The chat REST API: create and list chats, add participants, and read
 //! history. Same authentication as the socket (the `accessToken` cookie or
-//! `Authorization: Bearer`); errors are `{ "error": CODE, "message": TEXT }`
-//! with the contract's codes.
+//! `Authorization: Bearer`). Paths, query strings, bodies and answers are the
+//! contract's (`lockstep_contract::rest`, `types`); errors are its
+//! `RestError` with its codes (see [`crate::rest`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::http::request::Parts;
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use lockstep_contract::rest::{ADD_PARTICIPANT, CREATE_CHAT, LIST_CHATS, LIST_MESSAGES, Route};
 use lockstep_contract::types::{self, ErrorCode};
-use serde::{Deserialize, Serialize};
 use socketioxide::adapter::Adapter;
 
 use crate::app::App;
-use crate::chat::permissions::{chat_type_to_wire, permissions, role_to_wire};
+use crate::chat::permissions::{
+    chat_type_from_wire, chat_type_to_wire, permissions, role_from_assignable, role_to_wire,
+};
 use crate::message::render;
+use crate::rest::{ApiError, Caller, JsonBody, PathParam, QueryPairs};
 use crate::session::now;
 use crate::store::{ChatType, NewChat, Role, StoreError};
 
-/// Longest id accepted in a body or path, as in the socket contract.
-const MAX_ID_CHARS: usize = 128;
-/// Most participants one request may name.
-const MAX_PARTICIPANTS: usize = 1000;
-/// Default and largest history page.
-const DEFAULT_PAGE: u32 = 50;
-const MAX_PAGE: u32 = 100;
-
 pub fn routes<A: Adapter>() -> Router<Arc<App<A>>> {
     Router::new()
-        .route("/api/chats", post(create_chat::<A>).get(list_chats::<A>))
-        .route(
-            "/api/chats/{chatid}/participants",
-            post(add_participant::<A>),
-        )
-        .route("/api/chats/{chatid}/messages", get(history::<A>))
-}
-
-/// A REST error: a status, a contract code and a human message.
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    code: ErrorCode,
-    message: String,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-        }
-    }
-
-    fn invalid(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, ErrorCode::ValidationError, message)
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": self.code, "message": self.message });
-        (self.status, Json(body)).into_response()
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::Unavailable(_) => {
-                tracing::warn!(%error, "storage unavailable");
-                Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    ErrorCode::StorageUnavailable,
-                    "storage is unavailable; retry later",
-                )
-            }
-            StoreError::Invalid(rule) => Self::invalid(rule),
-            other => {
-                tracing::error!(error = %other, "storage failure");
-                Self::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    ErrorCode::InternalError,
-                    "internal error",
-                )
-            }
-        }
-    }
-}
-
-impl From<JsonRejection> for ApiError {
-    fn from(rejection: JsonRejection) -> Self {
-        Self::invalid(format!(
-            "the body is not the expected JSON: {}",
-            rejection.body_text()
-        ))
-    }
-}
-
-/// The authenticated caller of a REST request.
-pub struct Caller {
-    pub profileid: String,
-}
-
-impl<A: Adapter> FromRequestParts<Arc<App<A>>> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        app: &Arc<App<A>>,
-    ) -> Result<Self, Self::Rejection> {
-        match crate::auth::authenticate_request(&app.verifier, &parts.headers, now()) {
-            Ok(session) => Ok(Caller {
-                profileid: session.claims.profileid,
-            }),
-            Err(failure) => {
-                tracing::warn!(code = failure.code(), path = %parts.uri.path(), "REST authentication failed");
-                let refusal = crate::connection::auth_refusal(&failure);
-                Err(ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    refusal.code,
-                    refusal.message,
-                ))
-            }
-        }
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct CreateChat {
-    chat_type: String,
-    #[serde(default)]
-    chat_name: Option<String>,
-    participants: Vec<String>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ChatBody {
-    chatid: String,
-    chat_type: types::ChatType,
-    chat_name: String,
-    role: types::ChatRole,
-    permissions: types::ChatPermissions,
-    participant_count: usize,
-    participants: Vec<ParticipantBody>,
-    created_by: String,
-    created_at: types::IsoTimestamp,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ParticipantBody {
-    profileid: String,
-    role: types::ChatRole,
+        .route(CREATE_CHAT.path, post(create_chat::<A>))
+        .route(LIST_CHATS.path, get(list_chats::<A>))
+        .route(ADD_PARTICIPANT.path, post(add_participant::<A>))
+        .route(LIST_MESSAGES.path, get(history::<A>))
 }
 
 async fn create_chat<A: Adapter>(
     State(app): State<Arc<App<A>>>,
     caller: Caller,
-    body: Result<Json<CreateChat>, JsonRejection>,
-) -> Result<(StatusCode, Json<ChatBody>), ApiError> {
-    let Json(body) = body?;
-    let chat_type: ChatType = body
-        .chat_type
-        .parse()
-        .map_err(|_| ApiError::invalid("chatType must be one of direct, group, channel"))?;
-    if body.participants.len() > MAX_PARTICIPANTS {
-        return Err(ApiError::invalid(format!(
-            "at most {MAX_PARTICIPANTS} participants"
-        )));
-    }
-    if body.participants.iter().any(|p| !valid_id(p)) {
-        return Err(ApiError::invalid(format!(
-            "participants are profile ids of 1 to {MAX_ID_CHARS} characters"
-        )));
-    }
-    if body
-        .chat_name
-        .as_ref()
-        .is_some_and(|n| n.chars().count() > 255)
-    {
-        return Err(ApiError::invalid("chatName is at most 255 characters"));
-    }
+    pairs: QueryPairs,
+    body: JsonBody,
+) -> Result<(StatusCode, Json<types::ChatDetails>), ApiError> {
+    crate::rest::no_query(&CREATE_CHAT, &pairs)?;
+    // Types, lengths and counts are the contract's (`CreateChatRequest`).
+    let body: types::CreateChatRequest = crate::rest::body(&CREATE_CHAT, body)?;
+    let chat_type = chat_type_from_wire(body.chat_type);
     let mut participants = vec![caller.profileid.clone()];
     for p in body.participants {
+        let p = String::from(p);
         if !participants.contains(&p) {
             participants.push(p);
         }
@@ -205,7 +59,7 @@ async fn create_chat<A: Adapter>(
         .create_chat(&NewChat {
             creator: caller.profileid.clone(),
             chat_type,
-            chat_name: body.chat_name,
+            chat_name: body.chat_name.map(String::from),
             participants,
             created_at: now(),
         })
@@ -225,23 +79,23 @@ async fn chat_body<A: Adapter>(
     app: &App<A>,
     chat: &crate::store::Chat,
     caller: &str,
-) -> Result<ChatBody, ApiError> {
+) -> Result<types::ChatDetails, ApiError> {
     let participants = app.store.list_participants(&chat.chatid).await?;
     let role = participants
         .iter()
         .find(|p| p.profileid == caller)
         .map(|p| p.role)
         .unwrap_or(Role::Member);
-    Ok(ChatBody {
+    Ok(types::ChatDetails {
         chatid: chat.chatid.clone(),
         chat_type: chat_type_to_wire(chat.chat_type),
         chat_name: chat.chat_name.clone().unwrap_or_default(),
         role: role_to_wire(role),
         permissions: permissions(role, chat.chat_type),
-        participant_count: participants.len(),
+        participant_count: participants.len() as i64,
         participants: participants
             .iter()
-            .map(|p| ParticipantBody {
+            .map(|p| types::ChatParticipant {
                 profileid: p.profileid.clone(),
                 role: role_to_wire(p.role),
             })
@@ -251,29 +105,18 @@ async fn chat_body<A: Adapter>(
     })
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ChatListEntry {
-    chatid: String,
-    chat_type: types::ChatType,
-    chat_name: String,
-    role: types::ChatRole,
-    participant_count: i64,
-    created_at: types::IsoTimestamp,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    last_message_at: Option<types::IsoTimestamp>,
-}
-
 async fn list_chats<A: Adapter>(
     State(app): State<Arc<App<A>>>,
     caller: Caller,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let chats: Vec<ChatListEntry> = app
+    pairs: QueryPairs,
+) -> Result<Json<types::ChatList>, ApiError> {
+    crate::rest::no_query(&LIST_CHATS, &pairs)?;
+    let chats = app
         .store
         .list_chats_for(&caller.profileid)
         .await?
         .into_iter()
-        .map(|summary| ChatListEntry {
+        .map(|summary| types::ChatListEntry {
             chatid: summary.chat.chatid,
             chat_type: chat_type_to_wire(summary.chat.chat_type),
             chat_name: summary.chat.chat_name.unwrap_or_default(),
@@ -283,26 +126,21 @@ async fn list_chats<A: Adapter>(
             last_message_at: summary.last_message_at.map(crate::session::iso),
         })
         .collect();
-    Ok(Json(serde_json::json!({ "chats": chats })))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct AddParticipant {
-    profileid: String,
-    #[serde(default)]
-    role: Option<String>,
+    Ok(Json(types::ChatList { chats }))
 }
 
 async fn add_participant<A: Adapter>(
     State(app): State<Arc<App<A>>>,
     caller: Caller,
-    Path(chatid): Path<String>,
-    body: Result<Json<AddParticipant>, JsonRejection>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let Json(body) = body?;
-    let (chat, caller_role) = authorize(&app, &chatid, &caller).await?;
-    if !permissions(caller_role, chat.chat_type).can_add_members {
+    PathParam(chatid): PathParam,
+    pairs: QueryPairs,
+    body: JsonBody,
+) -> Result<(StatusCode, Json<types::ParticipantAdded>), ApiError> {
+    crate::rest::no_query(&ADD_PARTICIPANT, &pairs)?;
+    let body: types::AddParticipantRequest = crate::rest::body(&ADD_PARTICIPANT, body)?;
+    let (chat, caller_role) = authorize(&app, &ADD_PARTICIPANT, &chatid, &caller).await?;
+    let allowed = permissions(caller_role, chat.chat_type);
+    if !allowed.can_add_members {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             ErrorCode::Forbidden,
@@ -314,37 +152,23 @@ async fn add_participant<A: Adapter>(
             "a direct chat always has exactly two members",
         ));
     }
-    if !valid_id(&body.profileid) {
-        return Err(ApiError::invalid(format!(
-            "profileid is 1 to {MAX_ID_CHARS} characters"
-        )));
+    let role = body.role.map(role_from_assignable).unwrap_or(Role::Member);
+    // Only those who edit settings (owners and admins) hand out admin.
+    if role == Role::Admin && !allowed.can_edit_settings {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            "only owners and admins can add admins",
+        ));
     }
-    let role = match body.role.as_deref() {
-        None => Role::Member,
-        Some(text) => match text.parse::<Role>() {
-            Ok(Role::Owner) | Err(_) => {
-                return Err(ApiError::invalid(
-                    "role must be one of admin, moderator, member",
-                ));
-            }
-            // Only admins hand out admin.
-            Ok(Role::Admin) if !permissions(caller_role, chat.chat_type).can_edit_settings => {
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    ErrorCode::Forbidden,
-                    "only owners and admins can add admins",
-                ));
-            }
-            Ok(role) => role,
-        },
-    };
+    let profileid = String::from(body.profileid);
     let added = app
         .store
-        .add_participant(&chatid, &body.profileid, role, now())
+        .add_participant(&chatid, &profileid, role, now())
         .await?;
     let stored_role = app
         .store
-        .get_participant(&chatid, &body.profileid)
+        .get_participant(&chatid, &profileid)
         .await?
         .unwrap_or(role);
     let status = if added {
@@ -354,43 +178,28 @@ async fn add_participant<A: Adapter>(
     };
     Ok((
         status,
-        Json(serde_json::json!({
-            "chatid": chatid,
-            "profileid": body.profileid,
-            "role": role_to_wire(stored_role),
-            "added": added,
-        })),
+        Json(types::ParticipantAdded {
+            chatid,
+            profileid,
+            role: role_to_wire(stored_role),
+            added,
+        }),
     ))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct HistoryQuery {
-    before: Option<String>,
-    limit: Option<String>,
 }
 
 async fn history<A: Adapter>(
     State(app): State<Arc<App<A>>>,
     caller: Caller,
-    Path(chatid): Path<String>,
-    Query(query): Query<HistoryQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    authorize(&app, &chatid, &caller).await?;
-    let limit = match query.limit.as_deref() {
-        None => DEFAULT_PAGE,
-        Some(text) => match text.parse::<u32>() {
-            Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
-            _ => {
-                return Err(ApiError::invalid(format!(
-                    "limit is a number from 1 to {MAX_PAGE}"
-                )));
-            }
-        },
-    };
+    PathParam(chatid): PathParam,
+    pairs: QueryPairs,
+) -> Result<Json<types::MessagePage>, ApiError> {
+    // Bounds and the default page size are the contract's (`HistoryQuery`).
+    let query: types::HistoryQuery = crate::rest::query(&LIST_MESSAGES, &pairs)?;
+    authorize(&app, &LIST_MESSAGES, &chatid, &caller).await?;
+    let limit = u32::try_from(query.limit.get()).unwrap_or(u32::MAX);
     let page = match app
         .store
-        .history(&chatid, query.before.as_deref(), limit)
+        .history(&chatid, query.before.as_deref().map(String::as_str), limit)
         .await
     {
         Err(StoreError::NotFound(_)) => {
@@ -423,20 +232,21 @@ async fn history<A: Adapter>(
             render::message(&entry.message, &entry.reactions, reply)
         })
         .collect();
-    let mut body = serde_json::json!({ "messages": messages });
-    if let Some(next) = page.next_before() {
-        body["nextBefore"] = serde_json::Value::String(next.to_owned());
-    }
-    Ok(Json(body))
+    Ok(Json(types::MessagePage {
+        messages,
+        next_before: page.next_before().map(str::to_owned),
+    }))
 }
 
-/// The chat and the caller's role, or 404 / 403.
+/// The chat and the caller's role, or 404 / 403. An id the contract's
+/// path parameter refuses is no chat.
 async fn authorize<A: Adapter>(
     app: &App<A>,
+    route: &Route,
     chatid: &str,
     caller: &Caller,
 ) -> Result<(crate::store::Chat, Role), ApiError> {
-    if !valid_id(chatid) {
+    if route.check_path_param("chatid", chatid).is_err() {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             ErrorCode::ChatNotFound,
@@ -462,8 +272,4 @@ async fn authorize<A: Adapter>(
             )
         })?;
     Ok((chat, role))
-}
-
-fn valid_id(id: &str) -> bool {
-    !id.is_empty() && id.chars().count() <= MAX_ID_CHARS
 }

@@ -13,9 +13,8 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use lockstep_contract::handler::{EventContext, HealthEvents};
-use lockstep_contract::types;
+use lockstep_contract::{rest, types};
 use metrics::gauge;
-use serde_json::{Map, Value, json};
 use socketioxide::adapter::Adapter;
 
 use crate::app::App;
@@ -33,14 +32,16 @@ const SCRAPE_LOOKUP_TIMEOUT: Duration = Duration::from_secs(1);
 pub fn routes<A: Adapter>() -> Router<Arc<App<A>>> {
     telemetry::handle();
     Router::new()
-        .route("/health", get(health))
-        .route("/ready", get(ready::<A>))
-        .route("/metrics", get(scrape::<A>))
+        .route(rest::HEALTH.path, get(health))
+        .route(rest::READY.path, get(ready::<A>))
+        .route(rest::METRICS.path, get(scrape::<A>))
 }
 
 /// The process is alive and serving HTTP.
-async fn health() -> impl IntoResponse {
-    Json(json!({ "status": "ok" }))
+async fn health() -> Json<types::HealthStatus> {
+    Json(types::HealthStatus {
+        status: types::HealthStatusStatus::Ok,
+    })
 }
 
 /// The state of one dependency.
@@ -54,12 +55,12 @@ enum Check {
 }
 
 impl Check {
-    fn as_str(self) -> &'static str {
+    fn to_wire(self) -> types::DependencyState {
         match self {
-            Check::Up => "up",
-            Check::Down => "down",
-            Check::Timeout => "timeout",
-            Check::NotConfigured => "not configured",
+            Check::Up => types::DependencyState::Up,
+            Check::Down => types::DependencyState::Down,
+            Check::Timeout => types::DependencyState::Timeout,
+            Check::NotConfigured => types::DependencyState::NotConfigured,
         }
     }
 
@@ -90,7 +91,7 @@ async fn ping_redis(url: &str) -> redis::RedisResult<()> {
 
 /// The dependencies answer within [`READY_TIMEOUT`] each (checked at the
 /// same time): `200`, else `503` naming what is down in `down`.
-async fn ready<A: Adapter>(State(app): State<Arc<App<A>>>) -> impl IntoResponse {
+async fn ready<A: Adapter>(State(app): State<Arc<App<A>>>) -> (StatusCode, Json<types::Readiness>) {
     let redis = async {
         match (&app.cluster, app.config.redis_url.as_deref()) {
             // The cluster's own connection, which has a timeout of its own.
@@ -102,27 +103,31 @@ async fn ready<A: Adapter>(State(app): State<Arc<App<A>>>) -> impl IntoResponse 
         }
     };
     let (database, redis) = tokio::join!(check(app.store.ping()), redis);
-    let checks = [("database", database), ("redis", redis)];
-    let down: Vec<&str> = checks
-        .iter()
-        .filter(|(_, state)| state.is_down())
-        .map(|(name, _)| *name)
-        .collect();
+    let mut down = Vec::new();
+    if database.is_down() {
+        down.push(types::ReadinessDownItem::Database);
+    }
+    if redis.is_down() {
+        down.push(types::ReadinessDownItem::Redis);
+    }
     let status = if down.is_empty() {
         StatusCode::OK
     } else {
         tracing::warn!(?down, "not ready");
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let checks: Map<String, Value> = checks
-        .iter()
-        .map(|(name, state)| ((*name).to_owned(), Value::from(state.as_str())))
-        .collect();
-    let body = json!({
-        "status": if down.is_empty() { "ready" } else { "unavailable" },
-        "checks": checks,
-        "down": down,
-    });
+    let body = types::Readiness {
+        status: if down.is_empty() {
+            types::ReadinessStatus::Ready
+        } else {
+            types::ReadinessStatus::Unavailable
+        },
+        checks: types::ReadinessChecks {
+            database: database.to_wire(),
+            redis: redis.to_wire(),
+        },
+        down,
+    };
     (status, Json(body))
 }
 
