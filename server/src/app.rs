@@ -26,6 +26,7 @@ use crate::auth::TokenVerifier;
 use crate::call::Calls;
 use crate::call::registry::{CallRegistry, LocalCalls};
 use crate::chat::typing::Typing;
+use crate::cli::{Failure, failure};
 use crate::cluster::Cluster;
 use crate::cluster::calls::RedisCalls;
 use crate::cluster::limits::RedisRateLimits;
@@ -127,14 +128,35 @@ impl<A: Adapter> App<A> {
 /// Runs the server until SIGINT/SIGTERM: one node on its own, or, with
 /// `--redis-url`, one node of a cluster sharing Redis.
 pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
+    let listener = bind(&config).await?;
+    run_on(listener, config).await
+}
+
+/// Binds the listen address: the first thing `serve` does, so that a port
+/// in use is reported before the database is created or touched.
+pub async fn bind(config: &ServeConfig) -> Result<TcpListener, Failure> {
+    failure::bind(config.bind).await
+}
+
+/// [`run`] on a listener bound by [`bind`]. Dependencies are probed first,
+/// so that one that refuses connections is reported within seconds, in one
+/// line, before anything is created.
+pub async fn run_on(listener: TcpListener, config: ServeConfig) -> anyhow::Result<()> {
+    if let Some(url) = &config.redis_url {
+        failure::probe_redis(url).await?;
+    }
+    failure::probe_database(&config.database_url).await?;
     let store = store::connect(&config.database_url)
         .await
-        .context("connecting to the database")?;
+        .map_err(|error| failure::explain_store_error(&config.database_url, "open", &error))?;
     let store = store::metered::MeteredStore::wrap(store);
-    store
+    let applied = store
         .migrate()
         .await
-        .context("applying database migrations")?;
+        .map_err(|error| failure::explain_store_error(&config.database_url, "migrate", &error))?;
+    if !applied.is_empty() {
+        tracing::info!(applied = ?applied, "database migrations applied");
+    }
     let sockets = crate::transport::socket_io();
 
     match config.redis_url.clone() {
@@ -148,12 +170,12 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
             };
             let app = App::<LocalAdapter>::new(io, store, config, parts);
             crate::connection::register_namespace(&app);
-            serve(app, layer).await
+            serve(app, layer, listener).await
         }
         Some(url) => {
             let cluster = Cluster::connect(&url, NODE_TTL)
                 .await
-                .context("connecting to Redis")?;
+                .map_err(|error| failure::explain_redis_error(&url, &error))?;
             let adapter = RedisAdapterCtr::new_with_redis(&cluster.client)
                 .await
                 .context("starting the Redis adapter")?;
@@ -173,13 +195,17 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
                 .context("registering the namespace with the Redis adapter")?;
             crate::cluster::sweeper::spawn(app.clone(), cluster, presence);
             tracing::info!(node = %app.cluster.as_ref().map(|c| c.node_id.as_str()).unwrap_or("-"), "cluster mode (Redis)");
-            serve(app, layer).await
+            serve(app, layer, listener).await
         }
     }
 }
 
 /// Serves HTTP and Socket.IO for `app` until a shutdown signal.
-async fn serve<A: Adapter>(app: Arc<App<A>>, socket_layer: SocketIoLayer<A>) -> anyhow::Result<()>
+async fn serve<A: Adapter>(
+    app: Arc<App<A>>,
+    socket_layer: SocketIoLayer<A>,
+    listener: TcpListener,
+) -> anyhow::Result<()>
 where
     App<A>: ContractHandler<A>,
 {
@@ -195,6 +221,7 @@ where
         .merge(crate::call::rest::routes())
         .merge(crate::health::routes())
         .merge(crate::demo::routes())
+        .merge(crate::about::routes())
         .with_state(app.clone())
         .layer(socket_layer)
         .layer(axum::middleware::from_fn(crate::transport::detach_head))
@@ -206,11 +233,9 @@ where
         .layer(crate::telemetry::http_trace_layer(config.trust_proxy));
 
     let send_timeout = crate::transport::send_timeout(&config);
-    let listener = TcpListener::bind(config.bind)
-        .await
-        .with_context(|| format!("binding {}", config.bind))?
-        .tap_io(move |stream| crate::transport::tune(stream, send_timeout));
-    tracing::info!(bind = %config.bind, database = app.store.backend().as_str(), "lockstep is listening");
+    let listen = listener.local_addr().unwrap_or(config.bind);
+    let listener = listener.tap_io(move |stream| crate::transport::tune(stream, send_timeout));
+    announce(&app, listen);
 
     axum::serve(
         listener,
@@ -222,6 +247,30 @@ where
     app.store.close().await;
     tracing::info!("lockstep stopped");
     Ok(())
+}
+
+/// The start-up line: where the server listens, what it runs on and in
+/// which mode, with passwords redacted.
+fn announce<A: Adapter>(app: &App<A>, listen: SocketAddr) {
+    let config = &app.config;
+    let demo = config
+        .dev_mode
+        .then(|| format!("http://{listen}{}", crate::about::DEMO_PATH));
+    let redis = config
+        .redis_url
+        .as_deref()
+        .map(|url| crate::config::redact_url_password(url).into_owned());
+    tracing::info!(
+        listen = %listen,
+        database = app.store.backend().as_str(),
+        database_location = %failure::database_location(&config.database_url),
+        redis = redis.as_deref().unwrap_or("none"),
+        mode = if config.dev_mode { "development" } else { "production" },
+        contract_version = crate::version::contract(),
+        version = crate::version::SERVER,
+        demo = demo.as_deref(),
+        "lockstep is listening"
+    );
 }
 
 /// Periodic upkeep that keeps memory flat over a long uptime.
