@@ -42,7 +42,7 @@ pub fn example_config(cli: &clap::Command) -> String {
         if NOT_SETTINGS.contains(&long) {
             continue;
         }
-        out.push_str("\n");
+        out.push('\n');
         let help = arg
             .get_long_help()
             .or_else(|| arg.get_help())
