@@ -129,6 +129,7 @@ impl<A: Adapter> App<A> {
 /// `--redis-url`, one node of a cluster sharing Redis.
 pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     let listener = bind(&config).await?;
+    preflight(&config).await?;
     run_on(listener, config).await
 }
 
@@ -138,14 +139,18 @@ pub async fn bind(config: &ServeConfig) -> Result<TcpListener, Failure> {
     failure::bind(config.bind).await
 }
 
-/// [`run`] on a listener bound by [`bind`]. Dependencies are probed first,
-/// so that one that refuses connections is reported within seconds, in one
-/// line, before anything is created.
-pub async fn run_on(listener: TcpListener, config: ServeConfig) -> anyhow::Result<()> {
+/// Probes the dependencies before anything is created: a Redis URL that
+/// does not parse, a Redis or PostgreSQL that refuses connections, a SQLite
+/// directory that does not exist are reported within seconds, in one line.
+pub async fn preflight(config: &ServeConfig) -> Result<(), Failure> {
     if let Some(url) = &config.redis_url {
         failure::probe_redis(url).await?;
     }
-    failure::probe_database(&config.database_url).await?;
+    failure::probe_database(&config.database_url).await
+}
+
+/// [`run`] on a listener bound by [`bind`], after [`preflight`].
+pub async fn run_on(listener: TcpListener, config: ServeConfig) -> anyhow::Result<()> {
     let store = store::connect(&config.database_url)
         .await
         .map_err(|error| failure::explain_store_error(&config.database_url, "open", &error))?;

@@ -57,8 +57,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     refuse_weak_secret(&config.jwt_secret)?;
     init_tracing(config.log_format);
     // Before the banner and the database: a port in use is the likeliest
-    // reason a second `lockstep serve` cannot start.
+    // reason a second `lockstep serve` cannot start; then the dependencies.
     let listener = lockstep::app::bind(&config).await?;
+    lockstep::app::preflight(&config).await?;
     if config.dev_mode {
         announce_dev_mode(&config.jwt_secret);
     }

@@ -105,7 +105,22 @@ pub async fn probe_database(url: &str) -> Result<(), Failure> {
         Some(Database::Postgres { host, port }) => {
             probe_tcp("PostgreSQL", &host, port, DATABASE_SETTING).await
         }
-        Some(Database::Other) | None => Ok(()),
+        Some(Database::Other) => Ok(()),
+        None => {
+            let scheme = url.split_once("://").map(|(scheme, _)| scheme);
+            match scheme.map(str::to_ascii_lowercase).as_deref() {
+                Some("sqlite" | "postgres" | "postgresql") => Ok(()),
+                _ => Err(Failure::new(
+                    format!(
+                        "the database URL {} is neither sqlite:// nor postgres://",
+                        redact_url_password(url)
+                    ),
+                    format!(
+                        "use sqlite://PATH or postgres://USER:PASSWORD@HOST/DB in {DATABASE_SETTING}"
+                    ),
+                )),
+            }
+        }
     }
 }
 
