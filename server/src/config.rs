@@ -721,8 +721,8 @@ fn check_config_value(arg: &clap::Arg, text: &str) -> Result<(), String> {
     let alone = clap::Command::new("lockstep")
         .no_binary_name(true)
         .arg(arg.clone().required(false).env(None::<&str>));
+    let long = arg.get_long().unwrap_or_default();
     for item in items {
-        let long = arg.get_long().unwrap_or_default();
         alone
             .clone()
             .try_get_matches_from([format!("--{long}={item}")])
@@ -1218,6 +1218,13 @@ mod tests {
             ("config = \"other.toml\"", "cannot be set"),
             ("allowed-origins = \"ftp://x\"", "http or https"),
             ("bind = ", "not valid TOML"),
+            ("# first\n\nheartbeat-intervall = 3", "line 3: unknown key"),
+            (
+                "heartbeat-intervall = 3",
+                "did you mean `heartbeat-interval`?",
+            ),
+            ("zzz = 1", "unknown key `zzz` (the keys"),
+            ("\n\"bind\" = \"nowhere\"", "line 2: `bind = \"nowhere\"`"),
         ];
         for (text, reason) in cases {
             let error = with_config_file(text, &["serve", "--config", "{config}"])
@@ -1237,6 +1244,50 @@ mod tests {
                 .err()
                 .is_some_and(|e| e.to_string().contains("cannot read the config file"))
         );
+    }
+
+    #[test]
+    fn config_file_errors_show_the_subcommands_usage() {
+        let error = with_config_file("heartbeat-interval = 0", &["serve", "--config", "{config}"])
+            .err()
+            .expect("refused");
+        let shown = error.render().to_string();
+        assert!(shown.contains("Usage: lockstep serve"), "{shown}");
+    }
+
+    #[test]
+    fn token_reads_the_secret_from_the_config_file() {
+        let cli = with_config_file(
+            FILE,
+            &[
+                "token",
+                "--profile-id=p",
+                "--username=u",
+                "--config={config}",
+            ],
+        )
+        .expect("parses");
+        match cli.command {
+            Command::Token(args) => assert_eq!(
+                args.secret.jwt_secret.map(|s| s.expose_str().to_owned()),
+                Some("secret-from-the-file".to_owned())
+            ),
+            other => panic!("not token: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bind_accepts_host_names() {
+        assert_eq!(
+            parse_bind("localhost:3000"),
+            Ok("127.0.0.1:3000".parse().expect("addr"))
+        );
+        assert_eq!(
+            parse_bind("[::1]:80"),
+            Ok("[::1]:80".parse().expect("addr"))
+        );
+        assert!(parse_bind("localhost").is_err());
+        assert!(parse_bind("localhost:http").is_err());
     }
 
     #[test]
