@@ -1249,8 +1249,7 @@ mod tests {
     #[test]
     fn config_file_errors_show_the_subcommands_usage() {
         let error = with_config_file("heartbeat-interval = 0", &["serve", "--config", "{config}"])
-            .err()
-            .expect("refused");
+            .expect_err("refused");
         let shown = error.render().to_string();
         assert!(shown.contains("Usage: lockstep serve"), "{shown}");
     }
