@@ -127,6 +127,18 @@ pub async fn probe_database(url: &str) -> Result<(), Failure> {
 /// Explains a failure of the store to connect or migrate.
 pub fn explain_store_error(url: &str, doing: &str, error: &StoreError) -> Failure {
     let cause = root_cause(error);
+    if let StoreError::Migrate(_) = error {
+        return Failure::new(
+            format!(
+                "cannot migrate the database {}: {cause}",
+                database_location(url)
+            ),
+            format!(
+                "the schema was changed by another version of lockstep or by hand: run the \
+                 matching version, or choose another database with {DATABASE_SETTING}"
+            ),
+        );
+    }
     match Database::parse(url) {
         Some(Database::Sqlite(path)) => {
             let cause = sqlite_cause(&path).unwrap_or(cause);
