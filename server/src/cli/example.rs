@@ -10,10 +10,9 @@ use std::fmt::Write as _;
 /// Settings without a default, and the example value shown for each.
 const EXAMPLES: &[(&str, &str)] = &[
     ("redis-url", "\"redis://127.0.0.1:6379\""),
-    (
-        "jwt-secret",
-        "\"replace-me-with-the-output-of-openssl-rand-hex-32\"",
-    ),
+    // Too short on purpose: uncommented as is, `serve` refuses it and says
+    // how to generate a real one, rather than running on a published secret.
+    ("jwt-secret", "\"run: openssl rand -hex 32\""),
     ("allowed-origins", "[\"https://app.example.com\"]"),
 ];
 
@@ -186,8 +185,8 @@ mod tests {
         assert_eq!(all.log_format, defaults.log_format);
         assert!(!all.dev_mode, "the example secret configures one");
         assert!(
-            !all.jwt_secret.is_weak(),
-            "the example secret is long enough"
+            all.jwt_secret.is_weak(),
+            "the placeholder secret is refused by `serve` until replaced"
         );
         assert_eq!(all.redis_url.as_deref(), Some("redis://127.0.0.1:6379"));
     }

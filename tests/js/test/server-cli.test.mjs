@@ -225,6 +225,10 @@ describe('lockstep init: a commented config with every setting', () => {
         .map((line) => line.slice(2))
         .join('\n');
       writeFileSync(path, `${settings}\n`);
+      // Uncommented as is, the placeholder secret is refused with how to make one.
+      const placeholder = await run(['serve', '--config', path, '--bind', '127.0.0.1:0']);
+      assert.equal(placeholder.code, 1, placeholder.stderr);
+      assert.match(placeholder.stderr, /JWT secret is \d+ bytes long.*openssl rand -hex 32/);
       const server = await startServer({ name: 'cli-init', args: ['--config', path] });
       try {
         const response = await fetch(`${server.url}/health`);
