@@ -114,7 +114,8 @@ pub struct DatabaseArgs {
 /// The signing secret; shared by `serve` and `token`.
 #[derive(Debug, Clone, Args)]
 pub struct SecretArgs {
-    /// HS256 secret that signs and verifies tokens (use at least 32 bytes).
+    /// HS256 secret that signs and verifies tokens: at least 32 bytes, a
+    /// shorter one is refused (generate one with `openssl rand -hex 32`).
     /// If unset, `serve` runs in development mode with a random secret that
     /// it prints at start-up, and `token` refuses to run. [default: none]
     #[arg(
