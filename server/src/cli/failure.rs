@@ -107,7 +107,7 @@ pub async fn probe_database(url: &str) -> Result<(), Failure> {
         }
         Some(Database::Other) => Ok(()),
         None => {
-            let scheme = url.split_once("://").map(|(scheme, _)| scheme);
+            let scheme = url.split_once(':').map(|(scheme, _)| scheme);
             match scheme.map(str::to_ascii_lowercase).as_deref() {
                 Some("sqlite" | "postgres" | "postgresql") => Ok(()),
                 _ => Err(Failure::new(
