@@ -228,7 +228,11 @@ impl<'a> IndexDts<'a> {
                     "{} — TypeScript types, contract version {}.",
                     manifest.title, manifest.version
                 ),
-                manifest.description.clone(),
+                // Not the manifest's description: that one speaks of the
+                // contract's own files; this package holds only the types.
+                "The Socket.IO events between the server and its clients, as TypeScript: every \
+                 payload and ack type, and the two event maps for socket.io-client."
+                    .to_string(),
                 "Connecting: the handshake `auth` object is `HandshakeAuth` (see there for how \
                  authentication works); type the socket with the two event maps."
                     .to_string(),

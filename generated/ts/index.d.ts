@@ -3,11 +3,8 @@
 /**
  * Lockstep socket contract — TypeScript types, contract version 3.1.0.
  *
- * The Socket.IO event contract between Lockstep's server and its browser clients, derived from
- * socket-contract-v3. Payloads are JSON Schema (draft 2020-12) in `schemas/`. Every client-facing
- * number is in this manifest once: `limits` for those that belong to no single event, each event's
- * `limits` for its rate and content size; the server's defaults, rate limiters and validators read
- * them from the generated code, and operators may override them per deployment with flags.
+ * The Socket.IO events between the server and its clients, as TypeScript: every payload and ack
+ * type, and the two event maps for socket.io-client.
  *
  * Connecting: the handshake `auth` object is `HandshakeAuth` (see there for how authentication
  * works); type the socket with the two event maps.

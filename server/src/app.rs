@@ -5,6 +5,7 @@
 //! `call`, `health`); [`crate::connection`] authenticates each socket and
 //! registers the implementation on it.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +30,7 @@ use crate::auth::TokenVerifier;
 use crate::call::Calls;
 use crate::call::registry::{CallRegistry, LocalCalls};
 use crate::chat::typing::Typing;
+use crate::cli::{Failure, failure};
 use crate::cluster::Cluster;
 use crate::cluster::calls::RedisCalls;
 use crate::cluster::limits::RedisRateLimits;
@@ -131,14 +133,40 @@ impl<A: Adapter> App<A> {
 /// Runs the server until SIGINT/SIGTERM: one node on its own, or, with
 /// `--redis-url`, one node of a cluster sharing Redis.
 pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
+    let listener = bind(&config).await?;
+    preflight(&config).await?;
+    run_on(listener, config).await
+}
+
+/// Binds the listen address: the first thing `serve` does, so that a port
+/// in use is reported before the database is created or touched.
+pub async fn bind(config: &ServeConfig) -> Result<TcpListener, Failure> {
+    failure::bind(config.bind).await
+}
+
+/// Probes the dependencies before anything is created: a Redis URL that
+/// does not parse, a Redis or PostgreSQL that refuses connections, a SQLite
+/// directory that does not exist are reported within seconds, in one line.
+pub async fn preflight(config: &ServeConfig) -> Result<(), Failure> {
+    if let Some(url) = &config.redis_url {
+        failure::probe_redis(url).await?;
+    }
+    failure::probe_database(&config.database_url).await
+}
+
+/// [`run`] on a listener bound by [`bind`], after [`preflight`].
+pub async fn run_on(listener: TcpListener, config: ServeConfig) -> anyhow::Result<()> {
     let store = store::connect(&config.database_url)
         .await
-        .context("connecting to the database")?;
+        .map_err(|error| failure::explain_store_error(&config.database_url, "open", &error))?;
     let store = store::metered::MeteredStore::wrap(store);
-    store
+    let applied = store
         .migrate()
         .await
-        .context("applying database migrations")?;
+        .map_err(|error| failure::explain_store_error(&config.database_url, "migrate", &error))?;
+    if !applied.is_empty() {
+        tracing::info!(applied = ?applied, "database migrations applied");
+    }
     let sockets = crate::transport::socket_io(&config.exposure);
     crate::transport::cap_send_buffers(&config.exposure);
 
@@ -153,12 +181,12 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
             };
             let app = App::<LocalAdapter>::new(io, store, config, parts);
             crate::connection::register_namespace(&app);
-            serve(app, layer).await
+            serve(app, layer, listener).await
         }
         Some(url) => {
             let cluster = Cluster::connect(&url, NODE_TTL)
                 .await
-                .context("connecting to Redis")?;
+                .map_err(|error| failure::explain_redis_error(&url, &error))?;
             let adapter = RedisAdapterCtr::new_with_redis(&cluster.client)
                 .await
                 .context("starting the Redis adapter")?;
@@ -182,13 +210,17 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
                 .context("registering the namespace with the Redis adapter")?;
             crate::cluster::sweeper::spawn(app.clone(), cluster, presence);
             tracing::info!(node = %app.cluster.as_ref().map(|c| c.node_id.as_str()).unwrap_or("-"), "cluster mode (Redis)");
-            serve(app, layer).await
+            serve(app, layer, listener).await
         }
     }
 }
 
 /// Serves HTTP and Socket.IO for `app` until a shutdown signal.
-async fn serve<A: Adapter>(app: Arc<App<A>>, socket_layer: SocketIoLayer<A>) -> anyhow::Result<()>
+async fn serve<A: Adapter>(
+    app: Arc<App<A>>,
+    socket_layer: SocketIoLayer<A>,
+    listener: TcpListener,
+) -> anyhow::Result<()>
 where
     App<A>: ContractHandler<A>,
 {
@@ -203,7 +235,8 @@ where
         .merge(crate::chat::rest::routes())
         .merge(crate::call::rest::routes())
         .merge(crate::health::routes())
-        .merge(crate::demo::routes());
+        .merge(crate::demo::routes())
+        .merge(crate::about::routes());
     let router: Router = crate::rest::with_fallbacks(router)
         .with_state(app.clone())
         .layer(socket_layer)
@@ -221,10 +254,7 @@ where
 
     let health_router: Router = crate::health::routes().with_state(app.clone());
 
-    let listener = TcpListener::bind(config.bind)
-        .await
-        .with_context(|| format!("binding {}", config.bind))?;
-    tracing::info!(bind = %config.bind, database = app.store.backend().as_str(), "lockstep is listening");
+    announce(&app, listener.local_addr().unwrap_or(config.bind));
 
     accept_loop(
         listener,
@@ -343,6 +373,30 @@ impl RateLimitedWarning {
             self.last = Some(now);
         }
     }
+}
+
+/// The start-up line: where the server listens, what it runs on and in
+/// which mode, with passwords redacted.
+fn announce<A: Adapter>(app: &App<A>, listen: SocketAddr) {
+    let config = &app.config;
+    let demo = config
+        .dev_mode
+        .then(|| format!("http://{listen}{}", crate::about::DEMO_PATH));
+    let redis = config
+        .redis_url
+        .as_deref()
+        .map(|url| crate::config::redact_url_password(url).into_owned());
+    tracing::info!(
+        listen = %listen,
+        database = app.store.backend().as_str(),
+        database_location = %failure::database_location(&config.database_url),
+        redis = redis.as_deref().unwrap_or("none"),
+        mode = if config.dev_mode { "development" } else { "production" },
+        contract_version = crate::version::contract(),
+        version = crate::version::SERVER,
+        demo = demo.as_deref(),
+        "lockstep is listening"
+    );
 }
 
 /// Periodic upkeep that keeps memory flat over a long uptime.

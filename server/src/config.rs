@@ -97,9 +97,15 @@ pub enum Command {
     Token(TokenArgs),
     /// Apply database migrations and exit.
     Migrate(MigrateArgs),
+    /// Write a commented configuration file with every setting and its default.
+    Init(crate::cli::InitArgs),
+    /// Print a shell completion script (e.g. `lockstep completions bash`).
+    Completions(crate::cli::CompletionsArgs),
+    /// Print the man page (roff), e.g. `lockstep man > lockstep.1`.
+    Man,
 }
 
-/// The optional configuration file; shared by `serve` and `migrate`.
+/// The optional configuration file; shared by `serve`, `migrate` and `token`.
 #[derive(Debug, Clone, Args)]
 pub struct ConfigFileArgs {
     /// A TOML file of settings, keyed by the long flag names
@@ -128,7 +134,8 @@ pub struct DatabaseArgs {
 /// The signing secret; shared by `serve` and `token`.
 #[derive(Debug, Clone, Args)]
 pub struct SecretArgs {
-    /// HS256 secret that signs and verifies tokens (use at least 32 bytes).
+    /// HS256 secret that signs and verifies tokens: at least 32 bytes, a
+    /// shorter one is refused (generate one with `openssl rand -hex 32`).
     /// If unset, `serve` runs in development mode with a random secret that
     /// it prints at start-up, and `token` refuses to run. [default: none]
     #[arg(
@@ -144,8 +151,15 @@ pub struct SecretArgs {
 /// `lockstep serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// Address and port to listen on (IP:PORT; `0.0.0.0:3000` for all interfaces).
-    #[arg(long, env = "LOCKSTEP_BIND", value_name = "ADDR", default_value = defaults::BIND)]
+    /// Address and port to listen on (HOST:PORT, e.g. `localhost:3000`;
+    /// `0.0.0.0:3000` for all interfaces).
+    #[arg(
+        long,
+        env = "LOCKSTEP_BIND",
+        value_name = "ADDR",
+        default_value = defaults::BIND,
+        value_parser = parse_bind
+    )]
     pub bind: SocketAddr,
 
     #[command(flatten)]
@@ -388,6 +402,9 @@ pub struct TokenArgs {
 
     #[command(flatten)]
     pub secret: SecretArgs,
+
+    #[command(flatten)]
+    pub config_file: ConfigFileArgs,
 }
 
 /// `lockstep migrate`.
@@ -764,8 +781,14 @@ impl Cli {
         if let Some((name, sub)) = matches.subcommand()
             && let Some(path) = sub.try_get_one::<PathBuf>("config").ok().flatten()
         {
-            let extra = flags_from_config_file(&command, name, sub, path)
-                .map_err(|message| command.error(ErrorKind::InvalidValue, message))?;
+            let extra = flags_from_config_file(&command, name, sub, path).map_err(|message| {
+                // The subcommand's usage, not the top-level one.
+                command.build();
+                match command.find_subcommand_mut(name) {
+                    Some(sub) => sub.error(ErrorKind::InvalidValue, message),
+                    None => command.error(ErrorKind::InvalidValue, message),
+                }
+            })?;
             if !extra.is_empty() {
                 args.extend(extra);
                 return Self::try_parse_from(args);
@@ -787,9 +810,15 @@ fn flags_from_config_file(
     let shown = path.display();
     let text = std::fs::read_to_string(path)
         .map_err(|error| format!("cannot read the config file {shown}: {error}"))?;
-    let table: toml::Table = text
-        .parse()
-        .map_err(|error| format!("the config file {shown} is not valid TOML: {error}"))?;
+    let table: toml::Table = text.parse().map_err(|error: toml::de::Error| {
+        let line = error.span().map_or(String::new(), |span| {
+            format!(" line {}", line_of(&text, span.start))
+        });
+        format!(
+            "the config file {shown}{line} is not valid TOML: {}",
+            error.message().trim_end()
+        )
+    })?;
     let (Some(serve), Some(this)) = (cli.find_subcommand("serve"), cli.find_subcommand(name))
     else {
         return Ok(Vec::new());
@@ -803,12 +832,16 @@ fn flags_from_config_file(
     let mut flags = Vec::new();
     for (key, value) in &table {
         let long = key.replace('_', "-");
+        let at = format!("{shown} line {}", key_line(&text, key));
         if matches!(long.as_str(), "config" | "help" | "version") {
-            return Err(format!("{shown}: `{key}` cannot be set in a config file"));
+            return Err(format!("{at}: `{key}` cannot be set in a config file"));
         }
         if by_long(serve, &long).is_none() {
+            let known: Vec<&str> = serve.get_arguments().filter_map(|a| a.get_long()).collect();
+            let suggestion = nearest_key(&long, &known)
+                .map_or(String::new(), |near| format!("did you mean `{near}`? "));
             return Err(format!(
-                "{shown}: unknown key `{key}` (the keys are the long flags of `lockstep serve --help`)"
+                "{at}: unknown key `{key}` ({suggestion}the keys are the long flags of `lockstep serve --help`)"
             ));
         }
         // A setting of `serve` that this subcommand does not have.
@@ -821,11 +854,77 @@ fn flags_from_config_file(
         ) {
             continue;
         }
-        let text = config_value_text(key, value, arg.get_value_delimiter())
-            .map_err(|message| format!("{shown}: {message}"))?;
-        flags.push(OsString::from(format!("--{long}={text}")));
+        let value_text = config_value_text(key, value, arg.get_value_delimiter())
+            .map_err(|message| format!("{at}: {message}"))?;
+        check_config_value(&arg, &value_text)
+            .map_err(|reason| format!("{at}: `{key} = {value}`: {reason}"))?;
+        flags.push(OsString::from(format!("--{long}={value_text}")));
     }
     Ok(flags)
+}
+
+/// Runs `text` through the flag's own value parser (each item for a list),
+/// so that a bad value is reported with the file and line rather than as a
+/// flag nobody typed.
+fn check_config_value(arg: &clap::Arg, text: &str) -> Result<(), String> {
+    let items: Vec<&str> = match arg.get_value_delimiter() {
+        Some(delimiter) => text.split(delimiter).collect(),
+        None => vec![text],
+    };
+    // The flag alone, on a command of its own: `parse_ref` is not public.
+    let alone = clap::Command::new("lockstep")
+        .no_binary_name(true)
+        .arg(arg.clone().required(false).env(None::<&str>));
+    let long = arg.get_long().unwrap_or_default();
+    for item in items {
+        alone
+            .clone()
+            .try_get_matches_from([format!("--{long}={item}")])
+            .map_err(|error| {
+                let rendered = error.to_string();
+                let first = rendered.lines().next().unwrap_or_default();
+                let reason = first.strip_prefix("error: ").unwrap_or(first);
+                // "invalid value 'x' for '--flag <V>': why" → "why", the
+                // flag being the key the file already names.
+                match reason.split_once("': ") {
+                    Some((_, why)) if reason.starts_with("invalid value") => {
+                        format!("invalid value: {why}")
+                    }
+                    _ => reason.to_owned(),
+                }
+            })?;
+    }
+    Ok(())
+}
+
+/// The 1-based line of byte offset `at` in `text`.
+fn line_of(text: &str, at: usize) -> usize {
+    text.get(..at)
+        .map_or(1, |before| before.matches('\n').count() + 1)
+}
+
+/// The line on which the top-level `key` is set (1 if not found).
+fn key_line(text: &str, key: &str) -> usize {
+    text.lines()
+        .position(|line| {
+            let line = line.trim_start();
+            let rest = line
+                .strip_prefix(key)
+                .or_else(|| line.strip_prefix(&format!("\"{key}\"")))
+                .or_else(|| line.strip_prefix(&format!("'{key}'")));
+            rest.is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map_or(1, |index| index + 1)
+}
+
+/// The known key closest to `key`, if one is close enough to be a typo.
+fn nearest_key<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|candidate| (strsim::jaro_winkler(key, candidate), *candidate))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, candidate)| candidate)
 }
 
 /// A TOML value as the text a flag would take. Arrays are allowed for
@@ -885,6 +984,31 @@ pub fn parse_ttl(text: &str) -> Result<Duration, String> {
         return Err("must be at least one second".to_owned());
     }
     Ok(ttl)
+}
+
+/// `HOST:PORT`: an IP address, or a host name resolved now (the first
+/// address it resolves to, e.g. `localhost:3000` → `127.0.0.1:3000`).
+fn parse_bind(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    use std::net::ToSocketAddrs;
+    let Some((host, port)) = text.rsplit_once(':') else {
+        return Err("expected HOST:PORT, e.g. 127.0.0.1:3000 or localhost:3000".to_owned());
+    };
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("`{port}` is not a port number (0-65535)"))?;
+    let mut addrs = (host, port)
+        .to_socket_addrs()
+        .map_err(|error| format!("cannot resolve the host name `{host}`: {error}"))?
+        .collect::<Vec<_>>();
+    // IPv4 first: `localhost` is usually wanted as 127.0.0.1.
+    addrs.sort_by_key(|addr| !addr.is_ipv4());
+    addrs
+        .into_iter()
+        .next()
+        .ok_or_else(|| format!("the host name `{host}` resolves to no address"))
 }
 
 fn parse_allowed_origin(text: &str) -> Result<String, String> {
@@ -1275,6 +1399,13 @@ mod tests {
             ("config = \"other.toml\"", "cannot be set"),
             ("allowed-origins = \"ftp://x\"", "http or https"),
             ("bind = ", "not valid TOML"),
+            ("# first\n\nheartbeat-intervall = 3", "line 3: unknown key"),
+            (
+                "heartbeat-intervall = 3",
+                "did you mean `heartbeat-interval`?",
+            ),
+            ("zzz = 1", "unknown key `zzz` (the keys"),
+            ("\n\"bind\" = \"nowhere\"", "line 2: `bind = \"nowhere\"`"),
         ];
         for (text, reason) in cases {
             let error = with_config_file(text, &["serve", "--config", "{config}"])
@@ -1294,6 +1425,49 @@ mod tests {
                 .err()
                 .is_some_and(|e| e.to_string().contains("cannot read the config file"))
         );
+    }
+
+    #[test]
+    fn config_file_errors_show_the_subcommands_usage() {
+        let error = with_config_file("heartbeat-interval = 0", &["serve", "--config", "{config}"])
+            .expect_err("refused");
+        let shown = error.render().to_string();
+        assert!(shown.contains("Usage: lockstep serve"), "{shown}");
+    }
+
+    #[test]
+    fn token_reads_the_secret_from_the_config_file() {
+        let cli = with_config_file(
+            FILE,
+            &[
+                "token",
+                "--profile-id=p",
+                "--username=u",
+                "--config={config}",
+            ],
+        )
+        .expect("parses");
+        match cli.command {
+            Command::Token(args) => assert_eq!(
+                args.secret.jwt_secret.map(|s| s.expose_str().to_owned()),
+                Some("secret-from-the-file".to_owned())
+            ),
+            other => panic!("not token: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bind_accepts_host_names() {
+        assert_eq!(
+            parse_bind("localhost:3000"),
+            Ok("127.0.0.1:3000".parse().expect("addr"))
+        );
+        assert_eq!(
+            parse_bind("[::1]:80"),
+            Ok("[::1]:80".parse().expect("addr"))
+        );
+        assert!(parse_bind("localhost").is_err());
+        assert!(parse_bind("localhost:http").is_err());
     }
 
     #[test]

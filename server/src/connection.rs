@@ -302,7 +302,7 @@ pub fn spawn_session_ends<A: Adapter>(
 }
 
 /// The `reason` label of [`names::DISCONNECTS`].
-fn disconnect_label(reason: DisconnectReason) -> &'static str {
+pub(crate) fn disconnect_label(reason: DisconnectReason) -> &'static str {
     match reason {
         DisconnectReason::TransportClose => "transport_close",
         DisconnectReason::MultipleHttpPollingError => "multiple_polling",

@@ -4,10 +4,12 @@
 //! See ARCHITECTURE.md at the repository root for how an event flows
 //! through these modules.
 
+pub mod about;
 pub mod app;
 pub mod auth;
 pub mod call;
 pub mod chat;
+pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod connection;
@@ -24,3 +26,4 @@ pub mod session;
 pub mod store;
 pub mod telemetry;
 pub mod transport;
+pub mod version;

@@ -1,11 +1,13 @@
 //! The `lockstep` binary: parses the command line and runs one of `serve`,
-//! `token` or `migrate`.
+//! `token`, `migrate`, `init`, `completions` or `man`.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use lockstep::auth::{JwtSecret, RECOMMENDED_SECRET_BYTES, TokenVerifier};
+use lockstep::cli::Failure;
+use lockstep::cli::failure::explain_store_error;
 use lockstep::config::{Cli, Command, LogFormat, MigrateArgs, ServeArgs, ServeConfig, TokenArgs};
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
@@ -26,6 +28,12 @@ fn main() -> ExitCode {
         Command::Serve(args) => block_on(serve(args)),
         Command::Token(args) => token(&args),
         Command::Migrate(args) => block_on(migrate(args)),
+        Command::Init(args) => lockstep::cli::init(&args).map_err(Into::into),
+        Command::Completions(args) => {
+            lockstep::cli::completions(&args);
+            Ok(())
+        }
+        Command::Man => lockstep::cli::man().context("writing the man page"),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -48,40 +56,74 @@ fn block_on(task: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<()
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = ServeConfig::from_args(args);
+    // A configured secret is a production one; a generated one is strong.
+    refuse_weak_secret(&config.jwt_secret)?;
     init_tracing(config.log_format, config.exposure.wire_debug);
+    // Before the banner and the database: a port in use is the likeliest
+    // reason a second `lockstep serve` cannot start; then the dependencies.
+    let listener = lockstep::app::bind(&config).await?;
+    lockstep::app::preflight(&config).await?;
     if config.dev_mode {
         announce_dev_mode(&config.jwt_secret);
-    } else if config.jwt_secret.is_weak() {
-        tracing::warn!(
-            "the JWT secret is shorter than {RECOMMENDED_SECRET_BYTES} bytes; use a longer random one"
-        );
     }
-    tracing::info!(?config, "starting lockstep");
-    lockstep::app::run(config).await
+    tracing::debug!(?config, "configuration");
+    lockstep::app::run_on(listener, config).await
 }
 
 fn token(args: &TokenArgs) -> anyhow::Result<()> {
     // A random development secret would sign a token no server accepts.
-    let secret = args.secret.jwt_secret.as_ref().context(
-        "no JWT secret configured: pass --jwt-secret or set LOCKSTEP_JWT_SECRET to the secret \
-         the server uses (a server started without one prints its development secret at start-up)",
-    )?;
+    let secret = args.secret.jwt_secret.as_ref().ok_or_else(|| Failure {
+        problem: "no JWT secret configured".to_owned(),
+        hint: "pass --jwt-secret, set LOCKSTEP_JWT_SECRET or put jwt-secret in the --config file, \
+               with the secret the server uses (a server started without one prints its \
+               development secret at start-up)"
+            .to_owned(),
+    })?;
+    refuse_weak_secret(secret)?;
     let claims = args.claims(chrono::Utc::now())?;
     let token = TokenVerifier::new(secret).mint(&claims)?;
     println!("{token}");
     Ok(())
 }
 
+/// Outside development mode a short secret is refused: HS256 with fewer
+/// than 32 bytes of key can be brute-forced offline from one token.
+fn refuse_weak_secret(secret: &JwtSecret) -> Result<(), Failure> {
+    if !secret.is_weak() {
+        return Ok(());
+    }
+    Err(Failure {
+        problem: format!(
+            "the JWT secret is {} bytes long; at least {RECOMMENDED_SECRET_BYTES} are required",
+            secret.expose_bytes().len()
+        ),
+        hint: "generate one with `openssl rand -hex 32` and set it with --jwt-secret or \
+               LOCKSTEP_JWT_SECRET (or leave it unset for development mode)"
+            .to_owned(),
+    })
+}
+
 async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
     init_tracing(LogFormat::Text, false);
     let url = args.database.database_url;
-    let redacted = lockstep::config::redact_url_password(&url).into_owned();
-    tracing::info!(database_url = %redacted, "applying migrations");
-    let store = lockstep::store::connect(&url).await?;
-    store.migrate().await?;
+    let location = lockstep::cli::failure::database_location(&url);
+    tracing::info!(database = %location, "applying migrations");
+    lockstep::cli::failure::probe_database(&url).await?;
+    let store = lockstep::store::connect(&url)
+        .await
+        .map_err(|error| explain_store_error(&url, "open", &error))?;
+    let applied = store
+        .migrate()
+        .await
+        .map_err(|error| explain_store_error(&url, "migrate", &error));
     // Closing waits for the pool, so SQLite checkpoints its WAL before exit.
     store.close().await;
-    tracing::info!("migrations applied");
+    let applied = applied?;
+    if applied.is_empty() {
+        tracing::info!(database = %location, "the schema was up to date: nothing to apply");
+    } else {
+        tracing::info!(database = %location, count = applied.len(), applied = ?applied, "migrations applied");
+    }
     Ok(())
 }
 

@@ -13,7 +13,7 @@
 
 use std::fmt;
 use std::net::IpAddr;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::Duration;
 
 use axum::http::Request;
@@ -135,10 +135,105 @@ pub fn handle() -> &'static PrometheusHandle {
             tracing::warn!("a metrics recorder was already installed; /metrics will be empty");
         }
         describe();
+        PROCESS.describe();
         gauge!(names::BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+        register_at_zero();
         spawn_upkeep(handle.clone());
         handle
     })
+}
+
+/// Process metrics (`process_resident_memory_bytes`, `process_cpu_seconds_total`,
+/// `process_open_fds`, `process_start_time_seconds`, …), the standard
+/// Prometheus set, read by `metrics-process` at each scrape.
+static PROCESS: LazyLock<metrics_process::Collector> =
+    LazyLock::new(metrics_process::Collector::default);
+
+/// Reads the process metrics now; called by each scrape.
+pub fn collect_process_metrics() {
+    PROCESS.collect();
+}
+
+/// Every documented series exists from the first scrape, at zero, so that
+/// an alert on a counter's rate sees its first increment and a dashboard
+/// shows 0 rather than "no data". Labelled series are registered for every
+/// value of their closed label set (contract events and error codes, store
+/// operations and failure kinds, disconnect reasons, …). Adding zero
+/// never resets a series that already counts.
+fn register_at_zero() {
+    use names::*;
+    use socketioxide::socket::DisconnectReason;
+    for name in [
+        OFFLINE_QUEUED,
+        OFFLINE_DELIVERED,
+        OFFLINE_DROPPED,
+        HEARTBEATS_SENT,
+        HEARTBEAT_MISSES,
+        HEARTBEAT_DISCONNECTS,
+    ] {
+        counter!(name).increment(0);
+    }
+    for name in [CONNECTED_SOCKETS, ONLINE_USERS, ACTIVE_CALLS] {
+        gauge!(name).increment(0.0);
+    }
+    let client_events = events::ALL
+        .iter()
+        .filter(|spec| spec.direction == events::Direction::ClientToServer);
+    for spec in client_events {
+        counter!(EVENTS_RECEIVED, "event" => spec.name).increment(0);
+        let _ = histogram!(HANDLER_DURATION, "event" => spec.name);
+        if spec.rate.is_some() {
+            counter!(RATE_LIMITED, "event" => spec.name).increment(0);
+        }
+    }
+    counter!(EVENTS_RECEIVED, "event" => "unknown").increment(0);
+    for code in error_codes() {
+        counter!(REFUSALS, "code" => code.to_string()).increment(0);
+    }
+    let _ = histogram!(MESSAGE_RECIPIENTS);
+    for delivery in ["live", "queued"] {
+        counter!(FANOUT, "delivery" => delivery).increment(0);
+    }
+    for answer in [
+        crate::health::heartbeat::Answer::Heartbeat,
+        crate::health::heartbeat::Answer::Pong,
+    ] {
+        counter!(HEARTBEAT_BAD_ANSWERS, "event" => answer.event()).increment(0);
+        let _ = histogram!(HEARTBEAT_RTT, "event" => answer.event());
+    }
+    for reason in [
+        DisconnectReason::TransportClose,
+        DisconnectReason::MultipleHttpPollingError,
+        DisconnectReason::PacketParsingError,
+        DisconnectReason::TransportError,
+        DisconnectReason::HeartbeatTimeout,
+        DisconnectReason::ClientNSDisconnect,
+        DisconnectReason::ServerNSDisconnect,
+        DisconnectReason::ClosingServer,
+    ] {
+        counter!(DISCONNECTS, "reason" => crate::connection::disconnect_label(reason)).increment(0);
+    }
+    for op in crate::store::metered::OPERATIONS {
+        let _ = histogram!(DB_QUERY_DURATION, "op" => *op);
+        for kind in crate::store::metered::FAILURE_KINDS {
+            counter!(DB_QUERY_ERRORS, "op" => *op, "kind" => *kind).increment(0);
+        }
+    }
+    for reason in ["http", "socket"] {
+        counter!(ORIGIN_REFUSED, "reason" => reason).increment(0);
+    }
+}
+
+/// The contract's error codes, read from its schema bundle.
+fn error_codes() -> Vec<ErrorCode> {
+    let bundle: serde_json::Value =
+        serde_json::from_str(lockstep_contract::validate::BUNDLE).unwrap_or_default();
+    bundle["$defs"]["ErrorCode"]["enum"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|code| code.as_str()?.parse().ok())
+        .collect()
 }
 
 /// Histograms are drained into their buckets by upkeep; without a scrape

@@ -66,7 +66,7 @@ pub enum Answer {
 }
 
 impl Answer {
-    fn event(self) -> &'static str {
+    pub(crate) fn event(self) -> &'static str {
         match self {
             Answer::Heartbeat => events::HEARTBEAT_RESPONSE,
             Answer::Pong => events::PONG,

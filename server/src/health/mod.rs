@@ -134,6 +134,7 @@ async fn ready<A: Adapter>(State(app): State<Arc<App<A>>>) -> (StatusCode, Json<
 /// The Prometheus text format. Gauges of state the server already keeps
 /// (sockets, users, calls) are read at scrape time.
 async fn scrape<A: Adapter>(State(app): State<Arc<App<A>>>) -> impl IntoResponse {
+    telemetry::collect_process_metrics();
     let (sockets, users) = app.presence.counts();
     gauge!(names::CONNECTED_SOCKETS).set(sockets as f64);
     gauge!(names::ONLINE_USERS).set(users as f64);

@@ -40,6 +40,36 @@ impl MeteredStore {
     }
 }
 
+/// Every `op` label value: the store operations, so that their series exist
+/// at zero from the first scrape (`crate::telemetry`). A test keeps it in
+/// step with the `timed` calls below.
+pub const OPERATIONS: &[&str] = &[
+    "migrate",
+    "ping",
+    "upsert_profile",
+    "get_profile",
+    "get_profiles",
+    "create_chat",
+    "get_chat",
+    "list_chats_for",
+    "list_participants",
+    "chat_partners",
+    "shared_chat",
+    "insert_message",
+    "get_message",
+    "history",
+    "reactions_for",
+    "mark_read",
+    "take_offline",
+    "ack_offline",
+    "upsert_calls",
+    "call_exists",
+    "list_calls",
+];
+
+/// Every `kind` label value [`failure_kind`] gives.
+pub const FAILURE_KINDS: &[&str] = &["unavailable", "corrupt", "config", "migrate", "database"];
+
 /// The `kind` label of a failed call, or `None` for an answer about the data.
 fn failure_kind(error: &StoreError) -> Option<&'static str> {
     match error {
@@ -70,7 +100,7 @@ impl Store for MeteredStore {
         self.inner.backend()
     }
 
-    async fn migrate(&self) -> StoreResult<()> {
+    async fn migrate(&self) -> StoreResult<Vec<String>> {
         timed("migrate", self.inner.migrate()).await
     }
 
@@ -259,6 +289,19 @@ mod tests {
     use metrics_exporter_prometheus::PrometheusRecorder;
 
     use super::*;
+
+    #[test]
+    fn every_timed_operation_is_listed() {
+        let source = include_str!("metered.rs");
+        let timed: std::collections::BTreeSet<&str> = source
+            .split("timed(\"")
+            .skip(1)
+            .filter_map(|rest| rest.split_once('"').map(|(op, _)| op))
+            .filter(|op| !op.is_empty() && op.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+            .collect();
+        let listed: std::collections::BTreeSet<&str> = OPERATIONS.iter().copied().collect();
+        assert_eq!(timed, listed, "OPERATIONS must name every timed store call");
+    }
     use crate::store::{ChatType, connect};
 
     fn at(ms: i64) -> Timestamp {

@@ -66,9 +66,11 @@ pub trait Store: Send + Sync {
     /// Which database this is.
     fn backend(&self) -> Backend;
 
-    /// Applies pending migrations. Safe to run on every start and from
-    /// several nodes at once on PostgreSQL (sqlx takes an advisory lock).
-    async fn migrate(&self) -> StoreResult<()>;
+    /// Applies pending migrations and returns the ones it applied
+    /// (`VERSION DESCRIPTION`, oldest first; empty when the schema was up to
+    /// date). Safe to run on every start and from several nodes at once on
+    /// PostgreSQL (sqlx takes an advisory lock).
+    async fn migrate(&self) -> StoreResult<Vec<String>>;
 
     /// A cheap round trip (`SELECT 1`) for the readiness check.
     async fn ping(&self) -> StoreResult<()>;

@@ -503,14 +503,37 @@ impl Store for SqlStore {
         }
     }
 
-    async fn migrate(&self) -> StoreResult<()> {
+    async fn migrate(&self) -> StoreResult<Vec<String>> {
+        use sqlx::migrate::Migrate;
         // Not `on_pool!`: each backend has its own migration set, embedded at
-        // compile time from migrations/{sqlite,postgres}.
-        match &self.pools {
-            Pools::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
-            Pools::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
-        }
-        Ok(())
+        // compile time from migrations/{sqlite,postgres}. What was applied
+        // before is read first, to report what this run applied.
+        let (migrator, applied) = match &self.pools {
+            Pools::Sqlite(pool) => {
+                let migrator = sqlx::migrate!("./migrations/sqlite");
+                let mut conn = pool.acquire().await?;
+                conn.ensure_migrations_table().await?;
+                let applied = conn.list_applied_migrations().await?;
+                drop(conn);
+                migrator.run(pool).await?;
+                (migrator, applied)
+            }
+            Pools::Postgres(pool) => {
+                let migrator = sqlx::migrate!("./migrations/postgres");
+                let mut conn = pool.acquire().await?;
+                conn.ensure_migrations_table().await?;
+                let applied = conn.list_applied_migrations().await?;
+                drop(conn);
+                migrator.run(pool).await?;
+                (migrator, applied)
+            }
+        };
+        Ok(migrator
+            .iter()
+            .filter(|migration| !migration.migration_type.is_down_migration())
+            .filter(|migration| !applied.iter().any(|done| done.version == migration.version))
+            .map(|migration| format!("{} {}", migration.version, migration.description))
+            .collect())
     }
 
     async fn ping(&self) -> StoreResult<()> {

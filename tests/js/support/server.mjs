@@ -26,7 +26,7 @@ export const JS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** The repository root. */
 export const REPO_ROOT = resolve(JS_DIR, '..', '..');
 
-/** The secret every test server signs with (32+ bytes, so no weak-secret warning). */
+/** The secret every test server signs with (32+ bytes: shorter secrets are refused). */
 export const SECRET = 'lockstep-e2e-secret-0123456789abcdef';
 
 export const DEFAULT_POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
