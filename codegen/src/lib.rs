@@ -10,9 +10,12 @@
 //!   event names, handler traits, the registration function, emit helpers).
 //! - [`ts`] renders the `@lockstep/contract` npm package.
 //! - [`docs`] renders CONTRACT.md and the AsyncAPI 3.0 document.
+//! - [`evolution`] compares contracts: release snapshots, the
+//!   breaking-change check, the contract changelog.
 
 pub mod contract;
 pub mod docs;
+pub mod evolution;
 pub mod manifest;
 pub mod rust;
 pub mod ts;
