@@ -75,6 +75,10 @@ pub mod names {
     pub const DB_QUERY_ERRORS: &str = "lockstep_db_query_errors_total";
     /// Counter `{reason}`: HTTP requests and handshakes refused by the origin policy.
     pub const ORIGIN_REFUSED: &str = "lockstep_origin_refused_total";
+    /// Counter `{contract}`: sockets admitted, by the contract version the
+    /// client stated in its handshake (`none`, `3.0`, `3.1`, `3.newer`):
+    /// tells an operator when an old version can be dropped.
+    pub const CONNECTIONS_BY_CONTRACT: &str = "lockstep_connections_by_contract_total";
     /// Gauge `{version}`: always 1; the running version.
     pub const BUILD_INFO: &str = "lockstep_build_info";
 }
@@ -205,6 +209,10 @@ pub fn describe() {
     );
     describe_counter!(DISCONNECTS, "Sockets disconnected, by reason.");
     describe_counter!(
+        CONNECTIONS_BY_CONTRACT,
+        "Sockets admitted, by the client's contract version (MAJOR.MINOR, none, MAJOR.newer)."
+    );
+    describe_counter!(
         HEARTBEAT_DISCONNECTS,
         "Sockets disconnected for missing heartbeats in a row."
     );
@@ -257,6 +265,12 @@ pub fn refused(event: &str, code: ErrorCode) {
     if code == ErrorCode::RateLimited {
         counter!(names::RATE_LIMITED, "event" => event_label(event)).increment(1);
     }
+}
+
+/// Counts an admitted socket by the client's contract version (a label
+/// from `ClientContract::metric_label`, bounded).
+pub fn connection_admitted(contract: &str) {
+    counter!(names::CONNECTIONS_BY_CONTRACT, "contract" => contract.to_string()).increment(1);
 }
 
 /// A handshake was refused with `code` (authentication, socket limit).

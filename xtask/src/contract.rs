@@ -93,16 +93,21 @@ fn report(old: &Snapshot, new: &Snapshot) -> Report {
 /// The CI rule: see the module documentation.
 pub fn check(dir: &Path) -> anyhow::Result<()> {
     let releases = Snapshot::releases(dir)?;
-    let working =
-        Snapshot::from_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
+    let working = Snapshot::from_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
     let Some(latest) = releases.last() else {
-        println!("no release snapshot in {}/releases: nothing to compare", dir.display());
+        println!(
+            "no release snapshot in {}/releases: nothing to compare",
+            dir.display()
+        );
         return Ok(());
     };
     let report = report(latest, &working);
     if latest.version_text() == working.version_text() {
         if *latest == working {
-            println!("the contract is release {} unchanged", latest.version_text());
+            println!(
+                "the contract is release {} unchanged",
+                latest.version_text()
+            );
             return Ok(());
         }
         print!("{}", report.render_text());
@@ -128,8 +133,7 @@ pub fn check(dir: &Path) -> anyhow::Result<()> {
 }
 
 fn release(dir: &Path) -> anyhow::Result<()> {
-    let working =
-        Snapshot::from_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
+    let working = Snapshot::from_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
     let version = working
         .version()
         .context("the manifest's `version` is not a semantic version")?;
@@ -193,8 +197,11 @@ fn from_git(root: &Path, revision: &str) -> anyhow::Result<Snapshot> {
     };
     let commit = git(&["rev-parse", "--verify", &format!("{revision}^{{commit}}")])?;
     let commit = commit.trim();
-    let manifest = serde_json::from_str(&git(&["show", &format!("{commit}:contract/manifest.json")])?)
-        .context("the revision's contract/manifest.json is not JSON")?;
+    let manifest = serde_json::from_str(&git(&[
+        "show",
+        &format!("{commit}:contract/manifest.json"),
+    ])?)
+    .context("the revision's contract/manifest.json is not JSON")?;
     let listing = git(&["ls-tree", "--name-only", commit, "contract/schemas/"])?;
     let mut names: Vec<&str> = listing.lines().filter(|n| n.ends_with(".json")).collect();
     names.sort();
@@ -202,7 +209,8 @@ fn from_git(root: &Path, revision: &str) -> anyhow::Result<Snapshot> {
     for name in names {
         let text = git(&["show", &format!("{commit}:{name}")])?;
         documents.push(
-            serde_json::from_str(&text).with_context(|| format!("{name} at {revision} is not JSON"))?,
+            serde_json::from_str(&text)
+                .with_context(|| format!("{name} at {revision} is not JSON"))?,
         );
     }
     Ok(Snapshot::from_documents(manifest, documents))

@@ -432,7 +432,9 @@ impl<'a> Differ<'a> {
                     self.push(
                         Impact::Unclassified,
                         loc,
-                        format!("the schema changed ({o} → {n}) in a section this check has no rule for"),
+                        format!(
+                            "the schema changed ({o} → {n}) in a section this check has no rule for"
+                        ),
                     );
                 }
             }
@@ -730,7 +732,9 @@ impl<'a> Differ<'a> {
                     self.push(
                         Impact::Unclassified,
                         loc,
-                        format!("reference changed from `{old}` to `{new}` and one does not resolve"),
+                        format!(
+                            "reference changed from `{old}` to `{new}` and one does not resolve"
+                        ),
                     );
                 }
             }
@@ -767,7 +771,11 @@ impl<'a> Differ<'a> {
                 self.push(
                     Impact::Unclassified,
                     loc,
-                    format!("schema changed from {} to {}", show(Some(old)), show(Some(new))),
+                    format!(
+                        "schema changed from {} to {}",
+                        show(Some(old)),
+                        show(Some(new))
+                    ),
                 );
             }
             return;
@@ -812,9 +820,12 @@ impl<'a> Differ<'a> {
             (None, Some(_)) => {
                 self.directional(flow, true, loc, "array items are now constrained".into())
             }
-            (Some(_), None) => {
-                self.directional(flow, false, loc, "array items are no longer constrained".into())
-            }
+            (Some(_), None) => self.directional(
+                flow,
+                false,
+                loc,
+                "array items are no longer constrained".into(),
+            ),
             (None, None) => {}
         }
 
@@ -978,9 +989,21 @@ impl<'a> Differ<'a> {
         }
     }
 
-    fn object(&mut self, o: &'a Map<String, Value>, n: &'a Map<String, Value>, flow: Flow, loc: &Loc) {
-        let old_props = o.get("properties").and_then(Value::as_object).unwrap_or(&EMPTY);
-        let new_props = n.get("properties").and_then(Value::as_object).unwrap_or(&EMPTY);
+    fn object(
+        &mut self,
+        o: &'a Map<String, Value>,
+        n: &'a Map<String, Value>,
+        flow: Flow,
+        loc: &Loc,
+    ) {
+        let old_props = o
+            .get("properties")
+            .and_then(Value::as_object)
+            .unwrap_or(&EMPTY);
+        let new_props = n
+            .get("properties")
+            .and_then(Value::as_object)
+            .unwrap_or(&EMPTY);
         let old_required = required(o);
         let new_required = required(n);
 
@@ -1031,7 +1054,9 @@ impl<'a> Differ<'a> {
                         let (impact, message) = match (flow, is_required) {
                             (Flow::ClientToServer, true) => (
                                 Impact::Breaking,
-                                format!("field `{name}` is now required: old clients may leave it out"),
+                                format!(
+                                    "field `{name}` is now required: old clients may leave it out"
+                                ),
                             ),
                             (Flow::ClientToServer, false) => (
                                 Impact::Compatible,
@@ -1145,9 +1170,9 @@ impl<'a> Differ<'a> {
                     }
                 }
                 for &j in &new_left {
-                    let covers_old = old_left.iter().any(|&i| {
-                        no_break(&self.trial(|d| d.schema(old[i], new[j], flow, loc)))
-                    });
+                    let covers_old = old_left
+                        .iter()
+                        .any(|&i| no_break(&self.trial(|d| d.schema(old[i], new[j], flow, loc))));
                     if !covers_old {
                         self.push(
                             Impact::Compatible,
@@ -1159,9 +1184,10 @@ impl<'a> Differ<'a> {
             }
             Flow::ServerToClient => {
                 for &j in &new_left {
-                    let reader = old_left.iter().copied().find(|&i| {
-                        no_break(&self.trial(|d| d.schema(old[i], new[j], flow, loc)))
-                    });
+                    let reader = old_left
+                        .iter()
+                        .copied()
+                        .find(|&i| no_break(&self.trial(|d| d.schema(old[i], new[j], flow, loc))));
                     match reader {
                         Some(i) => self.schema(old[i], new[j], flow, &loc.child(&format!("[{j}]"))),
                         None => self.push(
@@ -1175,17 +1201,14 @@ impl<'a> Differ<'a> {
                     }
                 }
                 for &i in &old_left {
-                    let still_sent = new_left.iter().any(|&j| {
-                        no_break(&self.trial(|d| d.schema(old[i], new[j], flow, loc)))
-                    });
+                    let still_sent = new_left
+                        .iter()
+                        .any(|&j| no_break(&self.trial(|d| d.schema(old[i], new[j], flow, loc))));
                     if !still_sent {
                         self.push(
                             Impact::Compatible,
                             loc,
-                            format!(
-                                "alternative {} is no longer sent",
-                                branch_label(old[i], i)
-                            ),
+                            format!("alternative {} is no longer sent", branch_label(old[i], i)),
                         );
                     }
                 }
@@ -1208,12 +1231,9 @@ impl<'a> Differ<'a> {
         match (old, new) {
             (None, None) => {}
             (a, b) if a == b => {}
-            (None, Some(value)) => self.directional(
-                flow,
-                true,
-                loc,
-                format!("new limit {}", show(Some(value))),
-            ),
+            (None, Some(value)) => {
+                self.directional(flow, true, loc, format!("new limit {}", show(Some(value))))
+            }
             (Some(value), None) => self.directional(
                 flow,
                 false,
@@ -1375,9 +1395,18 @@ fn is_ref(text: &str) -> bool {
 /// An inline schema (rather than an object of named schema slots).
 fn is_schema(value: &Value) -> bool {
     value.as_object().is_some_and(|map| {
-        ["type", "properties", "$ref", "oneOf", "anyOf", "enum", "const", "items"]
-            .iter()
-            .any(|k| map.contains_key(*k))
+        [
+            "type",
+            "properties",
+            "$ref",
+            "oneOf",
+            "anyOf",
+            "enum",
+            "const",
+            "items",
+        ]
+        .iter()
+        .any(|k| map.contains_key(*k))
     })
 }
 
@@ -1433,7 +1462,11 @@ fn union(schema: &Map<String, Value>) -> Option<Vec<&Value>> {
 fn type_set(schema: &Map<String, Value>) -> Option<BTreeSet<String>> {
     let mut types: BTreeSet<String> = match schema.get("type")? {
         Value::String(t) => [t.clone()].into(),
-        Value::Array(ts) => ts.iter().filter_map(Value::as_str).map(String::from).collect(),
+        Value::Array(ts) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .map(String::from)
+            .collect(),
         _ => return None,
     };
     if types.contains("number") {

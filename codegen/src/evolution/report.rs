@@ -99,9 +99,8 @@ impl Report {
         };
         let old = parse(&self.old_version, "old")?;
         let new = parse(&self.new_version, "new")?;
-        let given = Bump::between(&old, &new).ok_or_else(|| {
-            format!("the contract's version went backwards: {old} → {new}")
-        })?;
+        let given = Bump::between(&old, &new)
+            .ok_or_else(|| format!("the contract's version went backwards: {old} → {new}"))?;
         let needed = self.required_bump();
         if given >= needed {
             return Ok(());

@@ -146,9 +146,7 @@ impl Snapshot {
             let snapshot = Self::from_file(&path)?;
             let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
             match snapshot.version() {
-                Some(version) if version.to_string() == stem => {
-                    releases.push((version, snapshot))
-                }
+                Some(version) if version.to_string() == stem => releases.push((version, snapshot)),
                 _ => {
                     return Err(SnapshotError::Invalid(format!(
                         "{}: a release snapshot is named after its manifest's version (`{}`)",
@@ -164,7 +162,9 @@ impl Snapshot {
 
     /// The path of the release snapshot of `version`.
     pub fn release_path(contract_dir: &Path, version: &str) -> PathBuf {
-        contract_dir.join(RELEASES_DIR).join(format!("{version}.json"))
+        contract_dir
+            .join(RELEASES_DIR)
+            .join(format!("{version}.json"))
     }
 }
 
