@@ -393,7 +393,8 @@ impl<'a> Differ<'a> {
     /// A value this check has no rule for: every differing leaf is
     /// unclassified, except schema references whose schemas are the same.
     fn unknown(&mut self, old: &'a Value, new: &'a Value, loc: &Loc) {
-        if old == new {
+        // Equal text may still name definitions that changed.
+        if old == new && !mentions_ref(old) {
             return;
         }
         match (old, new) {
@@ -606,11 +607,12 @@ impl<'a> Differ<'a> {
         for key in unknown {
             let child = loc.child(key);
             let (o, n) = (old.get(key), new.get(key));
-            if o == n {
+            let refs =
+                o.is_some_and(looks_like_schema_slot) && n.is_some_and(looks_like_schema_slot);
+            if o == n && !refs {
                 continue;
             }
-            let refs = o.is_none_or(looks_like_schema_slot) && n.is_none_or(looks_like_schema_slot);
-            if refs && o.is_some() && n.is_some() {
+            if refs {
                 // A schema slot this check does not know by name (e.g. one
                 // ack branch): an ack-like name is read by clients.
                 let key_flow = if key.to_lowercase().contains("ack") {
@@ -1390,6 +1392,16 @@ fn effective<'v>(event: &'v Value, events: &[(&str, &'v Value)], key: &str) -> O
 
 fn is_ref(text: &str) -> bool {
     text.contains("#/")
+}
+
+/// Whether a value holds a schema reference anywhere.
+fn mentions_ref(value: &Value) -> bool {
+    match value {
+        Value::String(text) => is_ref(text),
+        Value::Array(items) => items.iter().any(mentions_ref),
+        Value::Object(map) => map.values().any(mentions_ref),
+        _ => false,
+    }
 }
 
 /// An inline schema (rather than an object of named schema slots).
