@@ -898,3 +898,31 @@ fn the_working_contract_is_versioned_for_its_changes_since_the_latest_release() 
         panic!("{problem}\n{}", r.render_text());
     }
 }
+
+/// `generated/docs/CHANGELOG.md` is what the release snapshots and the
+/// working contract produce (the xtask drift check covers it too).
+#[test]
+fn the_changelog_is_up_to_date_and_lists_the_working_changes() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir = root.join("contract");
+    let releases = Snapshot::releases(&dir).unwrap();
+    let working = Snapshot::from_dir(&dir).unwrap();
+    let file = lockstep_codegen::evolution::changelog::render(&releases, &working);
+    let on_disk = std::fs::read_to_string(root.join(&file.path)).unwrap_or_default();
+    assert!(
+        on_disk == file.contents,
+        "{} is out of date: run `cargo xtask codegen`",
+        file.path.display()
+    );
+    assert!(
+        file.contents.contains("## 3.0.0"),
+        "the first release has a section"
+    );
+    if releases.last() != Some(&working) {
+        let heading = format!("## {} (unreleased)", working.version_text());
+        assert!(
+            file.contents.contains(&heading),
+            "the working contract's changes are listed under {heading}"
+        );
+    }
+}
