@@ -425,6 +425,56 @@ fn cases() -> Vec<Case> {
                 (Compatible, "ev.ack[1].code"),
             ],
         ),
+        case(
+            "ack: one schema split into named success/failure schemas old clients can read",
+            acked(Some(object(
+                json!({ "success": { "type": "boolean" }, "id": s() }),
+                &["success"],
+            ))),
+            {
+                let mut new = acked(None);
+                new.manifest["events"][0]["ack"] =
+                    json!({ "success": "a.json#/$defs/Ok", "failure": "a.json#/$defs/Fail" });
+                new.schemas["$defs"]["Ok"] = object(
+                    json!({ "success": { "type": "boolean", "enum": [true] }, "id": s() }),
+                    &["success", "id"],
+                );
+                new.schemas["$defs"]["Fail"] = object(
+                    json!({ "success": { "type": "boolean", "enum": [false] } }),
+                    &["success"],
+                );
+                new
+            },
+            &[
+                (Compatible, "ev.ack[0].success"),
+                (Compatible, "ev.ack[0].id"),
+                (Compatible, "ev.ack[1].success"),
+                (Compatible, "ev.ack[1].id"),
+            ],
+        ),
+        case(
+            "ack: split into named schemas, one of which old clients cannot read",
+            acked(Some(object(
+                json!({ "success": { "type": "boolean" } }),
+                &["success"],
+            ))),
+            {
+                let mut new = acked(None);
+                new.manifest["events"][0]["ack"] =
+                    json!({ "success": "a.json#/$defs/Ok", "failure": "a.json#/$defs/Fail" });
+                new.schemas["$defs"]["Ok"] =
+                    object(json!({ "success": { "type": "boolean" } }), &["success"]);
+                new.schemas["$defs"]["Fail"] = json!({ "type": "string" });
+                new
+            },
+            &[(Breaking, "ev.ack")],
+        ),
+        case(
+            "limit: a per-second number raised",
+            limited(Some(json!({ "messagesPerSecond": 10 }))),
+            limited(Some(json!({ "messagesPerSecond": 20 }))),
+            &[(Compatible, "ev.limits.messagesPerSecond")],
+        ),
         // ----- events -----
         case(
             "event added",

@@ -683,21 +683,23 @@ impl<'a> Differ<'a> {
                 let n = self.slot_schema(n, false);
                 self.schema(o, n, flow, loc);
             }
-            (Some(Value::Object(o)), Some(Value::Object(n))) => {
-                let keys: Vec<&String> = o
-                    .keys()
-                    .chain(n.keys().filter(|k| !o.contains_key(*k)))
-                    .collect();
-                for key in keys {
-                    match (o.get(key), n.get(key)) {
-                        (Some(a), Some(b)) => self.slot(Some(a), Some(b), flow, &loc.child(key)),
-                        _ => self.push(
-                            Impact::Unclassified,
-                            &loc.child(key),
-                            format!("`{key}` was added or removed (no rule for it)"),
-                        ),
-                    }
+            (Some(Value::Object(o)), Some(Value::Object(n)))
+                if o.keys().collect::<BTreeSet<_>>() == n.keys().collect::<BTreeSet<_>>() =>
+            {
+                // The same named slots (say `success` and `failure`): each
+                // against its namesake.
+                for (key, a) in o {
+                    self.slot(Some(a), n.get(key), flow, &loc.child(key));
                 }
+            }
+            (Some(o), Some(n)) if looks_like_schema_slot(o) && looks_like_schema_slot(n) => {
+                // One side is a set of named schemas (e.g. an ack split into
+                // success and failure branches), the other a single schema
+                // or other names: what is sent is one of them, so compare
+                // them as alternatives.
+                let old_branches = self.slot_branches(o, true);
+                let new_branches = self.slot_branches(n, false);
+                self.branches(&old_branches, &new_branches, flow, loc);
             }
             (Some(o), Some(n)) => {
                 if o != n {
@@ -708,6 +710,18 @@ impl<'a> Differ<'a> {
                     );
                 }
             }
+        }
+    }
+
+    /// The schemas a slot may hold: one for a ref or an inline schema, one per
+    /// named entry for an object of slots.
+    fn slot_branches(&self, value: &'a Value, old: bool) -> Vec<&'a Value> {
+        match value {
+            Value::Object(map) if !is_schema(value) => map
+                .values()
+                .flat_map(|entry| self.slot_branches(entry, old))
+                .collect(),
+            _ => vec![self.slot_schema(value, old)],
         }
     }
 
@@ -1349,8 +1363,21 @@ fn rate(limit: &Map<String, Value>) -> Option<Rate> {
 fn limit_sense(keys: &[String]) -> Option<bool> {
     const TIGHTER_WHEN_LARGER: &[&str] = &["period", "window", "cooldown"];
     const LOOSER_WHEN_LARGER: &[&str] = &[
-        "max", "count", "limit", "bytes", "size", "cap", "burst", "quota", "capacity", "misses",
+        "max",
+        "count",
+        "limit",
+        "bytes",
+        "size",
+        "cap",
+        "burst",
+        "quota",
+        "capacity",
+        "misses",
         "length",
+        "persecond",
+        "perminute",
+        "perhour",
+        "rate",
     ];
     keys.iter().rev().find_map(|key| {
         let key = key.to_lowercase();
