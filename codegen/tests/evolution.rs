@@ -627,6 +627,26 @@ fn cases() -> Vec<Case> {
             ),
             &[(Breaking, "limits.socketsPerUser.max")],
         ),
+        case(
+            "limit: renamed and regrouped with units",
+            limited(Some(
+                json!({ "contentMaxBytes": 100, "rate": { "count": 5, "periodSeconds": 1 } }),
+            )),
+            limited(Some(
+                json!({ "contentMax": { "value": 100, "unit": "bytes" }, "rate": { "count": 4, "periodSeconds": 1 } }),
+            )),
+            &[(Unclassified, "ev.limits"), (Breaking, "ev.limits.rate")],
+        ),
+        case(
+            "limit: a contract-wide limits section appears",
+            contract(json!([]), json!({}), json!({})),
+            contract(
+                json!([]),
+                json!({}),
+                json!({ "limits": { "socketsPerUser": 10 } }),
+            ),
+            &[(Unclassified, "limits")],
+        ),
         // ----- $ref changes that change nothing -----
         case(
             "$ref: an inline schema moved into a definition",

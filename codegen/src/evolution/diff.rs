@@ -35,7 +35,10 @@
 //!   server rule: tighter breaks, looser is compatible. A rate limit
 //!   (`count` per period) is tighter when it allows fewer events per second
 //!   or a smaller burst. A number whose name does not say which way is
-//!   tighter is [`Impact::Unclassified`].
+//!   tighter is [`Impact::Unclassified`], and so are limits whose names were
+//!   changed or regrouped (some gone, some new in one limit) and a
+//!   contract-wide `limits` section appearing: the numbers have most likely
+//!   moved, not changed, so a human compares them.
 //! - **Anything else** (a manifest section or a schema keyword this check
 //!   does not know) is [`Impact::Unclassified`] when it changes and a
 //!   compatible addition when it appears: the report lists it for a human.
@@ -358,13 +361,23 @@ impl<'a> Differ<'a> {
 
         self.events(old_map.get("events"), new_map.get("events"));
 
-        self.limits(
-            old_map.get("limits"),
-            new_map.get("limits"),
-            Flow::ClientToServer,
-            &mut Vec::new(),
-            &Loc::root("limits").with_flow(Flow::ClientToServer),
-        );
+        let limits = Loc::root("limits").with_flow(Flow::ClientToServer);
+        match (old_map.get("limits"), new_map.get("limits")) {
+            // Contract-wide limits appearing: the numbers were in events or
+            // in prose before, so "a new limit" would usually be wrong.
+            (None, Some(_)) => self.push(
+                Impact::Unclassified,
+                &limits,
+                "new contract-wide `limits` section (its numbers may have moved from events or from prose): compare by hand",
+            ),
+            (old_limits, new_limits) => self.limits(
+                old_limits,
+                new_limits,
+                Flow::ClientToServer,
+                &mut Vec::new(),
+                &limits,
+            ),
+        }
 
         let unknown: BTreeSet<&String> = old_map
             .keys()
@@ -1278,6 +1291,34 @@ impl<'a> Differ<'a> {
                             show(n.get("unit"))
                         ),
                     );
+                    return;
+                }
+                let removed: Vec<&String> = o.keys().filter(|k| !n.contains_key(*k)).collect();
+                let added: Vec<&String> = n.keys().filter(|k| !o.contains_key(*k)).collect();
+                if !removed.is_empty() && !added.is_empty() {
+                    // Names gone and names new in one limit: most likely the
+                    // same numbers renamed or regrouped (units added, say),
+                    // which a name-by-name rule would call a new limit.
+                    let names = |list: &[&String]| {
+                        list.iter()
+                            .map(|k| format!("`{k}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    };
+                    self.push(
+                        Impact::Unclassified,
+                        loc,
+                        format!(
+                            "limits restructured: {} removed, {} added; the numbers may have moved: compare by hand",
+                            names(&removed),
+                            names(&added)
+                        ),
+                    );
+                    for name in o.keys().filter(|k| n.contains_key(*k)) {
+                        keys.push(name.clone());
+                        self.limits(o.get(name), n.get(name), flow, keys, &loc.child(name));
+                        keys.pop();
+                    }
                     return;
                 }
                 let names: Vec<&String> = o
