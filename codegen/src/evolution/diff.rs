@@ -1380,7 +1380,17 @@ impl Rate {
     }
 
     fn describe(&self) -> String {
-        format!("{} per {} {}", self.count, self.period, self.period_key)
+        let key = self.period_key.to_lowercase();
+        let unit = if key.contains("ms") || key.contains("milli") {
+            " ms"
+        } else if key.contains("second") {
+            " s"
+        } else if key.contains("minute") {
+            " min"
+        } else {
+            ""
+        };
+        format!("{} per {}{unit}", self.count, self.period)
     }
 }
 
