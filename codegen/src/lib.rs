@@ -12,9 +12,12 @@
 //! - [`rest`] reads `contract/rest.json` (the REST routes) and renders their
 //!   Rust route table and TypeScript route map.
 //! - [`docs`] renders CONTRACT.md, the AsyncAPI 3.0 and the OpenAPI 3.1 documents.
+//! - [`evolution`] compares contracts: release snapshots, the
+//!   breaking-change check, the contract changelog.
 
 pub mod contract;
 pub mod docs;
+pub mod evolution;
 pub mod manifest;
 pub mod rest;
 pub mod rust;

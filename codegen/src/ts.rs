@@ -49,7 +49,31 @@ pub fn render(contract: &Contract) -> Result<Vec<GeneratedFile>, GenerateError> 
             format!("{TS_DIR}/package.json"),
             pretty_json(&package_json(contract)),
         ),
+        GeneratedFile::new(
+            format!("{TS_DIR}/{VERSION_MODULE}.mjs"),
+            version_module(contract, false),
+        ),
+        GeneratedFile::new(
+            format!("{TS_DIR}/{VERSION_MODULE}.d.mts"),
+            version_module(contract, true),
+        ),
     ])
+}
+
+/// The runtime module `@lockstep/contract/version` (ES module, with its
+/// declaration): the one value of the package a client needs at run time,
+/// to send as `contractVersion` in the handshake `auth`.
+const VERSION_MODULE: &str = "version";
+
+fn version_module(contract: &Contract, declaration: bool) -> String {
+    let version = string_literal(&contract.manifest.version);
+    let doc = "/** The contract version (semver) this package was generated from: send it as `contractVersion` in the handshake `auth`. */";
+    let line = if declaration {
+        format!("export declare const CONTRACT_VERSION: {version};")
+    } else {
+        format!("export const CONTRACT_VERSION = {version};")
+    };
+    format!("// {DO_NOT_EDIT}\n{doc}\n{line}\n")
 }
 
 fn package_json(contract: &Contract) -> Value {
@@ -64,8 +88,11 @@ fn package_json(contract: &Contract) -> Value {
         "type": "module",
         "types": "index.d.ts",
         "module": "index.js",
-        "exports": { ".": { "types": "./index.d.ts", "default": "./index.js" } },
-        "files": ["index.d.ts", "index.js"],
+        "exports": {
+            ".": { "types": "./index.d.ts", "default": "./index.js" },
+            "./version": { "types": "./version.d.mts", "default": "./version.mjs" }
+        },
+        "files": ["index.d.ts", "index.js", "version.mjs", "version.d.mts"],
         "sideEffects": false,
         "peerDependencies": { "socket.io-client": SOCKET_IO_CLIENT_RANGE },
         "peerDependenciesMeta": { "socket.io-client": { "optional": true } }

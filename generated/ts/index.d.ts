@@ -31,10 +31,11 @@
  * and ignored, so clients may send more than the contract requires.
  *
  * Handshake. The `connect` of the seed: the client connects with `io(url, { withCredentials: true,
- * auth: { profileid, timestamp } })`. The access token travels in the `accessToken` cookie (or, for
- * non-browser clients, the `Authorization: Bearer` header of the handshake); an expired access
- * token is replaced by a valid `refreshToken` cookie. The server answers `authenticated`, or
- * `auth_error` and a disconnect.
+ * auth: { profileid, timestamp, contractVersion } })` (`contractVersion` is optional: the contract
+ * version the client was built against, exported by the generated packages). The access token
+ * travels in the `accessToken` cookie (or, for non-browser clients, the `Authorization: Bearer`
+ * header of the handshake); an expired access token is replaced by a valid `refreshToken` cookie.
+ * The server answers `authenticated`, or `auth_error` and a disconnect.
  *
  * @example
  * ```ts
@@ -56,9 +57,25 @@ export interface HandshakeAuth {
    * Constraints: at least 0.
    */
   timestamp: number;
+  /**
+   * The contract version the client was built against (semver, e.g. `3.1.0`; the generated packages
+   * export it). Decision: optional, and a client that sends none (a seed client) is served as 3.x.
+   * A client of a newer major than the server's, or of a major the server no longer serves, is
+   * refused with `auth_error` `CONTRACT_INCOMPATIBLE`, whose message says which versions are
+   * served.
+   *
+   * Constraints: 1 to 64 characters.
+   */
+  contractVersion?: string;
 }
 
 export interface Authenticated {
+  /**
+   * The contract version the server implements (semver). A client may compare it with its own: the
+   * same major means they understand each other; a newer minor on either side means that side knows
+   * events or fields the other does not.
+   */
+  contractVersion: string;
   user: AuthenticatedUser;
   profile: AuthenticatedProfile;
   security: SessionSecurity;
@@ -114,8 +131,8 @@ export interface SessionWindow {
 /**
  * Decision: the seed does not say what `auth_error` carries. It carries a stable `error` code
  * (`AUTH_MISSING_TOKEN`, `AUTH_INVALID_TOKEN`, `AUTH_TOKEN_EXPIRED`, `AUTH_PROFILE_MISMATCH`,
- * `AUTH_HANDSHAKE_INVALID`, `TOO_MANY_CONNECTIONS`) and a human `message`; the server disconnects
- * the socket right after emitting it.
+ * `AUTH_HANDSHAKE_INVALID`, `TOO_MANY_CONNECTIONS`, `CONTRACT_INCOMPATIBLE`) and a human `message`;
+ * the server disconnects the socket right after emitting it.
  */
 export interface AuthError {
   error: ErrorCode;
@@ -395,6 +412,7 @@ export type ErrorCode =
   | 'AUTH_PROFILE_MISMATCH'
   | 'AUTH_HANDSHAKE_INVALID'
   | 'TOO_MANY_CONNECTIONS'
+  | 'CONTRACT_INCOMPATIBLE'
   | 'RATE_LIMITED'
   | 'LIMIT_EXCEEDED'
   | 'CHAT_NOT_FOUND'
@@ -1039,7 +1057,9 @@ export interface ServerToClientEvents {
    *
    * Decision: unauthenticated sockets are accepted at the transport level only long enough to
    * receive this event, then disconnected; no client event is handled before `authenticated`. At
-   * most `limits.socketsPerUser` sockets per user: the next one receives `TOO_MANY_CONNECTIONS`.
+   * most `limits.socketsPerUser` sockets per user: the next one receives `TOO_MANY_CONNECTIONS`. A
+   * client whose handshake `contractVersion` is of a major the server does not serve receives
+   * `CONTRACT_INCOMPATIBLE`.
    */
   auth_error: (payload: AuthError) => void;
 

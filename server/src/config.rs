@@ -83,7 +83,7 @@ pub mod defaults {
 
 /// Contract-first real-time chat and call server.
 #[derive(Debug, Parser)]
-#[command(name = "lockstep", version, about, long_about = None)]
+#[command(name = "lockstep", version = crate::version::VERSION_TEXT.as_str(), about, long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -111,6 +111,22 @@ where
             return Err(auth_refusal(&failure));
         }
     };
+    // After the token (a client that is not signed in most needs to hear
+    // that), before anything is taken: a client whose contract this server
+    // does not serve is told so at once.
+    let client_contract = match auth::parse_handshake_auth(auth.as_ref())
+        .map(|handshake| auth::contract_version::negotiate(&handshake))
+    {
+        Ok(Ok(contract)) => contract,
+        Ok(Err(incompatible)) => {
+            tracing::warn!(sid = %socket.id, client = %crate::telemetry::Client(client_ip), reason = %incompatible, "contract version not served");
+            return Err(Refusal::new(
+                ErrorCode::ContractIncompatible,
+                incompatible.0,
+            ));
+        }
+        Err(failure) => return Err(auth_refusal(&failure)),
+    };
     let claims = &session.claims;
     let user_agent = parts
         .headers
@@ -179,6 +195,7 @@ where
     };
     let risk = auth::risk_score(device_trusted, session.refreshed, user_agent.is_some());
     tracing::info!(sid = %socket.id, profileid = %session_info.profileid, client = %crate::telemetry::Client(client_ip), refreshed = session.refreshed, "authenticated");
+    crate::telemetry::connection_admitted(&client_contract.metric_label());
 
     Ok(Welcome {
         authenticated: types::Authenticated {
@@ -203,6 +220,7 @@ where
                 connected_at: iso(connected_at),
                 expires_at: iso(session.expires_at),
             },
+            contract_version: lockstep_contract::CONTRACT_VERSION.to_string(),
         },
         refreshed: session.refreshed,
         first_socket,

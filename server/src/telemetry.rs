@@ -80,6 +80,10 @@ pub mod names {
     /// Counter: sockets dropped because their outgoing buffer passed
     /// `--max-send-buffer-bytes` (a client that does not read).
     pub const SLOW_CONSUMER_DROPS: &str = "lockstep_slow_consumer_drops_total";
+    /// Counter `{contract}`: sockets admitted, by the contract version the
+    /// client stated in its handshake (`none`, `3.0`, `3.1`, `3.newer`):
+    /// tells an operator when an old version can be dropped.
+    pub const CONNECTIONS_BY_CONTRACT: &str = "lockstep_connections_by_contract_total";
     /// Gauge `{version}`: always 1; the running version.
     pub const BUILD_INFO: &str = "lockstep_build_info";
 }
@@ -305,6 +309,10 @@ pub fn describe() {
     );
     describe_counter!(DISCONNECTS, "Sockets disconnected, by reason.");
     describe_counter!(
+        CONNECTIONS_BY_CONTRACT,
+        "Sockets admitted, by the client's contract version (MAJOR.MINOR, none, MAJOR.newer)."
+    );
+    describe_counter!(
         HEARTBEAT_DISCONNECTS,
         "Sockets disconnected for missing heartbeats in a row."
     );
@@ -375,6 +383,12 @@ pub fn connection_refused(limit: &'static str) {
 /// A socket was dropped for not reading its outgoing buffer.
 pub fn slow_consumer_dropped() {
     counter!(names::SLOW_CONSUMER_DROPS).increment(1);
+}
+
+/// Counts an admitted socket by the client's contract version (a label
+/// from `ClientContract::metric_label`, bounded).
+pub fn connection_admitted(contract: &str) {
+    counter!(names::CONNECTIONS_BY_CONTRACT, "contract" => contract.to_string()).increment(1);
 }
 
 /// A handshake was refused with `code` (authentication, socket limit).

@@ -5,6 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use lockstep_codegen::evolution::{Snapshot, changelog};
 use lockstep_codegen::{Contract, GENERATED_DIR, GeneratedFile, generate};
 
 /// Files under `generated/` that codegen does not own (build output of the
@@ -12,8 +13,16 @@ use lockstep_codegen::{Contract, GENERATED_DIR, GeneratedFile, generate};
 const IGNORED_DIRS: &[&str] = &["node_modules", "target"];
 
 fn render(root: &Path) -> anyhow::Result<Vec<GeneratedFile>> {
-    let contract = Contract::load(&root.join("contract")).context("loading contract/")?;
-    Ok(generate(&contract)?)
+    let dir = root.join("contract");
+    let contract = Contract::load(&dir).context("loading contract/")?;
+    let mut files = generate(&contract)?;
+    // The changelog compares the release snapshots and the working contract,
+    // which `generate` (a function of one contract) does not see.
+    let releases = Snapshot::releases(&dir).context("reading contract/releases/")?;
+    let working = Snapshot::from_dir(&dir).context("loading contract/")?;
+    files.push(changelog::render(&releases, &working));
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(files)
 }
 
 /// Writes every generated file and removes stray ones.

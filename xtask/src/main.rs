@@ -3,6 +3,10 @@
 //! - `cargo xtask codegen` writes `generated/` from `contract/`.
 //! - `cargo xtask codegen --check` fails, with a diff, when `generated/` is
 //!   not exactly what the contract produces (stray files included).
+//! - `cargo xtask contract diff OLD [NEW]` classifies every change between
+//!   two contracts (exit 1 when one breaks deployed clients or servers);
+//!   `contract check` is CI's version-bump rule; `contract release` stores
+//!   the working contract under `contract/releases/`.
 //! - `cargo xtask test` runs every test CI runs.
 //! - `cargo xtask bench [--smoke] [--release]` runs the benchmarks (BENCHMARKS.md).
 //! - `cargo xtask fuzz [--cases N]` is the long run of the decoder property
@@ -10,6 +14,7 @@
 
 mod bench;
 mod codegen;
+mod contract;
 mod fuzz;
 mod process;
 mod test;
@@ -33,6 +38,8 @@ enum Task {
         #[arg(long)]
         check: bool,
     },
+    /// Compare contracts (`diff OLD [NEW]`), check the version bump, release.
+    Contract(contract::ContractArgs),
     /// Run every test: the drift check, cargo tests, the JavaScript tests.
     Test(test::TestArgs),
     /// The long run of the generated decoder property tests (see TESTING.md).
@@ -46,6 +53,7 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().task {
         Task::Codegen { check: false } => codegen::write(&root),
         Task::Codegen { check: true } => codegen::check(&root),
+        Task::Contract(args) => contract::run(&root, &args),
         Task::Test(args) => test::run(&root, &args),
         Task::Bench(args) => bench::run(&root, &args),
         Task::Fuzz(args) => fuzz::run(&root, &args),

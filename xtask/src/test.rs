@@ -1,6 +1,8 @@
 //! `cargo xtask test`: every test CI runs, in one command.
 //!
-//! 1. `generated/` matches the contract (the drift check);
+//! 1. `generated/` matches the contract (the drift check), and the
+//!    contract's version is bumped enough for what changed since the latest
+//!    release snapshot (`cargo xtask contract check`);
 //! 2. formatting and clippy (`--no-lint` skips them);
 //! 3. `cargo test --workspace`, which also builds the `lockstep` binary the
 //!    end-to-end tests start;
@@ -32,6 +34,9 @@ pub struct TestArgs {
 pub fn run(root: &Path, args: &TestArgs) -> anyhow::Result<()> {
     step("drift check: generated/ against contract/");
     crate::codegen::check(root)?;
+
+    step("contract version: the working contract against the latest release");
+    crate::contract::check(&root.join("contract"))?;
 
     if !args.no_lint {
         step("cargo fmt --check");

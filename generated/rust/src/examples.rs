@@ -34,6 +34,12 @@ fn round_trip<T: Serialize + DeserializeOwned>(def: &str, example: &str) {
 fn handshake_auth_examples() {
     round_trip::<
         types::HandshakeAuth,
+    >(
+        "HandshakeAuth",
+        r##"{"profileid":"p-alice","timestamp":1738230060000,"contractVersion":"3.1.0"}"##,
+    );
+    round_trip::<
+        types::HandshakeAuth,
     >("HandshakeAuth", r##"{"profileid":"p-alice","timestamp":1738230060000}"##);
 }
 #[test]
@@ -42,7 +48,7 @@ fn authenticated_examples() {
         types::Authenticated,
     >(
         "Authenticated",
-        r##"{"user":{"id":"u-alice","username":"alice","email":"alice@example.com","permissions":{}},"profile":{"profileid":"p-alice","username":"alice","displayname":"Alice","avatar":""},"security":{"riskScore":10,"deviceTrusted":true,"deviceFingerprint":"9f86d081884c7d65"},"session":{"connectedAt":"2025-01-30T09:41:00Z","expiresAt":"2025-01-30T10:41:00Z"}}"##,
+        r##"{"user":{"id":"u-alice","username":"alice","email":"alice@example.com","permissions":{}},"profile":{"profileid":"p-alice","username":"alice","displayname":"Alice","avatar":""},"security":{"riskScore":10,"deviceTrusted":true,"deviceFingerprint":"9f86d081884c7d65"},"session":{"connectedAt":"2025-01-30T09:41:00Z","expiresAt":"2025-01-30T10:41:00Z"},"contractVersion":"3.1.0"}"##,
     );
 }
 #[test]

@@ -32,3 +32,6 @@ pub mod runtime;
 pub mod types;
 #[rustfmt::skip]
 pub mod validate;
+/// The contract version (semver) this crate was generated from: the server
+/// reports it in `authenticated.contractVersion` and `--version`.
+pub const CONTRACT_VERSION: &str = "3.1.0";

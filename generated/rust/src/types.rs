@@ -342,7 +342,7 @@ impl<'de> ::serde::Deserialize<'de> for AttachmentUrl {
             })
     }
 }
-///Decision: the seed does not say what `auth_error` carries. It carries a stable `error` code (`AUTH_MISSING_TOKEN`, `AUTH_INVALID_TOKEN`, `AUTH_TOKEN_EXPIRED`, `AUTH_PROFILE_MISMATCH`, `AUTH_HANDSHAKE_INVALID`, `TOO_MANY_CONNECTIONS`) and a human `message`; the server disconnects the socket right after emitting it.
+///Decision: the seed does not say what `auth_error` carries. It carries a stable `error` code (`AUTH_MISSING_TOKEN`, `AUTH_INVALID_TOKEN`, `AUTH_TOKEN_EXPIRED`, `AUTH_PROFILE_MISMATCH`, `AUTH_HANDSHAKE_INVALID`, `TOO_MANY_CONNECTIONS`, `CONTRACT_INCOMPATIBLE`) and a human `message`; the server disconnects the socket right after emitting it.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct AuthError {
@@ -353,6 +353,9 @@ pub struct AuthError {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct Authenticated {
+    ///The contract version the server implements (semver). A client may compare it with its own: the same major means they understand each other; a newer minor on either side means that side knows events or fields the other does not.
+    #[serde(rename = "contractVersion")]
+    pub contract_version: ::std::string::String,
     pub profile: AuthenticatedProfile,
     pub security: SessionSecurity,
     pub session: SessionWindow,
@@ -1220,6 +1223,8 @@ pub enum ErrorCode {
     AuthHandshakeInvalid,
     #[serde(rename = "TOO_MANY_CONNECTIONS")]
     TooManyConnections,
+    #[serde(rename = "CONTRACT_INCOMPATIBLE")]
+    ContractIncompatible,
     #[serde(rename = "RATE_LIMITED")]
     RateLimited,
     #[serde(rename = "LIMIT_EXCEEDED")]
@@ -1276,6 +1281,7 @@ impl ::std::fmt::Display for ErrorCode {
             Self::AuthProfileMismatch => f.write_str("AUTH_PROFILE_MISMATCH"),
             Self::AuthHandshakeInvalid => f.write_str("AUTH_HANDSHAKE_INVALID"),
             Self::TooManyConnections => f.write_str("TOO_MANY_CONNECTIONS"),
+            Self::ContractIncompatible => f.write_str("CONTRACT_INCOMPATIBLE"),
             Self::RateLimited => f.write_str("RATE_LIMITED"),
             Self::LimitExceeded => f.write_str("LIMIT_EXCEEDED"),
             Self::ChatNotFound => f.write_str("CHAT_NOT_FOUND"),
@@ -1317,6 +1323,7 @@ impl ::std::str::FromStr for ErrorCode {
             "AUTH_PROFILE_MISMATCH" => Ok(Self::AuthProfileMismatch),
             "AUTH_HANDSHAKE_INVALID" => Ok(Self::AuthHandshakeInvalid),
             "TOO_MANY_CONNECTIONS" => Ok(Self::TooManyConnections),
+            "CONTRACT_INCOMPATIBLE" => Ok(Self::ContractIncompatible),
             "RATE_LIMITED" => Ok(Self::RateLimited),
             "LIMIT_EXCEEDED" => Ok(Self::LimitExceeded),
             "CHAT_NOT_FOUND" => Ok(Self::ChatNotFound),
@@ -1374,9 +1381,72 @@ pub struct ErrorEvent {
 ///The Socket.IO handshake `auth` object. The access token itself travels in the `accessToken` cookie (browsers: `withCredentials: true`); `refreshToken` is used when the access token has expired. `profileid` must equal the token's `profileid` claim. Decision: other fields are allowed and ignored, so clients may send more than the contract requires.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 pub struct HandshakeAuth {
+    ///The contract version the client was built against (semver, e.g. `3.1.0`; the generated packages export it). Decision: optional, and a client that sends none (a seed client) is served as 3.x. A client of a newer major than the server's, or of a major the server no longer serves, is refused with `auth_error` `CONTRACT_INCOMPATIBLE`, whose message says which versions are served.
+    #[serde(
+        rename = "contractVersion",
+        skip_serializing_if = "::std::option::Option::is_none"
+    )]
+    pub contract_version: ::std::option::Option<HandshakeAuthContractVersion>,
     pub profileid: Id,
     ///Client clock at connection, milliseconds since the epoch.
     pub timestamp: f64,
+}
+///The contract version the client was built against (semver, e.g. `3.1.0`; the generated packages export it). Decision: optional, and a client that sends none (a seed client) is served as 3.x. A client of a newer major than the server's, or of a major the server no longer serves, is refused with `auth_error` `CONTRACT_INCOMPATIBLE`, whose message says which versions are served.
+#[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+#[serde(transparent)]
+pub struct HandshakeAuthContractVersion(::std::string::String);
+impl ::std::ops::Deref for HandshakeAuthContractVersion {
+    type Target = ::std::string::String;
+    fn deref(&self) -> &::std::string::String {
+        &self.0
+    }
+}
+impl ::std::convert::From<HandshakeAuthContractVersion> for ::std::string::String {
+    fn from(value: HandshakeAuthContractVersion) -> Self {
+        value.0
+    }
+}
+impl ::std::str::FromStr for HandshakeAuthContractVersion {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        if value.chars().count() > 64usize {
+            return Err("longer than 64 characters".into());
+        }
+        if value.chars().count() < 1usize {
+            return Err("shorter than 1 characters".into());
+        }
+        Ok(Self(value.to_string()))
+    }
+}
+impl ::std::convert::TryFrom<&str> for HandshakeAuthContractVersion {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for HandshakeAuthContractVersion {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl<'de> ::serde::Deserialize<'de> for HandshakeAuthContractVersion {
+    fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+    where
+        D: ::serde::Deserializer<'de>,
+    {
+        ::std::string::String::deserialize(deserializer)?
+            .parse()
+            .map_err(|e: self::error::ConversionError| {
+                <D::Error as ::serde::de::Error>::custom(e.to_string())
+            })
+    }
 }
 ///Body of `GET /health`: the process is alive.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]

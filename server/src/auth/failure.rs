@@ -93,7 +93,7 @@ impl HandshakeProblem {
         match self {
             Self::Missing => "the handshake auth object { profileid, timestamp } is required",
             Self::Malformed => {
-                "the handshake auth must be { profileid: non-empty string, timestamp: number }"
+                "the handshake auth must be { profileid: non-empty string, timestamp: number, contractVersion?: string }"
             }
         }
     }

@@ -8,6 +8,7 @@
 
 mod claims;
 mod client_addr;
+pub mod contract_version;
 mod device;
 mod failure;
 mod handshake;

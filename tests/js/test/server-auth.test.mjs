@@ -57,7 +57,7 @@ for (const db of await databases()) {
       });
       const { socket, authenticated: auth } = await connect(server, { profileid, token });
       try {
-        assert.deepEqual(Object.keys(auth).sort(), ['profile', 'security', 'session', 'user']);
+        assert.deepEqual(Object.keys(auth).sort(), ['contractVersion', 'profile', 'security', 'session', 'user']);
         assert.deepEqual(auth.user, {
           id: userId,
           username: 'alice',
