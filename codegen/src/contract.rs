@@ -70,6 +70,7 @@ pub const SUPPORTED_KEYWORDS: &[&str] = &[
     "format",
     "minimum",
     "maximum",
+    "default",
 ];
 
 /// The formats the renderers know.
