@@ -42,6 +42,9 @@ mod model;
 mod sql;
 
 #[cfg(test)]
+use sql::{CHAT_HEADS, MESSAGES_AFTER};
+
+#[cfg(test)]
 mod tests;
 
 use std::collections::HashMap;

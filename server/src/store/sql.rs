@@ -453,12 +453,12 @@ const INSERT_MESSAGE_UNRETURNED: &str = insert_message!();
 /// The chats of participant `$1` with their newest `seq` (`sync`): the
 /// participant index (profileid, chatid) and the chats' primary key. Plans
 /// on both databases in ARCHITECTURE.md and in the store tests.
-const CHAT_HEADS: &str = "SELECT c.chatid, c.last_seq FROM chat_participants p \
+pub(super) const CHAT_HEADS: &str = "SELECT c.chatid, c.last_seq FROM chat_participants p \
      JOIN chats c ON c.chatid = p.chatid WHERE p.profileid = $1";
 
 /// Messages of chat `$1` after `seq` `$2`, oldest first, at most `$3`: one
 /// range scan of `messages_by_chat_seq`.
-const MESSAGES_AFTER: &str = concat!(
+pub(super) const MESSAGES_AFTER: &str = concat!(
     "SELECT ",
     message_columns!(""),
     " FROM messages WHERE chatid = $1 AND chat_seq > $2 ORDER BY chat_seq LIMIT $3"
