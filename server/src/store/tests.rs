@@ -1695,16 +1695,19 @@ fn with_literals(sql: &str, values: &[&str]) -> String {
     sql
 }
 
-/// Enough rows that the planner has a real choice: 2,000 chats of 20
-/// messages, the user in 100 of them.
+/// Enough rows that the planner has a real choice: 20,000 chats of 3
+/// messages, each user in 100 of them. Recursive CTEs, not
+/// `generate_series`, which the bundled SQLite lacks.
 const PLAN_ROWS: &str = "
+    WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
     INSERT INTO chats (chatid, chat_type, chat_name, created_by, created_at, last_seq)
-        SELECT 'c' || i, 'group', 'chat', 'owner', 0, 20 FROM generate_series(1, 2000) AS i;
+        SELECT 'c' || i, 'group', 'chat', 'owner', 0, 3 FROM n;
+    WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
     INSERT INTO chat_participants (chatid, profileid, role, joined_at)
-        SELECT 'c' || i, 'p' || (i % 20), 'member', 0 FROM generate_series(1, 2000) AS i;
+        SELECT 'c' || i, 'p' || (i % 200), 'member', 0 FROM n;
+    WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 59999)
     INSERT INTO messages (messageid, chatid, senderid, client_message_id, message_type, content, created_at, chat_seq)
-        SELECT 'm' || i, 'c' || (i % 2000 + 1), 'owner', 'k' || i, 'text', '', i, i / 2000 + 1
-        FROM generate_series(0, 39999) AS i;
+        SELECT 'm' || i, 'c' || (i % 20000 + 1), 'owner', 'k' || i, 'text', '', i, i / 20000 + 1 FROM n;
 ";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1724,7 +1727,7 @@ async fn sqlite_sync_queries_use_indexes() {
     let mut plans = String::new();
     for sql in [
         with_literals(CHAT_HEADS, &["'p1'"]),
-        with_literals(MESSAGES_AFTER, &["'c7'", "5", "101"]),
+        with_literals(MESSAGES_AFTER, &["'c7'", "1", "101"]),
     ] {
         let rows: Vec<(i64, i64, i64, String)> =
             sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}"))
@@ -1772,7 +1775,7 @@ async fn postgres_sync_queries_use_indexes() {
         let mut plans = String::new();
         for sql in [
             with_literals(CHAT_HEADS, &["'p1'"]),
-            with_literals(MESSAGES_AFTER, &["'c7'", "5", "101"]),
+            with_literals(MESSAGES_AFTER, &["'c7'", "1", "101"]),
         ] {
             let rows: Vec<String> = sqlx::query_scalar(&format!("EXPLAIN {sql}"))
                 .fetch_all(&pool)
