@@ -1432,7 +1432,7 @@ async fn seq_numbers_each_chat_without_gaps(store: Arc<dyn Store>) {
         assert!(!again.created);
         assert_eq!(again.message.seq, seq_of[&n]);
     }
-    let expected: Vec<i64> = (1..=i64::try_from(per_chat).expect("small")).collect();
+    let expected: Vec<i64> = (1..=i64::from(per_chat)).collect();
     for chatid in [&first, &second] {
         assert_eq!(all_seqs(&*store, chatid).await, expected, "chat {chatid}");
     }
@@ -1450,7 +1450,7 @@ async fn seq_numbers_each_chat_without_gaps(store: Arc<dyn Store>) {
 
     // chat_heads: the caller's chats with their newest seq, nobody else's.
     let mut heads = store.chat_heads("alice").await.expect("heads");
-    heads.sort_by(|a, b| a.last_seq.cmp(&b.last_seq));
+    heads.sort_by_key(|head| head.last_seq);
     assert_eq!(
         heads.iter().map(|h| h.last_seq).collect::<Vec<_>>(),
         vec![60, 61]

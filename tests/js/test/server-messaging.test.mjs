@@ -106,6 +106,7 @@ for (const db of await databases()) {
           assert.deepEqual(event.message, {
             messageid: ack.serverMessageId,
             chatid,
+            seq: ack.seq,
             senderid: alice.profileid,
             clientMessageId,
             messageType: 'text',
