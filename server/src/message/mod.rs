@@ -6,6 +6,7 @@
 //! chat's room. Participants with no socket anywhere get it queued.
 
 pub mod offline;
+pub mod receipts;
 pub mod render;
 pub mod sync;
 
@@ -166,20 +167,11 @@ impl<A: Adapter> App<A> {
             })
             .cloned()
             .collect();
-        if !delivered_live.is_empty() {
-            // Recorded so that a later `sync` of the same message does not
-            // report it again; off the ack's path.
-            let store = self.store.clone();
-            let messageid = stored.messageid.clone();
-            let recipients = delivered_live.clone();
-            let at = now();
-            tokio::spawn(async move {
-                for recipient in recipients {
-                    if let Err(error) = store.mark_delivered(&messageid, &recipient, at).await {
-                        tracing::warn!(%error, "could not record a live delivery");
-                    }
-                }
-            });
+        // Recorded so that a later `sync` of the same message does not
+        // report it again; in batches, off the ack's path.
+        let at = now();
+        for recipient in &delivered_live {
+            self.receipts.delivered(&stored.messageid, recipient, at);
         }
         if !offline.is_empty() {
             let cap = u32::try_from(self.config.limits.offline_queue_cap).unwrap_or(u32::MAX);

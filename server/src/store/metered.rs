@@ -164,6 +164,17 @@ impl Store for MeteredStore {
         .await
     }
 
+    async fn record_deliveries(
+        &self,
+        deliveries: &[(String, String, Timestamp)],
+    ) -> StoreResult<()> {
+        timed(
+            "record_deliveries",
+            self.inner.record_deliveries(deliveries),
+        )
+        .await
+    }
+
     async fn mark_delivered_many(
         &self,
         messageids: &[String],

@@ -191,6 +191,14 @@ pub trait Store: Send + Sync {
         at: Timestamp,
     ) -> StoreResult<Vec<String>>;
 
+    /// Records each (messageid, profileid, at) delivery, in one statement
+    /// per few hundred; deliveries already recorded keep their first time,
+    /// and messages deleted meanwhile are skipped.
+    async fn record_deliveries(
+        &self,
+        deliveries: &[(String, String, Timestamp)],
+    ) -> StoreResult<()>;
+
     /// Records delivery to `profileid`; true only the first time.
     async fn mark_delivered(
         &self,

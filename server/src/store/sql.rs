@@ -1092,6 +1092,45 @@ impl Store for SqlStore {
         Ok(by_message)
     }
 
+    async fn record_deliveries(
+        &self,
+        deliveries: &[(String, String, Timestamp)],
+    ) -> StoreResult<()> {
+        // One row per pair: PostgreSQL refuses to touch a row twice in one
+        // statement.
+        let mut seen = HashSet::new();
+        let rows: Vec<&(String, String, Timestamp)> = deliveries
+            .iter()
+            .filter(|(messageid, profileid, _)| seen.insert((messageid, profileid)))
+            .collect();
+        let _turn = self.write_turn().await;
+        for chunk in rows.chunks(MAX_ROWS_PER_STATEMENT) {
+            // Three values per delivery. Only messages that still exist (a
+            // deleted chat takes its messages along).
+            let values = (0..chunk.len())
+                .map(|i| format!("(${}, ${}, ${})", 1 + 3 * i, 2 + 3 * i, 3 + 3 * i))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "WITH d (messageid, profileid, delivered_at) AS (VALUES {values}) \
+                 INSERT INTO message_receipts (messageid, profileid, delivered_at) \
+                 SELECT d.messageid, d.profileid, d.delivered_at FROM d \
+                 WHERE EXISTS (SELECT 1 FROM messages m WHERE m.messageid = d.messageid) \
+                 ON CONFLICT (messageid, profileid) DO UPDATE \
+                     SET delivered_at = excluded.delivered_at \
+                     WHERE message_receipts.delivered_at IS NULL"
+            );
+            on_pool!(self, |pool| {
+                let mut query = sqlx::query(&sql);
+                for (messageid, profileid, at) in chunk {
+                    query = query.bind(messageid).bind(profileid).bind(millis(*at));
+                }
+                query.execute(pool).await?;
+            });
+        }
+        Ok(())
+    }
+
     async fn mark_delivered_many(
         &self,
         messageids: &[String],

@@ -1504,6 +1504,25 @@ async fn deliveries_by_sync_report_first_time_only(store: Arc<dyn Store>) {
             .expect("again")
             .is_empty()
     );
+    // Recorded in a batch (live deliveries): a repeat, an already delivered
+    // pair and a deleted message are fine; later reports see them delivered.
+    let c = send(&*store, &chatid, "alice", 3).await;
+    store
+        .record_deliveries(&[
+            (c.messageid.clone(), "bob".to_owned(), at(9)),
+            (c.messageid.clone(), "bob".to_owned(), at(9)),
+            (a.messageid.clone(), "bob".to_owned(), at(9)),
+            ("no-such-message".to_owned(), "bob".to_owned(), at(9)),
+        ])
+        .await
+        .expect("record");
+    assert!(
+        store
+            .mark_delivered_many(std::slice::from_ref(&c.messageid), "bob", at(10))
+            .await
+            .expect("after record")
+            .is_empty()
+    );
     assert!(matches!(
         store
             .mark_delivered_many(&["no-such-message".to_owned()], "bob", at(8))
