@@ -394,7 +394,7 @@ fn sync_examples() {
         "Sync",
         r##"{"positions":[{"chatid":"chat-1","seq":41},{"chatid":"chat-2","seq":0}],"limit":100}"##,
     );
-    round_trip::<types::Sync>("Sync", r##"{"positions":[]}"##);
+    round_trip::<types::Sync>("Sync", r##"{"positions":[],"limit":500}"##);
 }
 #[test]
 fn sync_ack_examples() {
