@@ -16,6 +16,7 @@
 //! each; see BENCHMARKS.md.
 
 mod auth;
+mod catchup;
 mod host;
 mod idle;
 mod messaging;
@@ -82,6 +83,8 @@ enum Scenario {
     Idle(idle::IdleOpts),
     /// 4. Signaling: concurrent calls exchanging ICE candidates.
     Signaling(signaling::SignalingOpts),
+    /// 5. Catch-up: a reader that missed messages across many chats syncs.
+    Catchup(catchup::CatchupOpts),
     /// Summarise a folder of results: summary.md, summary.json, charts.
     Report(report::ReportOpts),
 }
@@ -169,6 +172,7 @@ async fn run(cli: Cli, fd_limit: u64) -> anyhow::Result<()> {
         Scenario::Ramp(opts) => messaging::ramp(&common, opts).await?,
         Scenario::Idle(opts) => idle::idle(&common, opts).await?,
         Scenario::Signaling(opts) => signaling::signaling(&common, opts).await?,
+        Scenario::Catchup(opts) => catchup::catchup(&common, opts).await?,
         Scenario::Report(_) => unreachable!("handled before the runtime starts"),
     };
     let wall = started.elapsed().as_secs_f64();
@@ -204,6 +208,7 @@ fn scenario_name(scenario: &Scenario) -> &'static str {
         Scenario::Ramp(_) => "ramp",
         Scenario::Idle(_) => "idle",
         Scenario::Signaling(_) => "signaling",
+        Scenario::Catchup(_) => "catchup",
         Scenario::Report(_) => "report",
     }
 }

@@ -400,12 +400,13 @@ async function sendMessage(): Promise<void> {
       messageType: 'text',
       content,
     });
-    if (ack.success && ack.serverMessageId) {
+    if (ack.success && ack.serverMessageId && ack.seq !== undefined) {
       // The sending socket learns of its message from the ack (and
       // `message_sent`), not from `new_message`.
       addMessage({
         messageid: ack.serverMessageId,
         chatid,
+        seq: ack.seq,
         senderid: state.profileid ?? '',
         clientMessageId,
         messageType: 'text',

@@ -521,6 +521,15 @@ export type MessageType = 'text' | 'image' | 'video' | 'audio' | 'file' | 'locat
 export type MessageStatus = 'sent' | 'delivered' | 'read';
 
 /**
+ * The message's number in its chat: 1, 2, 3, … in the order the messages were stored, with no gap
+ * and never reused. A client keeps, per chat, the highest `seq` up to which it holds every message,
+ * and passes it to `sync` after a reconnect.
+ *
+ * Constraints: 1 to 9007199254740991.
+ */
+export type Seq = number;
+
+/**
  * A file the client uploaded elsewhere; the message carries its reference. Decision: `url` is
  * http(s) only, `size` at most 50 MB (52428800 bytes), and `mimetype` one of an allow-list of
  * common image, video, audio, document and archive types (anything else could be served to other
@@ -576,11 +585,15 @@ export interface SendMessage {
  */
 export type SendMessageAck = SendMessageAccepted | SendMessageRefused;
 
-/** `send_message` succeeded: the message is durably stored. */
+/**
+ * `send_message` succeeded: the message is durably stored. `seq` is the message's number in its
+ * chat, so the sender holds it without waiting for `sync`.
+ */
 export interface SendMessageAccepted {
   success: true;
   clientMessageId: string;
   serverMessageId: string;
+  seq: Seq;
   timestamp: IsoTimestamp;
 }
 
@@ -621,12 +634,15 @@ export interface ReplyPreview {
 }
 
 /**
- * A stored message, as broadcast in `new_message` and returned by `GET
- * /api/chats/{chatid}/messages`.
+ * A stored message, as broadcast in `new_message`, returned by `sync` and by `GET
+ * /api/chats/{chatid}/messages`. Every message object the server sends carries `seq`, so a client
+ * can de-duplicate what reaches it twice (live and through `sync` or the offline queue) and notice
+ * what it missed.
  */
 export interface Message {
   messageid: string;
   chatid: string;
+  seq: Seq;
   senderid: string;
   clientMessageId?: string;
   messageType: MessageType;
@@ -656,7 +672,11 @@ export interface SenderProfile {
  * Decision: delivered to every socket of every participant (every device), whether or not that
  * socket joined the chat's room; the sending socket itself gets the ack and `message_sent` instead,
  * the sender's other sockets get `new_message`. Messages from the offline queue carry
- * `isOfflineDelivery: true`, `deliveredAt` and `queuedDuration` (milliseconds).
+ * `isOfflineDelivery: true`, `deliveredAt` and `queuedDuration` (milliseconds). Live messages of
+ * one chat can reach a socket out of `seq` order when several people send at once, and a socket
+ * that is disconnected misses them: a client treats a `seq` above its position + 1 as a gap to fill
+ * with `sync`, and ignores a `seq` it already holds (a message can arrive both live and through
+ * `sync` or the offline queue).
  */
 export interface NewMessage {
   message: Message;
@@ -672,12 +692,30 @@ export interface MessageSent {
   clientMessageId: string;
   serverMessageId: string;
   chatid: string;
+  seq: Seq;
   timestamp: IsoTimestamp;
   status: 'sent';
-  /** Profile ids of the recipients that received the message live. */
+  /**
+   * Profile ids of the recipients the message was delivered to live: `new_message` was handed to
+   * the transport of at least one of their sockets (on this node), or accepted by the cluster for a
+   * recipient whose sockets are all on other nodes. A recipient whose every socket dropped it (a
+   * full send queue) is not listed; it is reported with `message_delivered` once a device fetches
+   * the message through `sync` or the offline queue.
+   */
   deliveredTo: string[];
 }
 
+/**
+ * Decision (delivery receipts): a message counts as delivered to a recipient when one of the
+ * recipient's devices has it: the live `new_message` was handed to one of its sockets' transport
+ * (not dropped by a full send queue; for sockets on another node, accepted by the cluster for that
+ * node), or a device fetched it through `sync` or the offline queue. Devices do not confirm
+ * explicitly: a Socket.IO ack on `new_message` would never come from clients written against the
+ * seed, and a cumulative "received up to seq N" event adds nothing that `sync` does not already
+ * show the server. At most one `message_delivered` per (message, recipient): the first delivery is
+ * recorded durably, later ones are not reported again. `isOfflineDelivery: true` when the first
+ * delivery was the offline queue or `sync`.
+ */
 export interface MessageDelivered {
   messageid: string;
   clientMessageId?: string;
@@ -731,7 +769,11 @@ export interface MessageReactionAdded {
 /**
  * Sent once after the queued messages were replayed as `new_message` on connect. Decision: the
  * queue keeps at most `limits.offlineQueueMaxMessages` messages per user, oldest dropped first;
- * every message stays in history regardless.
+ * every message stays in history regardless. For clients that sync: the queue is replayed as for
+ * any client, and its messages carry `seq` like all others; a syncing client adds them to what it
+ * holds by `seq` (ignoring those it has), and calls `sync` on connect anyway, since the queue only
+ * holds messages sent while the user had no socket at all, and at most
+ * `limits.offlineQueueMaxMessages` of them.
  */
 export interface OfflineMessagesDelivered {
   /** Constraints: 0 to 9007199254740991. */
@@ -747,6 +789,62 @@ export interface OfflineMessagesDelivered {
 export interface OfflineDeliveryError {
   error: ErrorCode;
   details: string;
+}
+
+/**
+ * Where the client stands in one chat: the highest `seq` up to which it holds every message (0 for
+ * none).
+ */
+export interface SyncPosition {
+  chatid: Id;
+  /** Constraints: 0 to 9007199254740991. */
+  seq: number;
+}
+
+/**
+ * Catch up after a disconnect: for every chat the caller is a participant of, the messages with a
+ * `seq` greater than the caller's position in that chat (a chat not listed counts as position 0),
+ * oldest first, at most `limit` per chat. `limit` defaults to 100 and is at most 500. A position
+ * for a chat the caller is not a participant of is refused with `NOT_PARTICIPANT` (or
+ * `CHAT_NOT_FOUND` for an unknown chat), and nothing is returned; a chat listed twice is
+ * `VALIDATION_ERROR`.
+ */
+export interface Sync {
+  /** Constraints: at most 1000 items. */
+  positions: SyncPosition[];
+  /**
+   * Messages per chat at most (default 100).
+   *
+   * Constraints: 1 to 500.
+   */
+  limit?: number;
+}
+
+/**
+ * News of one chat: `messages` oldest first, consecutive `seq`s starting right after the caller's
+ * position; `hasMore` says more remain (call `sync` again from the last `seq`). Chats with nothing
+ * new are left out.
+ */
+export interface SyncChat {
+  chatid: string;
+  messages: Message[];
+  hasMore: boolean;
+}
+
+/**
+ * The ack of `sync`: `success: true` with `chats`, or the common refusal `AckFailure` (`success:
+ * false`, `code`, `error`, and `retryAfter` for `RATE_LIMITED`). Narrow on `success`.
+ */
+export type SyncAck = SyncAccepted | AckFailure;
+
+/**
+ * `sync` succeeded: for every chat of the caller with news, its messages after the caller's
+ * position, oldest first. Every message returned counts as delivered to the caller (see
+ * `MessageDelivered`).
+ */
+export interface SyncAccepted {
+  success: true;
+  chats: SyncChat[];
 }
 
 /**
@@ -1095,7 +1193,10 @@ export interface ServerToClientEvents {
   /** To the sender only: the message was stored. */
   message_sent: (payload: MessageSent) => void;
 
-  /** To the sender only: the message reached a recipient (live or from the offline queue). */
+  /**
+   * To the sender only: the message reached a recipient's device (handed to its socket live, or
+   * fetched through `sync` or the offline queue).
+   */
   message_delivered: (payload: MessageDelivered) => void;
 
   /** To the sender only: a recipient read the message. */
@@ -1254,9 +1355,10 @@ export interface ClientToServerEvents {
   /**
    * Send a message to a chat.
    *
-   * Acked only after the message is durably stored. Then: `new_message` to every socket of every
-   * participant, `message_sent` to the sender's sockets, `message_delivered` to the sender's
-   * sockets for each recipient that received it live. Offline participants get it queued. Refusals:
+   * Acked only after the message is durably stored, with its `seq` (its number in the chat). Then:
+   * `new_message` to every socket of every participant, `message_sent` to the sender's sockets,
+   * `message_delivered` to the sender's sockets for each recipient that received it live (see
+   * `MessageDelivered` for what counts). Offline participants get it queued. Refusals:
    * `NOT_PARTICIPANT`, `FORBIDDEN` (no `canSendMessages`), `CHAT_NOT_FOUND`, `CONTENT_TOO_LARGE`
    * (content over `contentMaxBytes` bytes of UTF-8, however many characters), `INVALID_REPLY`,
    * `INVALID_MENTION`, `RATE_LIMITED` (also emits `rate_limited`), `VALIDATION_ERROR`,
@@ -1284,6 +1386,21 @@ export interface ClientToServerEvents {
    * Limits: at most 10 per second per user.
    */
   react_to_message: (payload: ReactToMessage) => void;
+
+  /**
+   * Catch up after a disconnect: every message after the client's position, per chat.
+   *
+   * Decision: served from the database on any node, so nothing sent while a device was away is
+   * lost, whichever node it reconnects to. A client keeps per chat the highest `seq` up to which it
+   * holds every message, calls `sync` after every (re)connect with those positions, and again from
+   * the last `seq` of a chat while `hasMore`; live `new_message`s and the offline queue carry `seq`
+   * too, so it ignores what it already holds. Answered in the ack; refusals: `NOT_PARTICIPANT`,
+   * `CHAT_NOT_FOUND`, `VALIDATION_ERROR` (also for a chat listed twice), `RATE_LIMITED`,
+   * `STORAGE_UNAVAILABLE`.
+   *
+   * Limits: at most 10 per second per user.
+   */
+  sync: (payload: Sync, ack: (response: SyncAck) => void) => void;
 
   /**
    * Start a voice or video call.
@@ -1502,6 +1619,7 @@ export type ClientEventName =
   | 'send_message'
   | 'mark_message_read'
   | 'react_to_message'
+  | 'sync'
   | 'initiate_call'
   | 'answer_call'
   | 'reject_call'
@@ -1587,6 +1705,8 @@ export declare const LIMITS: {
     readonly mark_message_read: EventRateLimit;
     /** `react_to_message`: at most 10 per second per user. */
     readonly react_to_message: EventRateLimit;
+    /** `sync`: at most 10 per second per user. */
+    readonly sync: EventRateLimit;
     /** `initiate_call`: at most 5 per 60 seconds per user. */
     readonly initiate_call: EventRateLimit;
     /** `webrtc_ice_candidate`: at most 50 per second per user. */
@@ -1619,6 +1739,7 @@ export declare const EVENTS: {
   readonly MESSAGE_REACTION_ADDED: 'message_reaction_added';
   readonly OFFLINE_MESSAGES_DELIVERED: 'offline_messages_delivered';
   readonly OFFLINE_DELIVERY_ERROR: 'offline_delivery_error';
+  readonly SYNC: 'sync';
   readonly USER_STATUS_CHANGED: 'user_status_changed';
   readonly USER_ONLINE: 'user_online';
   readonly USER_OFFLINE: 'user_offline';

@@ -63,6 +63,8 @@ pub struct App<A: Adapter> {
     /// only starts them; the store must stay open until they finished, or
     /// a user's partners on other nodes are never told they went offline.
     pub goodbyes: TaskTracker,
+    /// Live deliveries waiting to be recorded (`message::receipts`).
+    pub receipts: crate::message::receipts::ReceiptLog,
 }
 
 impl<A: Adapter> Drop for App<A> {
@@ -123,6 +125,7 @@ impl<A: Adapter> App<A> {
                 config.call_max_duration,
             )),
             cluster: parts.cluster,
+            receipts: crate::message::receipts::ReceiptLog::spawn(store.clone()),
             io,
             store,
             config,

@@ -131,7 +131,7 @@ pub fn message_sent(
 ) -> impl Future<Output = Result<(), EmitError>> + Send {
     to.emit_serialized(events::MESSAGE_SENT, payload)
 }
-/// Emits `message_delivered`: To the sender only: the message reached a recipient (live or from the offline queue).
+/// Emits `message_delivered`: To the sender only: the message reached a recipient's device (handed to its socket live, or fetched through `sync` or the offline queue).
 pub fn message_delivered(
     to: impl EmitTarget,
     payload: &types::MessageDelivered,

@@ -73,7 +73,7 @@ pub const SEND_MESSAGE: &str = "send_message";
 pub const NEW_MESSAGE: &str = "new_message";
 /// `message_sent`: To the sender only: the message was stored.
 pub const MESSAGE_SENT: &str = "message_sent";
-/// `message_delivered`: To the sender only: the message reached a recipient (live or from the offline queue).
+/// `message_delivered`: To the sender only: the message reached a recipient's device (handed to its socket live, or fetched through `sync` or the offline queue).
 pub const MESSAGE_DELIVERED: &str = "message_delivered";
 /// `mark_message_read`: Mark a message as read.
 pub const MARK_MESSAGE_READ: &str = "mark_message_read";
@@ -87,6 +87,8 @@ pub const MESSAGE_REACTION_ADDED: &str = "message_reaction_added";
 pub const OFFLINE_MESSAGES_DELIVERED: &str = "offline_messages_delivered";
 /// `offline_delivery_error`: The offline queue could not be delivered.
 pub const OFFLINE_DELIVERY_ERROR: &str = "offline_delivery_error";
+/// `sync`: Catch up after a disconnect: every message after the client's position, per chat.
+pub const SYNC: &str = "sync";
 /// `user_status_changed`: A chat partner came online or went offline.
 pub const USER_STATUS_CHANGED: &str = "user_status_changed";
 /// `user_online`: Legacy: a chat partner came online. Deprecated: use `user_status_changed`.
@@ -433,6 +435,20 @@ pub const ALL: &[EventSpec] = &[
         alias_of: None,
         replaced_by: None,
         rate: None,
+        content_max_bytes: None,
+    },
+    EventSpec {
+        name: SYNC,
+        direction: Direction::ClientToServer,
+        domain: "message",
+        payload: Some("Sync"),
+        ack: Some("SyncAck"),
+        alias_of: None,
+        replaced_by: None,
+        rate: Some(RateLimit {
+            count: 10,
+            period_seconds: 1,
+        }),
         content_max_bytes: None,
     },
     EventSpec {

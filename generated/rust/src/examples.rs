@@ -311,7 +311,7 @@ fn send_message_ack_examples() {
         types::SendMessageAck,
     >(
         "SendMessageAck",
-        r##"{"success":true,"clientMessageId":"c-7f3a","serverMessageId":"01JHX2Q8Z6M8W4N3V5T7R9P1KD","timestamp":"2025-01-30T09:41:00.123Z"}"##,
+        r##"{"success":true,"clientMessageId":"c-7f3a","serverMessageId":"01JHX2Q8Z6M8W4N3V5T7R9P1KD","timestamp":"2025-01-30T09:41:00.123Z","seq":42}"##,
     );
     round_trip::<
         types::SendMessageAck,
@@ -326,7 +326,7 @@ fn send_message_accepted_examples() {
         types::SendMessageAccepted,
     >(
         "SendMessageAccepted",
-        r##"{"success":true,"clientMessageId":"c-7f3a","serverMessageId":"01JHX2Q8Z6M8W4N3V5T7R9P1KD","timestamp":"2025-01-30T09:41:00.123Z"}"##,
+        r##"{"success":true,"clientMessageId":"c-7f3a","serverMessageId":"01JHX2Q8Z6M8W4N3V5T7R9P1KD","timestamp":"2025-01-30T09:41:00.123Z","seq":42}"##,
     );
 }
 #[test]
@@ -344,7 +344,7 @@ fn new_message_examples() {
         types::NewMessage,
     >(
         "NewMessage",
-        r##"{"message":{"messageid":"01JHX2Q8Z6M8W4N3V5T7R9P1KD","chatid":"chat-1","senderid":"p-alice","clientMessageId":"c-7f3a","messageType":"text","content":"hello @bob","attachments":[],"mentions":["p-bob"],"timestamp":"2025-01-30T09:41:00.123Z","messageStatus":"sent","reactions":[]},"chat":{"chatid":"chat-1","chatName":"Team","chatType":"group"},"sender":{"profileid":"p-alice","username":"alice","displayname":"Alice","avatar":""}}"##,
+        r##"{"message":{"messageid":"01JHX2Q8Z6M8W4N3V5T7R9P1KD","chatid":"chat-1","seq":42,"senderid":"p-alice","clientMessageId":"c-7f3a","messageType":"text","content":"hello @bob","attachments":[],"mentions":["p-bob"],"timestamp":"2025-01-30T09:41:00.123Z","messageStatus":"sent","reactions":[]},"chat":{"chatid":"chat-1","chatName":"Team","chatType":"group"},"sender":{"profileid":"p-alice","username":"alice","displayname":"Alice","avatar":""}}"##,
     );
 }
 #[test]
@@ -353,7 +353,7 @@ fn message_sent_examples() {
         types::MessageSent,
     >(
         "MessageSent",
-        r##"{"clientMessageId":"c-7f3a","serverMessageId":"01JHX2Q8Z6M8W4N3V5T7R9P1KD","chatid":"chat-1","timestamp":"2025-01-30T09:41:00.123Z","status":"sent","deliveredTo":["p-bob"]}"##,
+        r##"{"clientMessageId":"c-7f3a","serverMessageId":"01JHX2Q8Z6M8W4N3V5T7R9P1KD","chatid":"chat-1","seq":42,"timestamp":"2025-01-30T09:41:00.123Z","status":"sent","deliveredTo":["p-bob"]}"##,
     );
 }
 #[test]
@@ -417,6 +417,40 @@ fn offline_delivery_error_examples() {
     >(
         "OfflineDeliveryError",
         r##"{"error":"STORAGE_UNAVAILABLE","details":"the offline queue could not be read; it will be delivered on the next connection"}"##,
+    );
+}
+#[test]
+fn sync_examples() {
+    round_trip::<
+        types::Sync,
+    >(
+        "Sync",
+        r##"{"positions":[{"chatid":"chat-1","seq":41},{"chatid":"chat-2","seq":0}],"limit":100}"##,
+    );
+    round_trip::<types::Sync>("Sync", r##"{"positions":[],"limit":500}"##);
+}
+#[test]
+fn sync_ack_examples() {
+    round_trip::<
+        types::SyncAck,
+    >(
+        "SyncAck",
+        r##"{"success":true,"chats":[{"chatid":"chat-1","messages":[{"messageid":"01JHX2Q8Z6M8W4N3V5T7R9P1KD","chatid":"chat-1","seq":42,"senderid":"p-alice","clientMessageId":"c-7f3a","messageType":"text","content":"hello @bob","attachments":[],"mentions":["p-bob"],"timestamp":"2025-01-30T09:41:00.123Z","messageStatus":"sent","reactions":[]}],"hasMore":false}]}"##,
+    );
+    round_trip::<
+        types::SyncAck,
+    >(
+        "SyncAck",
+        r##"{"success":false,"error":"you are not a participant of this chat","code":"NOT_PARTICIPANT"}"##,
+    );
+}
+#[test]
+fn sync_accepted_examples() {
+    round_trip::<
+        types::SyncAccepted,
+    >(
+        "SyncAccepted",
+        r##"{"success":true,"chats":[{"chatid":"chat-1","messages":[{"messageid":"01JHX2Q8Z6M8W4N3V5T7R9P1KD","chatid":"chat-1","seq":42,"senderid":"p-alice","clientMessageId":"c-7f3a","messageType":"text","content":"hello @bob","attachments":[],"mentions":["p-bob"],"timestamp":"2025-01-30T09:41:00.123Z","messageStatus":"sent","reactions":[]}],"hasMore":false}]}"##,
     );
 }
 #[test]

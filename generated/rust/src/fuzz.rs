@@ -204,6 +204,19 @@ proptest! {
 }
 proptest! {
     #![proptest_config(ProptestConfig { cases : 128, failure_persistence : None,
+    ..ProptestConfig::default() })] #[doc = " `sync` with arbitrary JSON."] #[test] fn
+    sync_arbitrary_payloads(value in any_json()) { decodes_as_the_schema_says::<
+    types::Sync > ("Sync", value) ?; } #[doc =
+    " `sync` with mutations of the contract's examples."] #[test] fn
+    sync_mutated_examples(index in any::< usize > (), choice in any::< usize > (),
+    replacement in any_json(),) { let examples = examples(&
+    [r##"{"positions":[{"chatid":"chat-1","seq":41},{"chatid":"chat-2","seq":0}],"limit":100}"##,
+    r##"{"positions":[],"limit":500}"##,]); prop_assume!(! examples.is_empty()); let
+    example = examples[index % examples.len()].clone(); decodes_as_the_schema_says::<
+    types::Sync > ("Sync", mutate(example, choice, replacement)) ?; }
+}
+proptest! {
+    #![proptest_config(ProptestConfig { cases : 128, failure_persistence : None,
     ..ProptestConfig::default() })] #[doc = " `initiate_call` with arbitrary JSON."]
     #[test] fn initiate_call_arbitrary_payloads(value in any_json()) {
     decodes_as_the_schema_says::< types::InitiateCall > ("InitiateCall", value) ?; }

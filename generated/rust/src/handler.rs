@@ -75,7 +75,7 @@ pub trait ChatEvents<A: Adapter>: Send + Sync + 'static {
 pub trait MessageEvents<A: Adapter>: Send + Sync + 'static {
     /// `send_message`: Send a message to a chat.
     ///
-    /// Acked only after the message is durably stored. Then: `new_message` to every socket of every participant, `message_sent` to the sender's sockets, `message_delivered` to the sender's sockets for each recipient that received it live. Offline participants get it queued. Refusals: `NOT_PARTICIPANT`, `FORBIDDEN` (no `canSendMessages`), `CHAT_NOT_FOUND`, `CONTENT_TOO_LARGE` (content over `contentMaxBytes` bytes of UTF-8, however many characters), `INVALID_REPLY`, `INVALID_MENTION`, `RATE_LIMITED` (also emits `rate_limited`), `VALIDATION_ERROR`, `STORAGE_UNAVAILABLE`.
+    /// Acked only after the message is durably stored, with its `seq` (its number in the chat). Then: `new_message` to every socket of every participant, `message_sent` to the sender's sockets, `message_delivered` to the sender's sockets for each recipient that received it live (see `MessageDelivered` for what counts). Offline participants get it queued. Refusals: `NOT_PARTICIPANT`, `FORBIDDEN` (no `canSendMessages`), `CHAT_NOT_FOUND`, `CONTENT_TOO_LARGE` (content over `contentMaxBytes` bytes of UTF-8, however many characters), `INVALID_REPLY`, `INVALID_MENTION`, `RATE_LIMITED` (also emits `rate_limited`), `VALIDATION_ERROR`, `STORAGE_UNAVAILABLE`.
     fn send_message(
         &self,
         ctx: EventContext<A>,
@@ -97,6 +97,14 @@ pub trait MessageEvents<A: Adapter>: Send + Sync + 'static {
         ctx: EventContext<A>,
         payload: types::ReactToMessage,
     ) -> impl Future<Output = ()> + Send;
+    /// `sync`: Catch up after a disconnect: every message after the client's position, per chat.
+    ///
+    /// Decision: served from the database on any node, so nothing sent while a device was away is lost, whichever node it reconnects to. A client keeps per chat the highest `seq` up to which it holds every message, calls `sync` after every (re)connect with those positions, and again from the last `seq` of a chat while `hasMore`; live `new_message`s and the offline queue carry `seq` too, so it ignores what it already holds. Answered in the ack; refusals: `NOT_PARTICIPANT`, `CHAT_NOT_FOUND`, `VALIDATION_ERROR` (also for a chat listed twice), `RATE_LIMITED`, `STORAGE_UNAVAILABLE`.
+    fn sync(
+        &self,
+        ctx: EventContext<A>,
+        payload: types::Sync,
+    ) -> impl Future<Output = AckResult<types::SyncAccepted>> + Send;
 }
 /// Client events of the `call` domain, implemented by the server's `call` module.
 pub trait CallEvents<A: Adapter>: Send + Sync + 'static {
@@ -702,6 +710,85 @@ pub fn register<A: Adapter, H: ContractHandler<A>>(
                                     &*handler,
                                     &socket,
                                     events::REACT_TO_MESSAGE,
+                                    &Refusal::overloaded(),
+                                    None,
+                                    &[],
+                                );
+                            }
+                        }
+                    }
+                }
+                events::SYNC => {
+                    let reply = has_ack.then_some(ack);
+                    let echoed = validate::echoed(raw.as_ref().ok(), &[]);
+                    let decoded = if crate::runtime::is_draining() {
+                        Err(Refusal::shutting_down())
+                    } else {
+                        validate::decode::<types::Sync>(Some("Sync"), raw)
+                    };
+                    match decoded {
+                        Err(refusal) => {
+                            let refused_by = Arc::clone(&handler);
+                            let refused_socket = socket.clone();
+                            let reply = reply;
+                            let job = async move {
+                                refuse(
+                                    &*refused_by,
+                                    &refused_socket,
+                                    events::SYNC,
+                                    &refusal,
+                                    reply,
+                                    &echoed,
+                                );
+                            };
+                            if queue.push(job).is_err() {
+                                refuse(
+                                    &*handler,
+                                    &socket,
+                                    events::SYNC,
+                                    &Refusal::overloaded(),
+                                    None,
+                                    &[],
+                                );
+                            }
+                        }
+                        Ok(payload) => {
+                            let ctx = EventContext {
+                                socket: socket.clone(),
+                                event: events::SYNC,
+                            };
+                            let served_by = Arc::clone(&handler);
+                            let served_socket = socket.clone();
+                            let job = async move {
+                                let started = std::time::Instant::now();
+                                let result = served_by.sync(ctx, payload).await;
+                                served_by.served(events::SYNC, started.elapsed());
+                                match (reply, result) {
+                                    (Some(ack), Ok(accepted)) => {
+                                        send_ack(ack, events::SYNC, &success_answer(&accepted))
+                                    }
+                                    (Some(ack), Err(refused)) => {
+                                        send_ack(
+                                            ack,
+                                            events::SYNC,
+                                            &failure_answer(
+                                                &refused.refusal,
+                                                refused.retry_after,
+                                                &echoed,
+                                            ),
+                                        )
+                                    }
+                                    (None, Err(refused)) => {
+                                        error_event(&served_socket, events::SYNC, &refused.refusal)
+                                    }
+                                    (None, Ok(_)) => {}
+                                }
+                            };
+                            if queue.push(job).is_err() {
+                                refuse(
+                                    &*handler,
+                                    &socket,
+                                    events::SYNC,
                                     &Refusal::overloaded(),
                                     None,
                                     &[],

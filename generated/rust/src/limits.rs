@@ -52,6 +52,11 @@ pub mod rate {
         count: 10,
         period_seconds: 1,
     };
+    /// `sync`: at most 10 per 1 s.
+    pub const SYNC: RateLimit = RateLimit {
+        count: 10,
+        period_seconds: 1,
+    };
     /// `initiate_call`: at most 5 per 60 s.
     pub const INITIATE_CALL: RateLimit = RateLimit {
         count: 5,

@@ -1966,7 +1966,7 @@ pub struct MarkMessageRead {
     pub chatid: Id,
     pub messageid: Id,
 }
-///A stored message, as broadcast in `new_message` and returned by `GET /api/chats/{chatid}/messages`.
+///A stored message, as broadcast in `new_message`, returned by `sync` and by `GET /api/chats/{chatid}/messages`. Every message object the server sends carries `seq`, so a client can de-duplicate what reaches it twice (live and through `sync` or the offline queue) and notice what it missed.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct Message {
@@ -1988,9 +1988,10 @@ pub struct Message {
     #[serde(rename = "replyTo", skip_serializing_if = "::std::option::Option::is_none")]
     pub reply_to: ::std::option::Option<ReplyPreview>,
     pub senderid: ::std::string::String,
+    pub seq: Seq,
     pub timestamp: IsoTimestamp,
 }
-///`MessageDelivered`
+///Decision (delivery receipts): a message counts as delivered to a recipient when one of the recipient's devices has it: the live `new_message` was handed to one of its sockets' transport (not dropped by a full send queue; for sockets on another node, accepted by the cluster for that node), or a device fetched it through `sync` or the offline queue. Devices do not confirm explicitly: a Socket.IO ack on `new_message` would never come from clients written against the seed, and a cumulative "received up to seq N" event adds nothing that `sync` does not already show the server. At most one `message_delivered` per (message, recipient): the first delivery is recorded durably, later ones are not reported again. `isOfflineDelivery: true` when the first delivery was the offline queue or `sync`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct MessageDelivered {
@@ -2065,9 +2066,10 @@ pub struct MessageSent {
     pub chatid: ::std::string::String,
     #[serde(rename = "clientMessageId")]
     pub client_message_id: ::std::string::String,
-    ///Profile ids of the recipients that received the message live.
+    ///Profile ids of the recipients the message was delivered to live: `new_message` was handed to the transport of at least one of their sockets (on this node), or accepted by the cluster for a recipient whose sockets are all on other nodes. A recipient whose every socket dropped it (a full send queue) is not listed; it is reported with `message_delivered` once a device fetches the message through `sync` or the offline queue.
     #[serde(rename = "deliveredTo")]
     pub delivered_to: ::std::vec::Vec<::std::string::String>,
+    pub seq: Seq,
     #[serde(rename = "serverMessageId")]
     pub server_message_id: ::std::string::String,
     pub status: MessageSentStatus,
@@ -2254,7 +2256,7 @@ impl ::std::convert::TryFrom<::std::string::String> for MessageType {
         value.parse()
     }
 }
-///Decision: delivered to every socket of every participant (every device), whether or not that socket joined the chat's room; the sending socket itself gets the ack and `message_sent` instead, the sender's other sockets get `new_message`. Messages from the offline queue carry `isOfflineDelivery: true`, `deliveredAt` and `queuedDuration` (milliseconds).
+///Decision: delivered to every socket of every participant (every device), whether or not that socket joined the chat's room; the sending socket itself gets the ack and `message_sent` instead, the sender's other sockets get `new_message`. Messages from the offline queue carry `isOfflineDelivery: true`, `deliveredAt` and `queuedDuration` (milliseconds). Live messages of one chat can reach a socket out of `seq` order when several people send at once, and a socket that is disconnected misses them: a client treats a `seq` above its position + 1 as a gap to fill with `sync`, and ignores a `seq` it already holds (a message can arrive both live and through `sync` or the offline queue).
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct NewMessage {
@@ -2284,7 +2286,7 @@ pub struct OfflineDeliveryError {
     pub details: ::std::string::String,
     pub error: ErrorCode,
 }
-///Sent once after the queued messages were replayed as `new_message` on connect. Decision: the queue keeps at most `limits.offlineQueueMaxMessages` messages per user, oldest dropped first; every message stays in history regardless.
+///Sent once after the queued messages were replayed as `new_message` on connect. Decision: the queue keeps at most `limits.offlineQueueMaxMessages` messages per user, oldest dropped first; every message stays in history regardless. For clients that sync: the queue is replayed as for any client, and its messages carry `seq` like all others; a syncing client adds them to what it holds by `seq` (ignoring those it has), and calls `sync` on connect anyway, since the queue only holds messages sent while the user had no socket at all, and at most `limits.offlineQueueMaxMessages` of them.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct OfflineMessagesDelivered {
@@ -2772,12 +2774,13 @@ pub struct SendMessage {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub timestamp: ::std::option::Option<IsoTimestamp>,
 }
-///`send_message` succeeded: the message is durably stored.
+///`send_message` succeeded: the message is durably stored. `seq` is the message's number in its chat, so the sender holds it without waiting for `sync`.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct SendMessageAccepted {
     #[serde(rename = "clientMessageId")]
     pub client_message_id: ::std::string::String,
+    pub seq: Seq,
     #[serde(rename = "serverMessageId")]
     pub server_message_id: ::std::string::String,
     pub success: bool,
@@ -2827,6 +2830,49 @@ pub struct SenderProfile {
     pub displayname: ::std::string::String,
     pub profileid: ::std::string::String,
     pub username: ::std::string::String,
+}
+///The message's number in its chat: 1, 2, 3, … in the order the messages were stored, with no gap and never reused. A client keeps, per chat, the highest `seq` up to which it holds every message, and passes it to `sync` after a reconnect.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[serde(transparent)]
+pub struct Seq(pub ::std::num::NonZeroU64);
+impl ::std::ops::Deref for Seq {
+    type Target = ::std::num::NonZeroU64;
+    fn deref(&self) -> &::std::num::NonZeroU64 {
+        &self.0
+    }
+}
+impl ::std::convert::From<Seq> for ::std::num::NonZeroU64 {
+    fn from(value: Seq) -> Self {
+        value.0
+    }
+}
+impl ::std::convert::From<::std::num::NonZeroU64> for Seq {
+    fn from(value: ::std::num::NonZeroU64) -> Self {
+        Self(value)
+    }
+}
+impl ::std::fmt::Display for Seq {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+impl ::std::str::FromStr for Seq {
+    type Err = <::std::num::NonZeroU64 as ::std::str::FromStr>::Err;
+    fn from_str(value: &str) -> ::std::result::Result<Self, Self::Err> {
+        Ok(Self(value.parse()?))
+    }
+}
+impl ::std::convert::TryFrom<&str> for Seq {
+    type Error = <::std::num::NonZeroU64 as ::std::str::FromStr>::Err;
+    fn try_from(value: &str) -> ::std::result::Result<Self, Self::Error> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<String> for Seq {
+    type Error = <::std::num::NonZeroU64 as ::std::str::FromStr>::Err;
+    fn try_from(value: String) -> ::std::result::Result<Self, Self::Error> {
+        value.parse()
+    }
 }
 ///The browser's `RTCSessionDescriptionInit`, relayed unchanged.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -2910,6 +2956,55 @@ pub struct SessionWindow {
     pub connected_at: IsoTimestamp,
     #[serde(rename = "expiresAt")]
     pub expires_at: IsoTimestamp,
+}
+///Catch up after a disconnect: for every chat the caller is a participant of, the messages with a `seq` greater than the caller's position in that chat (a chat not listed counts as position 0), oldest first, at most `limit` per chat. `limit` defaults to 100 and is at most 500. A position for a chat the caller is not a participant of is refused with `NOT_PARTICIPANT` (or `CHAT_NOT_FOUND` for an unknown chat), and nothing is returned; a chat listed twice is `VALIDATION_ERROR`.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Sync {
+    ///Messages per chat at most (default 100).
+    #[serde(default = "defaults::default_nzu64::<::std::num::NonZeroU64, 100>")]
+    pub limit: ::std::num::NonZeroU64,
+    pub positions: ::std::vec::Vec<SyncPosition>,
+}
+///`sync` succeeded: for every chat of the caller with news, its messages after the caller's position, oldest first. Every message returned counts as delivered to the caller (see `MessageDelivered`).
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct SyncAccepted {
+    pub chats: ::std::vec::Vec<SyncChat>,
+    pub success: bool,
+}
+///The ack of `sync`: `success: true` with `chats`, or the common refusal `AckFailure` (`success: false`, `code`, `error`, and `retryAfter` for `RATE_LIMITED`). Narrow on `success`.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[serde(untagged)]
+pub enum SyncAck {
+    SyncAccepted(SyncAccepted),
+    AckFailure(AckFailure),
+}
+impl ::std::convert::From<SyncAccepted> for SyncAck {
+    fn from(value: SyncAccepted) -> Self {
+        Self::SyncAccepted(value)
+    }
+}
+impl ::std::convert::From<AckFailure> for SyncAck {
+    fn from(value: AckFailure) -> Self {
+        Self::AckFailure(value)
+    }
+}
+///News of one chat: `messages` oldest first, consecutive `seq`s starting right after the caller's position; `hasMore` says more remain (call `sync` again from the last `seq`). Chats with nothing new are left out.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct SyncChat {
+    pub chatid: ::std::string::String,
+    #[serde(rename = "hasMore")]
+    pub has_more: bool,
+    pub messages: ::std::vec::Vec<Message>,
+}
+///Where the client stands in one chat: the highest `seq` up to which it holds every message (0 for none).
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct SyncPosition {
+    pub chatid: Id,
+    pub seq: i64,
 }
 ///`ToggleMute`
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]

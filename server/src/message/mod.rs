@@ -6,7 +6,9 @@
 //! chat's room. Participants with no socket anywhere get it queued.
 
 pub mod offline;
+pub mod receipts;
 pub mod render;
+pub mod sync;
 
 use lockstep_contract::handler::{AckResult, EventContext, MessageEvents};
 use lockstep_contract::types::{self, ErrorCode};
@@ -151,12 +153,25 @@ impl<A: Adapter> App<A> {
             delivered_at: None,
             queued_duration: None,
         };
-        let rooms: Vec<String> = participants
+        let handed = self
+            .fan_out(ctx, &participants, &session.profileid, &broadcast)
+            .await;
+        // Delivered live: handed to one of the recipient's sockets here, or,
+        // for a recipient with no socket on this node, accepted by the
+        // cluster for the node that holds it (see `MessageDelivered`).
+        let delivered_live: Vec<String> = online
             .iter()
-            .map(|p| user_room(&p.profileid))
+            .filter(|recipient| match handed.local.get(recipient.as_str()) {
+                Some(took_it) => *took_it,
+                None => handed.remote_accepted,
+            })
+            .cloned()
             .collect();
-        if let Err(error) = emit::new_message(ctx.socket.to(rooms), &broadcast).await {
-            tracing::warn!(%error, "could not broadcast a new message");
+        // Recorded so that a later `sync` of the same message does not
+        // report it again; in batches, off the ack's path.
+        let at = now();
+        for recipient in &delivered_live {
+            self.receipts.delivered(&stored.messageid, recipient, at);
         }
         if !offline.is_empty() {
             let cap = u32::try_from(self.config.limits.offline_queue_cap).unwrap_or(u32::MAX);
@@ -175,13 +190,14 @@ impl<A: Adapter> App<A> {
             client_message_id: stored.client_message_id.clone(),
             server_message_id: stored.messageid.clone(),
             chatid: stored.chatid.clone(),
+            seq: render::seq(stored.seq),
             timestamp: iso(stored.created_at),
             status: types::MessageSentStatus::Sent,
-            delivered_to: online.clone(),
+            delivered_to: delivered_live.clone(),
         };
         let _ = emit::message_sent(sender_sockets(), &sent).await;
         let delivered_at = iso(now());
-        for recipient in online {
+        for recipient in delivered_live {
             let delivered = types::MessageDelivered {
                 messageid: stored.messageid.clone(),
                 client_message_id: Some(stored.client_message_id.clone()),
@@ -193,6 +209,54 @@ impl<A: Adapter> App<A> {
             let _ = emit::message_delivered(sender_sockets(), &delivered).await;
         }
         Ok(stored)
+    }
+
+    /// Emits `new_message` to every socket of every participant but the
+    /// sending one: one emit per socket of this node, so that a socket
+    /// whose send queue is full (the emit is dropped) is known, then one
+    /// broadcast for the sockets on other nodes (none with one node).
+    async fn fan_out(
+        &self,
+        ctx: &EventContext<A>,
+        participants: &[store::Participant],
+        sender: &str,
+        broadcast: &types::NewMessage,
+    ) -> Handed {
+        let mut handed = Handed::default();
+        let mut local_sockets = Vec::new();
+        for participant in participants {
+            let sockets = self.io.to(user_room(&participant.profileid)).sockets();
+            let mut took_it = None;
+            for socket in sockets {
+                if socket.id == ctx.socket.id {
+                    continue;
+                }
+                local_sockets.push(socket.id.to_string());
+                let outcome = emit::new_message(&socket, broadcast).await;
+                if let Err(error) = &outcome {
+                    tracing::debug!(%error, "a socket dropped a new message");
+                }
+                took_it = Some(took_it.unwrap_or(false) || outcome.is_ok());
+            }
+            if let Some(took_it) = took_it
+                && participant.profileid != sender
+            {
+                handed.local.insert(participant.profileid.clone(), took_it);
+            }
+        }
+        let rooms: Vec<String> = participants
+            .iter()
+            .map(|p| user_room(&p.profileid))
+            .collect();
+        // Each socket is in a room named by its id: these are the ones
+        // served above.
+        match emit::new_message(ctx.socket.to(rooms).except(local_sockets), broadcast).await {
+            Ok(()) => handed.remote_accepted = true,
+            Err(error) => {
+                tracing::warn!(%error, "could not broadcast a new message to other nodes")
+            }
+        }
+        handed
     }
 
     /// The message `messageid` if it belongs to `chatid`.
@@ -295,6 +359,16 @@ impl<A: Adapter> App<A> {
     }
 }
 
+/// What [`App::fan_out`] achieved.
+#[derive(Default)]
+struct Handed {
+    /// Recipients with a socket on this node: whether at least one of those
+    /// sockets took the message.
+    local: std::collections::HashMap<String, bool>,
+    /// Whether the broadcast to the sockets on other nodes was accepted.
+    remote_accepted: bool,
+}
+
 impl<A: Adapter> MessageEvents<A> for App<A> {
     async fn send_message(
         &self,
@@ -310,9 +384,31 @@ impl<A: Adapter> MessageEvents<A> for App<A> {
                 success: true,
                 client_message_id: payload.client_message_id.to_string(),
                 server_message_id: stored.messageid,
+                seq: render::seq(stored.seq),
                 timestamp: iso(stored.created_at),
             }),
             // The generated code echoes `clientMessageId` in the refusal.
+            Err(refused) => {
+                refusal::log(&ctx.socket, ctx.event, &refused.refusal);
+                Err(refused.into())
+            }
+        }
+    }
+
+    async fn sync(
+        &self,
+        ctx: EventContext<A>,
+        payload: types::Sync,
+    ) -> AckResult<types::SyncAccepted> {
+        let outcome = match session_of(&ctx.socket) {
+            Some(session) => sync::serve(self, &ctx.socket, &session, &payload).await,
+            None => Err(Refusal::new(ErrorCode::AuthMissingToken, "not authenticated").into()),
+        };
+        match outcome {
+            Ok(chats) => Ok(types::SyncAccepted {
+                success: true,
+                chats,
+            }),
             Err(refused) => {
                 refusal::log(&ctx.socket, ctx.event, &refused.refusal);
                 Err(refused.into())

@@ -72,12 +72,16 @@ pub async fn deliver<A: Adapter>(app: &Arc<App<A>>, socket: &SocketRef<A>, sessi
     }
     for entry in &delivered {
         let message = &entry.message;
-        if let Err(error) = app
+        match app
             .store
             .mark_delivered(&message.messageid, &session.profileid, delivered_at)
             .await
         {
-            tracing::warn!(%error, "could not record an offline delivery");
+            // Another device of the user fetched it first (`sync`): its
+            // sender was told then.
+            Ok(false) => continue,
+            Ok(true) => {}
+            Err(error) => tracing::warn!(%error, "could not record an offline delivery"),
         }
         let receipt = types::MessageDelivered {
             messageid: message.messageid.clone(),

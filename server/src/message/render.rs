@@ -15,6 +15,7 @@ pub fn message(
     types::Message {
         messageid: stored.messageid.clone(),
         chatid: stored.chatid.clone(),
+        seq: seq(stored.seq),
         senderid: stored.senderid.clone(),
         client_message_id: Some(stored.client_message_id.clone()),
         message_type: message_type(&stored.message_type),
@@ -39,6 +40,15 @@ pub fn message(
             })
             .collect(),
     }
+}
+
+/// A stored `seq` as the contract's type. Every stored message has one of
+/// at least 1 (migration 0003 numbered the older ones); 0 cannot occur.
+pub fn seq(stored: i64) -> types::Seq {
+    let positive = u64::try_from(stored)
+        .ok()
+        .and_then(std::num::NonZeroU64::new);
+    types::Seq(positive.unwrap_or(std::num::NonZeroU64::MIN))
 }
 
 fn reply_preview(stored: &StoredMessage) -> types::ReplyPreview {

@@ -18,9 +18,9 @@ use std::time::Instant;
 use metrics::{counter, histogram};
 
 use super::{
-    Backend, CallRecord, Chat, ChatSummary, CreatedChat, DeviceSeen, HistoryPage, Inserted,
-    NewChat, NewMessage, OfflineEnqueued, Participant, Profile, QueuedMessage, Reaction, Role,
-    Store, StoreError, StoreResult, StoredMessage, Timestamp,
+    Backend, CallRecord, Chat, ChatHead, ChatSummary, CreatedChat, DeviceSeen, HistoryPage,
+    Inserted, NewChat, NewMessage, OfflineEnqueued, Participant, Profile, QueuedMessage, Reaction,
+    Role, SeqPage, Store, StoreError, StoreResult, StoredMessage, Timestamp,
 };
 use crate::telemetry::names;
 
@@ -176,6 +176,46 @@ impl Store for MeteredStore {
 
     async fn get_message(&self, messageid: &str) -> StoreResult<Option<StoredMessage>> {
         timed("get_message", self.inner.get_message(messageid)).await
+    }
+
+    async fn get_messages(&self, messageids: &[String]) -> StoreResult<Vec<StoredMessage>> {
+        timed("get_messages", self.inner.get_messages(messageids)).await
+    }
+
+    async fn chat_heads(&self, profileid: &str) -> StoreResult<Vec<ChatHead>> {
+        timed("chat_heads", self.inner.chat_heads(profileid)).await
+    }
+
+    async fn messages_after(&self, chatid: &str, after: i64, limit: u32) -> StoreResult<SeqPage> {
+        timed(
+            "messages_after",
+            self.inner.messages_after(chatid, after, limit),
+        )
+        .await
+    }
+
+    async fn record_deliveries(
+        &self,
+        deliveries: &[(String, String, Timestamp)],
+    ) -> StoreResult<()> {
+        timed(
+            "record_deliveries",
+            self.inner.record_deliveries(deliveries),
+        )
+        .await
+    }
+
+    async fn mark_delivered_many(
+        &self,
+        messageids: &[String],
+        profileid: &str,
+        at: Timestamp,
+    ) -> StoreResult<Vec<String>> {
+        timed(
+            "mark_delivered_many",
+            self.inner.mark_delivered_many(messageids, profileid, at),
+        )
+        .await
     }
 
     async fn history(

@@ -42,15 +42,18 @@ mod model;
 mod sql;
 
 #[cfg(test)]
+use sql::{CHAT_HEADS, MESSAGES_AFTER};
+
+#[cfg(test)]
 mod tests;
 
 use std::collections::HashMap;
 
 pub use error::{StoreError, StoreResult};
 pub use model::{
-    Backend, CallRecord, Chat, ChatSummary, ChatType, CreatedChat, DeviceSeen, HistoryMessage,
-    HistoryPage, Inserted, NewChat, NewMessage, OfflineEnqueued, Participant, Profile,
-    QueuedMessage, Reaction, Role, StoredMessage, Timestamp, UnknownVariant,
+    Backend, CallRecord, Chat, ChatHead, ChatSummary, ChatType, CreatedChat, DeviceSeen,
+    HistoryMessage, HistoryPage, Inserted, NewChat, NewMessage, OfflineEnqueued, Participant,
+    Profile, QueuedMessage, Reaction, Role, SeqPage, StoredMessage, Timestamp, UnknownVariant,
 };
 pub use sql::connect;
 
@@ -145,6 +148,21 @@ pub trait Store: Send + Sync {
 
     async fn get_message(&self, messageid: &str) -> StoreResult<Option<StoredMessage>>;
 
+    /// The stored messages among `messageids`, in no particular order;
+    /// unknown ids are left out. One query per few hundred ids.
+    async fn get_messages(&self, messageids: &[String]) -> StoreResult<Vec<StoredMessage>>;
+
+    // --- catch-up (`sync`) ---
+
+    /// Every chat `profileid` takes part in, with the `seq` of its newest
+    /// message: one query on the participant index and the chats' keys, so
+    /// `sync` reads messages only of chats that have news.
+    async fn chat_heads(&self, profileid: &str) -> StoreResult<Vec<ChatHead>>;
+
+    /// Up to `limit` messages of `chatid` with a `seq` greater than `after`,
+    /// oldest first: one range scan of the index on (chatid, seq).
+    async fn messages_after(&self, chatid: &str, after: i64, limit: u32) -> StoreResult<SeqPage>;
+
     /// Up to `limit` messages of `chatid`, newest first, older than the
     /// message `before` if given, with their reactions (loaded with one query
     /// for the page). `before` must be a message of this chat, else
@@ -164,6 +182,24 @@ pub trait Store: Send + Sync {
     ) -> StoreResult<HashMap<String, Vec<Reaction>>>;
 
     // --- receipts and reactions ---
+
+    /// Records delivery of each of `messageids` to `profileid` in one
+    /// statement per few hundred ids; returns the ids delivered for the
+    /// first time (whose senders have not been told yet).
+    async fn mark_delivered_many(
+        &self,
+        messageids: &[String],
+        profileid: &str,
+        at: Timestamp,
+    ) -> StoreResult<Vec<String>>;
+
+    /// Records each (messageid, profileid, at) delivery, in one statement
+    /// per few hundred; deliveries already recorded keep their first time,
+    /// and messages deleted meanwhile are skipped.
+    async fn record_deliveries(
+        &self,
+        deliveries: &[(String, String, Timestamp)],
+    ) -> StoreResult<()>;
 
     /// Records delivery to `profileid`; true only the first time.
     async fn mark_delivered(

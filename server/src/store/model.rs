@@ -187,7 +187,11 @@ pub struct NewMessage {
 /// A message as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredMessage {
-    /// Storage order (ascending = older). Unique, but not contiguous.
+    /// Storage order across all chats (ascending = older). Unique, but not
+    /// contiguous: the history cursor.
+    pub row_order: i64,
+    /// The message's number in its chat (`seq` on the wire): 1, 2, 3, … in
+    /// commit order, without gaps, never reused.
     pub seq: i64,
     pub messageid: String,
     pub chatid: String,
@@ -246,6 +250,23 @@ impl HistoryPage {
             None
         }
     }
+}
+
+/// Where a chat stands, for `sync`: see [`super::Store::chat_heads`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatHead {
+    pub chatid: String,
+    /// The `seq` of the chat's newest committed message; 0 without messages.
+    pub last_seq: i64,
+}
+
+/// Messages of one chat after a position. See [`super::Store::messages_after`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeqPage {
+    /// Oldest first, consecutive `seq`s.
+    pub messages: Vec<StoredMessage>,
+    /// Whether messages beyond this page exist.
+    pub has_more: bool,
 }
 
 /// The result of [`super::Store::enqueue_offline`].

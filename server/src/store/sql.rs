@@ -42,9 +42,10 @@ mod sqlite_writer;
 
 use super::error::missing;
 use super::{
-    Backend, CallRecord, Chat, ChatSummary, ChatType, CreatedChat, DeviceSeen, HistoryMessage,
-    HistoryPage, Inserted, NewChat, NewMessage, OfflineEnqueued, Participant, Profile,
-    QueuedMessage, Reaction, Role, Store, StoreError, StoreResult, StoredMessage, Timestamp,
+    Backend, CallRecord, Chat, ChatHead, ChatSummary, ChatType, CreatedChat, DeviceSeen,
+    HistoryMessage, HistoryPage, Inserted, NewChat, NewMessage, OfflineEnqueued, Participant,
+    Profile, QueuedMessage, Reaction, Role, SeqPage, Store, StoreError, StoreResult, StoredMessage,
+    Timestamp,
 };
 
 /// How long a request waits for a free pooled connection before the store
@@ -386,6 +387,7 @@ macro_rules! message_columns {
     ($table:literal) => {
         concat!(
             $table, "seq, ",
+            $table, "chat_seq, ",
             $table, "messageid, ",
             $table, "chatid, ",
             $table, "senderid, ",
@@ -427,20 +429,43 @@ macro_rules! profile_columns {
 macro_rules! insert_message {
     () => {
         "INSERT INTO messages (messageid, chatid, senderid, client_message_id, \
-             message_type, content, attachments, reply_to, mentions, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             message_type, content, attachments, reply_to, mentions, created_at, chat_seq) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
          ON CONFLICT (senderid, client_message_id) DO NOTHING"
     };
 }
+
+/// Takes the next `seq` of chat `$1` (see `migrations/*/0003_chat_seq.sql`).
+/// On PostgreSQL the update locks the chat's row until the transaction ends,
+/// so writers of one chat, on any node, take numbers one after another.
+const NEXT_CHAT_SEQ: &str =
+    "UPDATE chats SET last_seq = last_seq + 1 WHERE chatid = $1 RETURNING last_seq";
 
 /// [`insert_message!`], answering with the stored row.
 const INSERT_MESSAGE: &str = concat!(insert_message!(), " RETURNING ", message_columns!(""));
 
 /// [`insert_message!`] as it is, for the SQLite writer, which knows every
-/// column of the row but `seq`, the row id. SQLite answers `RETURNING`
+/// column of the row but `seq`, the row id (`chat_seq` it binds itself). SQLite answers `RETURNING`
 /// through a temporary table that it opens and closes for every statement:
 /// work on the writer's thread, which every acknowledgement waits for.
 const INSERT_MESSAGE_UNRETURNED: &str = insert_message!();
+
+/// The chats of participant `$1` with their newest `seq` (`sync`): the
+/// participant index (profileid, chatid), then one primary-key lookup per
+/// chat. A subquery, not a join: with a join PostgreSQL preferred hashing
+/// every row of `chats` to probing it a hundred times. Plans on both
+/// databases in ARCHITECTURE.md and in the store tests.
+pub(super) const CHAT_HEADS: &str = "SELECT p.chatid, \
+     (SELECT c.last_seq FROM chats c WHERE c.chatid = p.chatid) AS last_seq \
+     FROM chat_participants p WHERE p.profileid = $1";
+
+/// Messages of chat `$1` after `seq` `$2`, oldest first, at most `$3`: one
+/// range scan of `messages_by_chat_seq`.
+pub(super) const MESSAGES_AFTER: &str = concat!(
+    "SELECT ",
+    message_columns!(""),
+    " FROM messages WHERE chatid = $1 AND chat_seq > $2 ORDER BY chat_seq LIMIT $3"
+);
 
 /// The stored message of a (senderid, client_message_id) pair.
 const SELECT_MESSAGE_BY_CLIENT_ID: &str = concat!(
@@ -449,9 +474,9 @@ const SELECT_MESSAGE_BY_CLIENT_ID: &str = concat!(
     " FROM messages WHERE senderid = $1 AND client_message_id = $2"
 );
 
-/// Binds a [`NewMessage`] and its new id to [`INSERT_MESSAGE`].
+/// Binds a [`NewMessage`], its new id and its `seq` to [`INSERT_MESSAGE`].
 macro_rules! bind_message {
-    ($query:expr, $messageid:expr, $message:expr) => {
+    ($query:expr, $messageid:expr, $message:expr, $chat_seq:expr) => {
         $query
             .bind($messageid)
             .bind(&$message.chatid)
@@ -463,35 +488,58 @@ macro_rules! bind_message {
             .bind(&$message.reply_to)
             .bind(Json(&$message.mentions))
             .bind(millis($message.created_at))
+            .bind($chat_seq)
     };
 }
 
-/// [`Store::insert_message`] on one executor, outside any batch: evaluates to
-/// `(row, created)`, returning early with the error.
-macro_rules! insert_message_on {
-    ($executor:expr, $messageid:expr, $message:expr) => {{
-        // One atomic statement: either this call's row is created and
-        // returned, or the unique (senderid, client_message_id) constraint
-        // turns it into a no-op and the earlier row is read below. On
-        // PostgreSQL a concurrent insert of the same pair waits for the
-        // other transaction, so the read always finds a committed row.
-        let inserted: Option<MessageRow> =
-            bind_message!(sqlx::query_as(INSERT_MESSAGE), $messageid, $message)
-                .fetch_optional($executor)
-                .await
-                .map_err(missing("chat or replied-to message"))?;
-        match inserted {
-            Some(row) => (row, true),
-            None => {
-                let existing: MessageRow = sqlx::query_as(SELECT_MESSAGE_BY_CLIENT_ID)
-                    .bind(&$message.senderid)
-                    .bind(&$message.client_message_id)
-                    .fetch_one($executor)
-                    .await?;
-                (existing, false)
+/// [`Store::insert_message`] in a transaction of its own, outside any
+/// batch: `$begin` opens it (on a pool or a connection). Evaluates to
+/// `Result<(row, created), StoreError>`.
+///
+/// The chat's counter is raised first (on PostgreSQL this waits for other
+/// writers of the chat, on any node, to commit), then the message is
+/// inserted with the new number. When the insert turns out to be a retry of
+/// a stored message, the transaction is rolled back, so the number is not
+/// used up, and the earlier row is read: committed by now, since a
+/// concurrent insert of the same pair makes PostgreSQL wait for it.
+macro_rules! insert_message_alone {
+    ($begin:expr, $exec:expr, $messageid:expr, $message:expr) => {
+        async {
+            let mut tx = $begin.await?;
+            let chat_seq: Option<i64> = sqlx::query_scalar(NEXT_CHAT_SEQ)
+                .bind(&$message.chatid)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some(chat_seq) = chat_seq else {
+                return Err(StoreError::NotFound("chat"));
+            };
+            let inserted: Option<MessageRow> = bind_message!(
+                sqlx::query_as(INSERT_MESSAGE),
+                $messageid,
+                $message,
+                chat_seq
+            )
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(missing("chat or replied-to message"))?;
+            match inserted {
+                Some(row) => {
+                    tx.commit().await?;
+                    Ok((row, true))
+                }
+                None => {
+                    tx.rollback().await?;
+                    let existing: MessageRow = sqlx::query_as(SELECT_MESSAGE_BY_CLIENT_ID)
+                        .bind(&$message.senderid)
+                        .bind(&$message.client_message_id)
+                        .fetch_one($exec)
+                        .await?;
+                    Ok((existing, false))
+                }
             }
         }
-    }};
+        .await
+    };
 }
 
 #[async_trait::async_trait]
@@ -899,7 +947,12 @@ impl Store for SqlStore {
             }
             None => {
                 let _turn = self.write_turn().await;
-                on_pool!(self, |pool| insert_message_on!(pool, &messageid, message))
+                on_pool!(self, |pool| insert_message_alone!(
+                    pool.begin(),
+                    pool,
+                    &messageid,
+                    message
+                )?)
             }
         };
         Ok(Inserted {
@@ -920,6 +973,64 @@ impl Store for SqlStore {
             .await?
         });
         row.map(StoredMessage::try_from).transpose()
+    }
+
+    async fn get_messages(&self, messageids: &[String]) -> StoreResult<Vec<StoredMessage>> {
+        let mut messages = Vec::with_capacity(messageids.len());
+        for chunk in distinct(messageids.iter().map(String::as_str)).chunks(MAX_ROWS_PER_STATEMENT)
+        {
+            let sql = format!(
+                "SELECT {} FROM messages WHERE messageid IN ({})",
+                message_columns!(""),
+                placeholders(1, chunk.len())
+            );
+            let rows: Vec<MessageRow> = on_pool!(self, |pool| {
+                let mut query = sqlx::query_as(&sql);
+                for messageid in chunk {
+                    query = query.bind(*messageid);
+                }
+                query.fetch_all(pool).await?
+            });
+            for row in rows {
+                messages.push(StoredMessage::try_from(row)?);
+            }
+        }
+        Ok(messages)
+    }
+
+    async fn chat_heads(&self, profileid: &str) -> StoreResult<Vec<ChatHead>> {
+        let rows: Vec<(String, i64)> = on_pool!(self, |pool| {
+            sqlx::query_as(CHAT_HEADS)
+                .bind(profileid)
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(chatid, last_seq)| ChatHead { chatid, last_seq })
+            .collect())
+    }
+
+    async fn messages_after(&self, chatid: &str, after: i64, limit: u32) -> StoreResult<SeqPage> {
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        // One row past the page tells whether there are more.
+        let mut rows: Vec<MessageRow> = on_pool!(self, |pool| {
+            sqlx::query_as(MESSAGES_AFTER)
+                .bind(chatid)
+                .bind(after)
+                .bind(i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX))
+                .fetch_all(pool)
+                .await?
+        });
+        let has_more = rows.len() > limit;
+        rows.truncate(limit);
+        Ok(SeqPage {
+            messages: rows
+                .into_iter()
+                .map(StoredMessage::try_from)
+                .collect::<StoreResult<Vec<_>>>()?,
+            has_more,
+        })
     }
 
     async fn history(
@@ -1002,6 +1113,80 @@ impl Store for SqlStore {
             }
         }
         Ok(by_message)
+    }
+
+    async fn record_deliveries(
+        &self,
+        deliveries: &[(String, String, Timestamp)],
+    ) -> StoreResult<()> {
+        // One row per pair: PostgreSQL refuses to touch a row twice in one
+        // statement.
+        let mut seen = HashSet::new();
+        let rows: Vec<&(String, String, Timestamp)> = deliveries
+            .iter()
+            .filter(|(messageid, profileid, _)| seen.insert((messageid, profileid)))
+            .collect();
+        let _turn = self.write_turn().await;
+        for chunk in rows.chunks(MAX_ROWS_PER_STATEMENT) {
+            // Three values per delivery. Only messages that still exist (a
+            // deleted chat takes its messages along).
+            let values = (0..chunk.len())
+                .map(|i| format!("(${}, ${}, ${})", 1 + 3 * i, 2 + 3 * i, 3 + 3 * i))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "WITH d (messageid, profileid, delivered_at) AS (VALUES {values}) \
+                 INSERT INTO message_receipts (messageid, profileid, delivered_at) \
+                 SELECT d.messageid, d.profileid, d.delivered_at FROM d \
+                 WHERE EXISTS (SELECT 1 FROM messages m WHERE m.messageid = d.messageid) \
+                 ON CONFLICT (messageid, profileid) DO UPDATE \
+                     SET delivered_at = excluded.delivered_at \
+                     WHERE message_receipts.delivered_at IS NULL"
+            );
+            on_pool!(self, |pool| {
+                let mut query = sqlx::query(&sql);
+                for (messageid, profileid, at) in chunk {
+                    query = query.bind(messageid).bind(profileid).bind(millis(*at));
+                }
+                query.execute(pool).await?;
+            });
+        }
+        Ok(())
+    }
+
+    async fn mark_delivered_many(
+        &self,
+        messageids: &[String],
+        profileid: &str,
+        at: Timestamp,
+    ) -> StoreResult<Vec<String>> {
+        let mut first_time = Vec::new();
+        let _turn = self.write_turn().await;
+        for chunk in distinct(messageids.iter().map(String::as_str)).chunks(MAX_ROWS_PER_STATEMENT)
+        {
+            // ($1 profileid, $2 delivered_at) shared; one value per message.
+            let values = (0..chunk.len())
+                .map(|i| format!("(${}, $1, $2)", 3 + i))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "INSERT INTO message_receipts (messageid, profileid, delivered_at) \
+                 VALUES {values} \
+                 ON CONFLICT (messageid, profileid) DO UPDATE \
+                     SET delivered_at = excluded.delivered_at \
+                     WHERE message_receipts.delivered_at IS NULL \
+                 RETURNING messageid"
+            );
+            let delivered: Vec<String> = on_pool!(self, |pool| {
+                let mut query = sqlx::query_scalar(&sql).bind(profileid).bind(millis(at));
+                for messageid in chunk {
+                    query = query.bind(*messageid);
+                }
+                query.fetch_all(pool).await.map_err(missing("message"))?
+            });
+            first_time.extend(delivered);
+        }
+        Ok(first_time)
     }
 
     async fn mark_delivered(
@@ -1510,22 +1695,49 @@ async fn run_message_writer<C: BatchConnection>(
     }
 }
 
-/// `INSERT … SELECT … FROM UNNEST(…) … ON CONFLICT DO NOTHING RETURNING`: a
-/// whole batch as one statement, one array per column (binds: in
-/// [`PgConnection::insert_batch`]). One shape for every batch size, so it
-/// stays prepared; `WITH ORDINALITY` keeps the batch's order in `seq`.
+/// A whole batch as one statement, one array per column (binds: in
+/// [`PgConnection::insert_batch`]), numbered per chat as it is stored:
+///
+/// * `fresh`: the batch's messages whose (senderid, clientMessageId) is not
+///   stored yet (the caller leaves out repeats within the batch), numbered
+///   1, 2, … within each chat in the batch's order;
+/// * `bumped`: each chat's counter raised by its count, which locks the
+///   chat's row until the commit (another node storing into the chat waits
+///   here, then reads the raised value), returning the number before;
+/// * the insert: every fresh message gets counter-before + its number.
+///
+/// No `ON CONFLICT`: a retry that committed elsewhere after this statement's
+/// snapshot was taken makes the insert fail on the unique constraint, the
+/// whole statement (counters too) is undone, and the writer stores the
+/// batch message by message ([`insert_message_alone!`]), so a number is
+/// never skipped. Messages of an unknown chat are not inserted (no counter
+/// row to join); the caller reports them. One shape for every batch size,
+/// so it stays prepared.
 const INSERT_MESSAGES_UNNEST: &str = concat!(
-    "INSERT INTO messages (messageid, chatid, senderid, client_message_id, \
-         message_type, content, attachments, reply_to, mentions, created_at) \
-     SELECT m.messageid, m.chatid, m.senderid, m.client_message_id, \
-         m.message_type, m.content, m.attachments, m.reply_to, m.mentions, \
-         m.created_at \
-     FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
-         $6::text[], $7::jsonb[], $8::text[], $9::jsonb[], $10::int8[]) \
+    "WITH batch AS ( \
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+             $6::text[], $7::jsonb[], $8::text[], $9::jsonb[], $10::int8[]) \
          WITH ORDINALITY AS m(messageid, chatid, senderid, client_message_id, \
              message_type, content, attachments, reply_to, mentions, created_at, ordinal) \
-     ORDER BY m.ordinal \
-     ON CONFLICT (senderid, client_message_id) DO NOTHING \
+     ), fresh AS ( \
+         SELECT b.*, ROW_NUMBER() OVER (PARTITION BY b.chatid ORDER BY b.ordinal) AS n \
+         FROM batch b \
+         WHERE NOT EXISTS (SELECT 1 FROM messages e \
+             WHERE e.senderid = b.senderid AND e.client_message_id = b.client_message_id) \
+     ), counted AS ( \
+         SELECT chatid, COUNT(*) AS taken FROM fresh GROUP BY chatid \
+     ), bumped AS ( \
+         UPDATE chats SET last_seq = chats.last_seq + counted.taken \
+         FROM counted WHERE chats.chatid = counted.chatid \
+         RETURNING chats.chatid, chats.last_seq - counted.taken AS before_seq \
+     ) \
+     INSERT INTO messages (messageid, chatid, senderid, client_message_id, \
+         message_type, content, attachments, reply_to, mentions, created_at, chat_seq) \
+     SELECT f.messageid, f.chatid, f.senderid, f.client_message_id, \
+         f.message_type, f.content, f.attachments, f.reply_to, f.mentions, \
+         f.created_at, bumped.before_seq + f.n \
+     FROM fresh f JOIN bumped ON bumped.chatid = f.chatid \
+     ORDER BY f.ordinal \
      RETURNING ",
     message_columns!("")
 );
@@ -1538,13 +1750,27 @@ impl BatchConnection for PgConnection {
         &mut self,
         batch: &[InsertJob],
     ) -> Result<Vec<InsertOutcome>, sqlx::Error> {
-        if let [job] = batch {
-            return Ok(vec![self.insert_one(job).await]);
-        }
+        // A batch of one too: one round trip, where `insert_one` takes four
+        // (begin, counter, insert, commit); it remains the fallback.
+        let all = batch;
         // One statement outside an explicit transaction is one round trip
         // and one commit, atomic as a whole: every round trip is a wake-up
         // of PostgreSQL's backend, which shares the cores with the server.
-        let column = |value: fn(&InsertJob) -> &str| batch.iter().map(value).collect::<Vec<_>>();
+        // A (senderid, clientMessageId) repeated within the batch is stored
+        // once, by its first occurrence; the others are answered as retries.
+        let mut pairs = HashSet::new();
+        let firsts: Vec<&InsertJob> = batch
+            .iter()
+            .filter(|job| {
+                pairs.insert((
+                    job.message.senderid.as_str(),
+                    job.message.client_message_id.as_str(),
+                ))
+            })
+            .collect();
+        let batch = firsts.as_slice();
+        let column =
+            |value: fn(&InsertJob) -> &str| batch.iter().copied().map(value).collect::<Vec<_>>();
         let reply_to: Vec<Option<&str>> = batch
             .iter()
             .map(|job| job.message.reply_to.as_deref())
@@ -1578,21 +1804,26 @@ impl BatchConnection for PgConnection {
                 .into_iter()
                 .map(|row| (row.messageid.clone(), row))
                 .collect();
-        let mut outcomes = Vec::with_capacity(batch.len());
-        for job in batch {
+        let mut outcomes = Vec::with_capacity(all.len());
+        for job in all {
             let outcome = match created.remove(&job.messageid) {
                 Some(row) => Ok((row, true)),
                 // A retry of a stored message (possibly of this batch),
-                // committed by now either way. The batch is stored, so a
-                // failure here is this message's alone: retrying the batch
-                // would report its new messages as retries.
+                // committed by now either way, or a message of an unknown
+                // chat. The batch is stored, so a failure here is this
+                // message's alone: retrying the batch would report its new
+                // messages as retries.
                 None => sqlx::query_as(SELECT_MESSAGE_BY_CLIENT_ID)
                     .bind(&job.message.senderid)
                     .bind(&job.message.client_message_id)
-                    .fetch_one(&mut *self)
+                    .fetch_optional(&mut *self)
                     .await
-                    .map(|existing| (existing, false))
-                    .map_err(StoreError::from),
+                    .map_err(StoreError::from)
+                    .and_then(|existing| {
+                        existing
+                            .map(|existing| (existing, false))
+                            .ok_or(StoreError::NotFound("chat"))
+                    }),
             };
             outcomes.push(outcome);
         }
@@ -1600,7 +1831,12 @@ impl BatchConnection for PgConnection {
     }
 
     async fn insert_one(&mut self, job: &InsertJob) -> InsertOutcome {
-        Ok(insert_message_on!(&mut *self, &job.messageid, job.message))
+        insert_message_alone!(
+            Connection::begin(&mut *self),
+            &mut *self,
+            &job.messageid,
+            job.message
+        )
     }
 
     async fn close(self) {
@@ -1819,6 +2055,7 @@ impl TryFrom<ParticipantRow> for Participant {
 #[derive(sqlx::FromRow)]
 struct MessageRow {
     seq: i64,
+    chat_seq: i64,
     messageid: String,
     chatid: String,
     senderid: String,
@@ -1836,7 +2073,8 @@ impl TryFrom<MessageRow> for StoredMessage {
 
     fn try_from(row: MessageRow) -> StoreResult<Self> {
         Ok(StoredMessage {
-            seq: row.seq,
+            row_order: row.seq,
+            seq: row.chat_seq,
             messageid: row.messageid,
             chatid: row.chatid,
             senderid: row.senderid,

@@ -71,6 +71,8 @@ store_tests!(
     device_trust,
     call_records_follow_the_call,
     closed_store_reports_unavailable,
+    seq_numbers_each_chat_without_gaps,
+    deliveries_by_sync_report_first_time_only,
 );
 
 fn sqlite_url(path: &std::path::Path) -> String {
@@ -1359,4 +1361,458 @@ async fn sqlite_kill_helper() {
     // Stay alive, pool open, until the parent kills us (bounded, in case it
     // never does).
     tokio::time::sleep(Duration::from_secs(60)).await;
+}
+
+// --- per-chat seq and sync (issue 23) ---
+
+/// Every `seq` of `chatid`, read through `messages_after` in pages of 7.
+async fn all_seqs(store: &dyn Store, chatid: &str) -> Vec<i64> {
+    let mut seqs = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store.messages_after(chatid, after, 7).await.expect("page");
+        assert!(page.messages.len() <= 7);
+        for message in &page.messages {
+            assert_eq!(message.chatid, chatid);
+            seqs.push(message.seq);
+        }
+        after = page.messages.last().map_or(after, |m| m.seq);
+        if !page.has_more {
+            break;
+        }
+    }
+    seqs
+}
+
+/// Concurrent inserts into two chats, with retries and refused messages
+/// among them (they share the writer's batches): each chat is numbered
+/// 1..=n with no gap, a retry keeps its number, a refusal takes none.
+async fn seq_numbers_each_chat_without_gaps(store: Arc<dyn Store>) {
+    let first = group(&*store, "alice", &["bob"]).await;
+    let second = group(&*store, "bob", &["alice"]).await;
+    let per_chat = 60;
+    let tasks: Vec<_> = (0..per_chat * 2 + 10)
+        .map(|n| {
+            let store = store.clone();
+            let chatid = if n % 2 == 0 {
+                first.clone()
+            } else {
+                second.clone()
+            };
+            let mut message = text(&chatid, "alice", &format!("c{n}"), "hi");
+            if n >= per_chat * 2 {
+                // Ten refused: replying to a message that does not exist.
+                message.client_message_id = format!("refused-{n}");
+                message.reply_to = Some("no-such-message".to_owned());
+            }
+            tokio::spawn(async move { (n, store.insert_message(&message).await) })
+        })
+        .collect();
+    let mut seq_of = HashMap::new();
+    for task in tasks {
+        let (n, result) = task.await.expect("task");
+        if n >= per_chat * 2 {
+            assert!(
+                matches!(result, Err(StoreError::NotFound(_))),
+                "refused {n}"
+            );
+        } else {
+            let inserted = result.expect("stored");
+            assert!(inserted.created);
+            seq_of.insert(n, inserted.message.seq);
+        }
+    }
+    // Retries keep their number and take no new one.
+    for n in [0, 1, 7] {
+        let chatid = if n % 2 == 0 { &first } else { &second };
+        let again = store
+            .insert_message(&text(chatid, "alice", &format!("c{n}"), "hi"))
+            .await
+            .expect("retry");
+        assert!(!again.created);
+        assert_eq!(again.message.seq, seq_of[&n]);
+    }
+    let expected: Vec<i64> = (1..=i64::from(per_chat)).collect();
+    for chatid in [&first, &second] {
+        assert_eq!(all_seqs(&*store, chatid).await, expected, "chat {chatid}");
+    }
+    // The next message continues the count; history and get_message agree.
+    let next = send(&*store, &first, "bob", 999).await;
+    assert_eq!(next.seq, 61);
+    let fetched = store
+        .get_message(&next.messageid)
+        .await
+        .expect("get")
+        .expect("found");
+    assert_eq!(fetched.seq, 61);
+    let history = store.history(&first, None, 1).await.expect("history");
+    assert_eq!(history.messages[0].message.seq, 61);
+
+    // chat_heads: the caller's chats with their newest seq, nobody else's.
+    let mut heads = store.chat_heads("alice").await.expect("heads");
+    heads.sort_by_key(|head| head.last_seq);
+    assert_eq!(
+        heads.iter().map(|h| h.last_seq).collect::<Vec<_>>(),
+        vec![60, 61]
+    );
+    assert!(store.chat_heads("mallory").await.expect("heads").is_empty());
+    let lonely = group(&*store, "carol", &[]).await;
+    let carol = store.chat_heads("carol").await.expect("heads");
+    assert_eq!(
+        carol,
+        vec![ChatHead {
+            chatid: lonely,
+            last_seq: 0
+        }]
+    );
+
+    // A page from inside the chat, and past its end.
+    let page = store.messages_after(&first, 58, 2).await.expect("page");
+    assert_eq!(
+        page.messages.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        vec![59, 60]
+    );
+    assert!(page.has_more);
+    let end = store.messages_after(&first, 61, 100).await.expect("page");
+    assert!(end.messages.is_empty() && !end.has_more);
+}
+
+async fn deliveries_by_sync_report_first_time_only(store: Arc<dyn Store>) {
+    let chatid = group(&*store, "alice", &["bob"]).await;
+    let a = send(&*store, &chatid, "alice", 1).await;
+    let b = send(&*store, &chatid, "alice", 2).await;
+    assert!(
+        store
+            .mark_delivered(&a.messageid, "bob", at(5))
+            .await
+            .expect("live")
+    );
+    let ids = vec![
+        a.messageid.clone(),
+        b.messageid.clone(),
+        b.messageid.clone(),
+    ];
+    let first = store
+        .mark_delivered_many(&ids, "bob", at(6))
+        .await
+        .expect("many");
+    assert_eq!(first, vec![b.messageid.clone()], "only b was new");
+    assert!(
+        store
+            .mark_delivered_many(&ids, "bob", at(7))
+            .await
+            .expect("again")
+            .is_empty()
+    );
+    // Recorded in a batch (live deliveries): a repeat, an already delivered
+    // pair and a deleted message are fine; later reports see them delivered.
+    let c = send(&*store, &chatid, "alice", 3).await;
+    store
+        .record_deliveries(&[
+            (c.messageid.clone(), "bob".to_owned(), at(9)),
+            (c.messageid.clone(), "bob".to_owned(), at(9)),
+            (a.messageid.clone(), "bob".to_owned(), at(9)),
+            ("no-such-message".to_owned(), "bob".to_owned(), at(9)),
+        ])
+        .await
+        .expect("record");
+    assert!(
+        store
+            .mark_delivered_many(std::slice::from_ref(&c.messageid), "bob", at(10))
+            .await
+            .expect("after record")
+            .is_empty()
+    );
+    assert!(matches!(
+        store
+            .mark_delivered_many(&["no-such-message".to_owned()], "bob", at(8))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+/// Two stores on one database stand for two nodes: each has its own
+/// message writer; both write one chat at once.
+async fn two_writers_number_one_chat(url: &str) {
+    let one = connect(url).await.expect("first node");
+    one.migrate().await.expect("migrate");
+    let two = connect(url).await.expect("second node");
+    let chatid = group(&*one, "alice", &["bob"]).await;
+    let tasks: Vec<_> = (0..80)
+        .map(|n| {
+            let store = if n % 2 == 0 { one.clone() } else { two.clone() };
+            let message = text(
+                &chatid,
+                if n % 2 == 0 { "alice" } else { "bob" },
+                &format!("c{n}"),
+                "hi",
+            );
+            tokio::spawn(async move { store.insert_message(&message).await })
+        })
+        .collect();
+    let mut seqs = Vec::new();
+    for task in tasks {
+        seqs.push(task.await.expect("task").expect("stored").message.seq);
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=80).collect::<Vec<i64>>(), "every number once");
+    assert_eq!(
+        all_seqs(&*two, &chatid).await,
+        (1..=80).collect::<Vec<i64>>()
+    );
+    one.close().await;
+    two.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_two_writers_number_one_chat() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    two_writers_number_one_chat(&sqlite_url(&dir.path().join("two.db"))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_two_writers_number_one_chat() {
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
+    let url = database.url.clone();
+    let outcome = tokio::spawn(async move { two_writers_number_one_chat(&url).await }).await;
+    database.drop().await;
+    if let Err(error) = outcome {
+        std::panic::resume_unwind(error.into_panic());
+    }
+}
+
+/// The migrations before 0003, from a copy of their files (the same bytes,
+/// so the store's own migrator accepts them as applied).
+fn migrations_before_seq(backend: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
+    for name in ["0001_initial.sql", "0002_calls.sql"] {
+        std::fs::copy(source.join(name), dir.path().join(name)).expect("copy migration");
+    }
+    dir
+}
+
+/// Rows written before 0003 (raw SQL, as the previous version stored them),
+/// numbered by 0003: per chat, by time, then insertion order.
+const OLD_ROWS: &str = "
+    INSERT INTO chats (chatid, chat_type, chat_name, created_by, created_at) VALUES
+        ('a', 'group', 'A', 'alice', 0), ('b', 'group', 'B', 'alice', 0), ('empty', 'group', 'E', 'alice', 0);
+    INSERT INTO messages (messageid, chatid, senderid, client_message_id, message_type, content, created_at) VALUES
+        ('a-late', 'a', 'alice', '1', 'text', '', 300),
+        ('b-1', 'b', 'alice', '2', 'text', '', 100),
+        ('a-early', 'a', 'alice', '3', 'text', '', 100),
+        ('a-same-time-first', 'a', 'alice', '4', 'text', '', 200),
+        ('a-same-time-second', 'a', 'alice', '5', 'text', '', 200);
+";
+
+async fn assert_old_rows_numbered(store: &dyn Store) {
+    let names = |page: SeqPage| {
+        page.messages
+            .into_iter()
+            .map(|m| (m.seq, m.messageid))
+            .collect::<Vec<_>>()
+    };
+    let a = store.messages_after("a", 0, 10).await.expect("a");
+    assert_eq!(
+        names(a),
+        vec![
+            (1, "a-early".to_owned()),
+            (2, "a-same-time-first".to_owned()),
+            (3, "a-same-time-second".to_owned()),
+            (4, "a-late".to_owned()),
+        ]
+    );
+    assert_eq!(
+        names(store.messages_after("b", 0, 10).await.expect("b")),
+        vec![(1, "b-1".to_owned())]
+    );
+    // The counters continue from there.
+    let next = store
+        .insert_message(&text("a", "bob", "new", "after the migration"))
+        .await
+        .expect("insert");
+    assert_eq!(next.message.seq, 5);
+    let empty = store
+        .insert_message(&text("empty", "bob", "first", "first"))
+        .await
+        .expect("insert");
+    assert_eq!(empty.message.seq, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_migration_numbers_existing_messages() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let url = sqlite_url(&dir.path().join("old.db"));
+    {
+        let options = sqlx::sqlite::SqliteConnectOptions::from_str(&url)
+            .expect("url")
+            .create_if_missing(true);
+        let pool = sqlx::SqlitePool::connect_with(options).await.expect("pool");
+        let old = migrations_before_seq("sqlite");
+        sqlx::migrate::Migrator::new(old.path())
+            .await
+            .expect("migrator")
+            .run(&pool)
+            .await
+            .expect("old migrations");
+        sqlx::raw_sql(OLD_ROWS)
+            .execute(&pool)
+            .await
+            .expect("old rows");
+        pool.close().await;
+    }
+    let store = connect(&url).await.expect("open");
+    store.migrate().await.expect("migrate to seq");
+    assert_old_rows_numbered(&*store).await;
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_migration_numbers_existing_messages() {
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
+    let url = database.url.clone();
+    let outcome = tokio::spawn(async move {
+        let pool = sqlx::PgPool::connect(&url).await.expect("pool");
+        let old = migrations_before_seq("postgres");
+        sqlx::migrate::Migrator::new(old.path())
+            .await
+            .expect("migrator")
+            .run(&pool)
+            .await
+            .expect("old migrations");
+        sqlx::raw_sql(OLD_ROWS)
+            .execute(&pool)
+            .await
+            .expect("old rows");
+        pool.close().await;
+        let store = connect(&url).await.expect("open");
+        store.migrate().await.expect("migrate to seq");
+        assert_old_rows_numbered(&*store).await;
+        store.close().await;
+    })
+    .await;
+    database.drop().await;
+    if let Err(error) = outcome {
+        std::panic::resume_unwind(error.into_panic());
+    }
+}
+
+// --- query plans of `sync` (copied into ARCHITECTURE.md) ---
+
+/// `sql` with `$1`, `$2`, `$3` replaced by literals (EXPLAIN takes no binds).
+fn with_literals(sql: &str, values: &[&str]) -> String {
+    let mut sql = sql.to_owned();
+    for (i, value) in values.iter().enumerate().rev() {
+        sql = sql.replace(&format!("${}", i + 1), value);
+    }
+    sql
+}
+
+/// Enough rows that the planner has a real choice: 20,000 chats of 3
+/// messages, each user in 100 of them. Recursive CTEs, not
+/// `generate_series`, which the bundled SQLite lacks.
+const PLAN_ROWS: &str = "
+    WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
+    INSERT INTO chats (chatid, chat_type, chat_name, created_by, created_at, last_seq)
+        SELECT 'c' || i, 'group', 'chat', 'owner', 0, 3 FROM n;
+    WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
+    INSERT INTO chat_participants (chatid, profileid, role, joined_at)
+        SELECT 'c' || i, 'p' || (i % 200), 'member', 0 FROM n;
+    WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 59999)
+    INSERT INTO messages (messageid, chatid, senderid, client_message_id, message_type, content, created_at, chat_seq)
+        SELECT 'm' || i, 'c' || (i % 20000 + 1), 'owner', 'k' || i, 'text', '', i, i / 20000 + 1 FROM n;
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_sync_queries_use_indexes() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let url = sqlite_url(&dir.path().join("plans.db"));
+    let store = connect(&url).await.expect("open");
+    store.migrate().await.expect("migrate");
+    store.close().await;
+    let pool = sqlx::SqlitePool::connect(&url).await.expect("pool");
+    // SQLite has generate_series as a table-valued function.
+    sqlx::raw_sql(PLAN_ROWS).execute(&pool).await.expect("rows");
+    sqlx::raw_sql("ANALYZE")
+        .execute(&pool)
+        .await
+        .expect("analyze");
+    let mut plans = String::new();
+    for sql in [
+        with_literals(CHAT_HEADS, &["'p1'"]),
+        with_literals(MESSAGES_AFTER, &["'c7'", "1", "101"]),
+    ] {
+        let rows: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .fetch_all(&pool)
+                .await
+                .expect("plan");
+        for (_, _, _, detail) in rows {
+            plans.push_str(&detail);
+            plans.push('\n');
+        }
+    }
+    let _ = writeln!(std::io::stderr(), "SQLite plans:\n{plans}");
+    assert!(
+        plans.contains("USING INDEX chat_participants_by_profile")
+            || plans.contains("USING COVERING INDEX chat_participants_by_profile"),
+        "{plans}"
+    );
+    assert!(
+        plans.contains("USING INDEX messages_by_chat_seq"),
+        "{plans}"
+    );
+    assert!(
+        !plans.contains("SCAN m") && !plans.contains("SCAN messages") && !plans.contains("SCAN p "),
+        "no full scan:\n{plans}"
+    );
+    pool.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_sync_queries_use_indexes() {
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
+    let url = database.url.clone();
+    let outcome = tokio::spawn(async move {
+        let store = connect(&url).await.expect("open");
+        store.migrate().await.expect("migrate");
+        store.close().await;
+        let pool = sqlx::PgPool::connect(&url).await.expect("pool");
+        sqlx::raw_sql(PLAN_ROWS).execute(&pool).await.expect("rows");
+        sqlx::raw_sql("ANALYZE")
+            .execute(&pool)
+            .await
+            .expect("analyze");
+        let mut plans = String::new();
+        for sql in [
+            with_literals(CHAT_HEADS, &["'p1'"]),
+            with_literals(MESSAGES_AFTER, &["'c7'", "1", "101"]),
+        ] {
+            let rows: Vec<String> = sqlx::query_scalar(&format!("EXPLAIN {sql}"))
+                .fetch_all(&pool)
+                .await
+                .expect("plan");
+            plans.push_str(&rows.join("\n"));
+            plans.push('\n');
+        }
+        let _ = writeln!(std::io::stderr(), "PostgreSQL plans:\n{plans}");
+        assert!(plans.contains("chat_participants_by_profile"), "{plans}");
+        assert!(plans.contains("messages_by_chat_seq"), "{plans}");
+        assert!(plans.contains("chats_pkey"), "{plans}");
+        assert!(!plans.contains("Seq Scan"), "no full scan:\n{plans}");
+        pool.close().await;
+    })
+    .await;
+    database.drop().await;
+    if let Err(error) = outcome {
+        std::panic::resume_unwind(error.into_panic());
+    }
 }

@@ -44,6 +44,7 @@ const outsider = {
   },
   mark_message_read: { via: 'chat_error', code: 'NOT_PARTICIPANT', payload: (v) => ({ chatid: v.chatid, messageid: v.messageid }) },
   react_to_message: { via: 'chat_error', code: 'NOT_PARTICIPANT', payload: (v) => ({ chatid: v.chatid, messageid: v.messageid, emoji: '💥' }) },
+  sync: { via: 'ack', code: 'NOT_PARTICIPANT', payload: (v) => ({ positions: [{ chatid: v.chatid, seq: 0 }] }) },
   initiate_call: { via: 'ack', code: 'NO_SHARED_CHAT', payload: (v) => ({ targetId: v.alice, callType: 'video' }) },
   answer_call: { via: 'error', code: 'NOT_CALL_PARTY', payload: (v) => ({ callId: v.callId, acceptsVideo: true }) },
   reject_call: { via: 'error', code: 'NOT_CALL_PARTY', payload: (v) => ({ callId: v.callId }) },

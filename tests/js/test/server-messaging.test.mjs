@@ -94,8 +94,9 @@ for (const db of await databases()) {
         assert.ok(ack.serverMessageId.length > 0);
         const stamped = assertIso(ack.timestamp, 'ack.timestamp');
         assert.ok(stamped >= before - 2_000 && stamped <= Date.now() + 2_000, 'the ack timestamp is the server clock at send');
+        assert.ok(Number.isInteger(ack.seq) && ack.seq >= 1, `ack.seq is the message's number in the chat: ${ack.seq}`);
         for (const key of Object.keys(ack)) {
-          assert.ok(['success', 'clientMessageId', 'serverMessageId', 'timestamp'].includes(key), `unexpected ack field ${key}`);
+          assert.ok(['success', 'clientMessageId', 'serverMessageId', 'seq', 'timestamp'].includes(key), `unexpected ack field ${key}`);
         }
 
         for (const socket of [b1, b2, c1, a2]) {
@@ -105,6 +106,7 @@ for (const db of await databases()) {
           assert.deepEqual(event.message, {
             messageid: ack.serverMessageId,
             chatid,
+            seq: ack.seq,
             senderid: alice.profileid,
             clientMessageId,
             messageType: 'text',
@@ -132,6 +134,7 @@ for (const db of await databases()) {
             clientMessageId,
             serverMessageId: ack.serverMessageId,
             chatid,
+            seq: ack.seq,
             timestamp: sent.timestamp,
             status: 'sent',
             deliveredTo: [bob.profileid, carol.profileid].sort(),

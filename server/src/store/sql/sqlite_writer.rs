@@ -10,12 +10,13 @@
 //! per batch. Both crates link the same `libsqlite3-sys`, so there is one
 //! copy of SQLite in the process and its file locks see each other.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use rusqlite::{TransactionBehavior, params};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use sqlx::types::Json;
 use tokio::sync::{Mutex, mpsc};
 
@@ -177,17 +178,43 @@ fn finish_checkpoint(conn: &rusqlite::Connection) {
 /// refuses one message (its chat or its replied-to message is gone) undoes
 /// only that statement and answers only that caller; `Err` means the
 /// transaction as a whole failed and nothing of it was committed.
+///
+/// Numbering (`seq`): each chat's counter is read once per batch, every
+/// message stored takes the next number, and the counters are written back
+/// before the commit. The transaction holds SQLite's write lock from its
+/// first statement, so no other writer can take a number in between; a
+/// retry or a refused message takes none.
 fn insert_batch(
     conn: &mut rusqlite::Connection,
     batch: &[InsertJob],
 ) -> rusqlite::Result<Vec<InsertOutcome>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut outcomes = Vec::with_capacity(batch.len());
+    let mut counters: HashMap<&str, (i64, bool)> = HashMap::new();
     {
         let mut insert = tx.prepare_cached(INSERT_MESSAGE_UNRETURNED)?;
         let mut existing = tx.prepare_cached(SELECT_MESSAGE_BY_CLIENT_ID)?;
+        let mut last_seq = tx.prepare_cached("SELECT last_seq FROM chats WHERE chatid = ?1")?;
         for job in batch {
             let message = &job.message;
+            if !counters.contains_key(message.chatid.as_str()) {
+                let last = last_seq
+                    .query_row(params![message.chatid], |row| row.get::<_, i64>(0))
+                    .optional()?;
+                match last {
+                    Some(last) => {
+                        counters.insert(message.chatid.as_str(), (last, false));
+                    }
+                    None => {
+                        outcomes.push(Err(StoreError::NotFound("chat")));
+                        continue;
+                    }
+                }
+            }
+            let counter = counters
+                .get_mut(message.chatid.as_str())
+                .expect("read just above");
+            let chat_seq = counter.0 + 1;
             let attachments = serde_json::to_string(&message.attachments)
                 .map_err(|error| rusqlite::Error::ToSqlConversionFailure(Box::new(error)))?;
             let mentions = serde_json::to_string(&message.mentions)
@@ -203,6 +230,7 @@ fn insert_batch(
                 message.reply_to,
                 mentions,
                 millis(message.created_at),
+                chat_seq,
             ]);
             let outcome = match inserted {
                 Ok(0) => Ok((
@@ -213,13 +241,23 @@ fn insert_batch(
                     )?,
                     false,
                 )),
-                Ok(_) => Ok((inserted_row(job, tx.last_insert_rowid()), true)),
+                Ok(_) => {
+                    *counter = (chat_seq, true);
+                    Ok((inserted_row(job, tx.last_insert_rowid(), chat_seq), true))
+                }
                 Err(error) if is_constraint(&error) => {
                     Err(StoreError::NotFound("chat or replied-to message"))
                 }
                 Err(error) => return Err(error),
             };
             outcomes.push(outcome);
+        }
+        let mut store_counter =
+            tx.prepare_cached("UPDATE chats SET last_seq = ?1 WHERE chatid = ?2")?;
+        for (chatid, (last, changed)) in &counters {
+            if *changed {
+                store_counter.execute(params![last, chatid])?;
+            }
         }
     }
     tx.commit()?;
@@ -228,10 +266,11 @@ fn insert_batch(
 
 /// The row [`INSERT_MESSAGE_UNRETURNED`] stored for `job`: `seq` is the
 /// row id, every other column is what was bound.
-fn inserted_row(job: &InsertJob, seq: i64) -> MessageRow {
+fn inserted_row(job: &InsertJob, seq: i64, chat_seq: i64) -> MessageRow {
     let message = &job.message;
     MessageRow {
         seq,
+        chat_seq,
         messageid: job.messageid.clone(),
         chatid: message.chatid.clone(),
         senderid: message.senderid.clone(),
@@ -249,16 +288,17 @@ fn inserted_row(job: &InsertJob, seq: i64) -> MessageRow {
 fn message_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<MessageRow> {
     Ok(MessageRow {
         seq: row.get(0)?,
-        messageid: row.get(1)?,
-        chatid: row.get(2)?,
-        senderid: row.get(3)?,
-        client_message_id: row.get(4)?,
-        message_type: row.get(5)?,
-        content: row.get(6)?,
-        attachments: Json(json_column(row, 7)?),
-        reply_to: row.get(8)?,
-        mentions: Json(json_column(row, 9)?),
-        created_at: row.get(10)?,
+        chat_seq: row.get(1)?,
+        messageid: row.get(2)?,
+        chatid: row.get(3)?,
+        senderid: row.get(4)?,
+        client_message_id: row.get(5)?,
+        message_type: row.get(6)?,
+        content: row.get(7)?,
+        attachments: Json(json_column(row, 8)?),
+        reply_to: row.get(9)?,
+        mentions: Json(json_column(row, 10)?),
+        created_at: row.get(11)?,
     })
 }
 
