@@ -37,7 +37,7 @@ else
   SCRATCH=$(mktemp -d); URL="sqlite://$SCRATCH/ab.db"
 fi
 "$BIN" serve --bind "127.0.0.1:$PORT" --database-url "$URL" --jwt-secret "$SECRET" \
-  --max-connections-per-minute 0 >"$OUT/$LABEL.server.log" 2>&1 &
+  --max-connections-per-minute 0 --max-connections-per-address 0 >"$OUT/$LABEL.server.log" 2>&1 &
 PID=$!
 BEFORE=$(postgres_ticks)
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.2; done
