@@ -1117,6 +1117,34 @@ fn cases() -> Vec<Case> {
             &[(Deprecated, "GET /a")],
         ),
         case(
+            "rest: a text response's media type changed",
+            one_route(
+                route(
+                    "get",
+                    "/metrics",
+                    json!({ "responses": [{ "status": 200, "description": "ok", "text": "text/plain; version=0.0.4" }] }),
+                ),
+                json!({}),
+                json!({}),
+            ),
+            one_route(
+                route(
+                    "get",
+                    "/metrics",
+                    json!({ "responses": [{ "status": 200, "description": "ok", "text": "application/openmetrics-text" }] }),
+                ),
+                json!({}),
+                json!({}),
+            ),
+            &[(Breaking, "GET /metrics.responses.200")],
+        ),
+        case(
+            "rest: the error body loses a required field",
+            rest_api(json!([]), json!([]), json!({ "E": ab(&["a", "b"]) })),
+            rest_api(json!([]), json!([]), json!({ "E": a(&["a"]) })),
+            &[(Breaking, "rest.errorBody.b")],
+        ),
+        case(
             "rest: summary and operationId are documentation",
             one_route(route("get", "/a", json!({})), json!({}), json!({})),
             one_route(
