@@ -70,6 +70,60 @@ fn event(name: &str, direction: &str) -> Value {
     json!({ "name": name, "direction": direction, "domain": "chat", "summary": "s", "payload": "a.json#/$defs/P" })
 }
 
+/// A contract without events whose `rest.json` lists `routes` and API-wide
+/// `errors`; refs name `defs`.
+fn rest_api(routes: Value, errors: Value, defs: Value) -> Snapshot {
+    contract(json!([]), defs, json!({})).with_rest(Some(json!({
+        "title": "r",
+        "description": "d",
+        "authentication": "a",
+        "errorBody": "rest.json#/$defs/E",
+        "errors": errors,
+        "routes": routes,
+    })))
+}
+
+/// A route answering 200 with `Out`, changed by the keys of `extra`.
+fn route(method: &str, path: &str, extra: Value) -> Value {
+    let mut route = json!({
+        "operationId": "op",
+        "method": method,
+        "path": path,
+        "tag": "t",
+        "summary": "s",
+        "authenticated": true,
+        "responses": [{ "status": 200, "description": "ok", "body": "rest.json#/$defs/Out" }],
+    });
+    for (key, value) in extra.as_object().cloned().unwrap_or_default() {
+        route[key] = value;
+    }
+    route
+}
+
+/// `rest_api` with one route and the definitions `E`, `In`, `Out`, `Q`,
+/// `Id` where `Out` and `Q` may be replaced.
+fn one_route(route: Value, out: Value, query: Value) -> Snapshot {
+    let s = json!({ "type": "string" });
+    rest_api(
+        json!([route]),
+        json!([]),
+        json!({
+            "E": { "type": "object" },
+            "In": object(json!({ "a": s }), &["a"]),
+            "In2": object(json!({ "a": s, "b": s }), &["a", "b"]),
+            "In3": object(json!({ "a": s, "b": s }), &["a"]),
+            "Out": out,
+            "Q": query,
+            "Id": { "type": "string", "maxLength": 64 },
+            "ShortId": { "type": "string", "maxLength": 32 },
+        }),
+    )
+}
+
+fn error(status: u16, codes: &[&str]) -> Value {
+    json!({ "status": status, "codes": codes, "description": "e" })
+}
+
 struct Case {
     name: &'static str,
     old: Snapshot,
@@ -710,6 +764,400 @@ fn cases() -> Vec<Case> {
                 (NeedsDefaultBranch, "out.payload.k"),
             ],
         ),
+        // ----- REST routes -----
+        case(
+            "rest: an old contract without REST routes gets them all as additions",
+            contract(json!([]), json!({}), json!({})),
+            rest_api(
+                json!([
+                    route("get", "/a", json!({})),
+                    route("post", "/b", json!({}))
+                ]),
+                json!([error(500, &["INTERNAL_ERROR"])]),
+                json!({ "E": { "type": "object" }, "Out": { "type": "object" } }),
+            ),
+            &[(Compatible, "GET /a"), (Compatible, "POST /b")],
+        ),
+        case(
+            "rest: route removed",
+            one_route(route("get", "/a", json!({})), json!({}), json!({})),
+            rest_api(json!([]), json!([]), json!({})),
+            &[(Breaking, "GET /a")],
+        ),
+        case(
+            "rest: route added",
+            one_route(route("get", "/a", json!({})), json!({}), json!({})),
+            {
+                let mut new = one_route(route("get", "/a", json!({})), json!({}), json!({}));
+                new.rest.as_mut().unwrap()["routes"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push(route("get", "/b", json!({ "operationId": "other" })));
+                new
+            },
+            &[(Compatible, "GET /b")],
+        ),
+        case(
+            "rest: method changed",
+            one_route(route("get", "/a", json!({})), json!({}), json!({})),
+            one_route(route("post", "/a", json!({})), json!({}), json!({})),
+            &[(Breaking, "GET /a"), (Compatible, "POST /a")],
+        ),
+        case(
+            "rest: path changed",
+            one_route(route("get", "/a", json!({})), json!({}), json!({})),
+            one_route(route("get", "/b", json!({})), json!({}), json!({})),
+            &[(Breaking, "GET /a"), (Compatible, "GET /b")],
+        ),
+        case(
+            "rest: path parameter renamed (the URL is the same)",
+            one_route(
+                route(
+                    "get",
+                    "/a/{id}",
+                    json!({ "pathParams": [{ "name": "id", "schema": "common.json#/$defs/Id", "description": "d", "invalid": error(404, &["NOT_FOUND"]) }] }),
+                ),
+                json!({}),
+                json!({}),
+            ),
+            one_route(
+                route(
+                    "get",
+                    "/a/{chatid}",
+                    json!({ "pathParams": [{ "name": "chatid", "schema": "common.json#/$defs/Id", "description": "d", "invalid": error(404, &["NOT_FOUND"]) }] }),
+                ),
+                json!({}),
+                json!({}),
+            ),
+            &[(Cosmetic, "GET /a/{id}.path.chatid")],
+        ),
+        case(
+            "rest: path parameter schema tighter",
+            one_route(
+                route(
+                    "get",
+                    "/a/{id}",
+                    json!({ "pathParams": [{ "name": "id", "schema": "common.json#/$defs/Id", "description": "d", "invalid": error(404, &["NOT_FOUND"]) }] }),
+                ),
+                json!({}),
+                json!({}),
+            ),
+            one_route(
+                route(
+                    "get",
+                    "/a/{id}",
+                    json!({ "pathParams": [{ "name": "id", "schema": "common.json#/$defs/ShortId", "description": "d", "invalid": error(404, &["NOT_FOUND"]) }] }),
+                ),
+                json!({}),
+                json!({}),
+            ),
+            &[(Breaking, "GET /a/{id}.path.id")],
+        ),
+        case(
+            "rest: request body gains a required field",
+            one_route(
+                route("post", "/a", json!({ "body": "rest.json#/$defs/In" })),
+                json!({}),
+                json!({}),
+            ),
+            one_route(
+                route("post", "/a", json!({ "body": "rest.json#/$defs/In2" })),
+                json!({}),
+                json!({}),
+            ),
+            &[(Breaking, "POST /a.body.b")],
+        ),
+        case(
+            "rest: request body gains an optional field",
+            one_route(
+                route("post", "/a", json!({ "body": "rest.json#/$defs/In" })),
+                json!({}),
+                json!({}),
+            ),
+            one_route(
+                route("post", "/a", json!({ "body": "rest.json#/$defs/In3" })),
+                json!({}),
+                json!({}),
+            ),
+            &[(Compatible, "POST /a.body.b")],
+        ),
+        case(
+            "rest: a request body is now expected",
+            one_route(route("post", "/a", json!({})), json!({}), json!({})),
+            one_route(
+                route("post", "/a", json!({ "body": "rest.json#/$defs/In" })),
+                json!({}),
+                json!({}),
+            ),
+            &[(Breaking, "POST /a.body")],
+        ),
+        case(
+            "rest: a query string on a route that had none",
+            one_route(route("get", "/a", json!({})), json!({}), json!({})),
+            one_route(
+                route("get", "/a", json!({ "query": "rest.json#/$defs/Q" })),
+                json!({}),
+                json!({ "type": "object", "description": "q", "additionalProperties": false, "properties": { "limit": { "type": "integer", "maximum": 100 } } }),
+            ),
+            &[(Compatible, "GET /a.query.limit")],
+        ),
+        case(
+            "rest: query parameter removed",
+            one_route(
+                route("get", "/a", json!({ "query": "rest.json#/$defs/Q" })),
+                json!({}),
+                json!({ "type": "object", "additionalProperties": false, "properties": { "limit": { "type": "integer" } } }),
+            ),
+            one_route(route("get", "/a", json!({})), json!({}), json!({})),
+            &[(Breaking, "GET /a.query.limit")],
+        ),
+        case(
+            "rest: query bound tighter",
+            one_route(
+                route("get", "/a", json!({ "query": "rest.json#/$defs/Q" })),
+                json!({}),
+                json!({ "type": "object", "additionalProperties": false, "properties": { "limit": { "type": "integer", "maximum": 100 } } }),
+            ),
+            one_route(
+                route("get", "/a", json!({ "query": "rest.json#/$defs/Q" })),
+                json!({}),
+                json!({ "type": "object", "additionalProperties": false, "properties": { "limit": { "type": "integer", "maximum": 50 } } }),
+            ),
+            &[(Breaking, "GET /a.query.limit")],
+        ),
+        case(
+            "rest: response loses a required field",
+            one_route(route("get", "/a", json!({})), ab(&["a", "b"]), json!({})),
+            one_route(route("get", "/a", json!({})), a(&["a"]), json!({})),
+            &[(Breaking, "GET /a.responses.200.body.b")],
+        ),
+        case(
+            "rest: response gains a field",
+            one_route(route("get", "/a", json!({})), a(&["a"]), json!({})),
+            one_route(route("get", "/a", json!({})), ab(&["a", "b"]), json!({})),
+            &[(Compatible, "GET /a.responses.200.body.b")],
+        ),
+        case(
+            "rest: response enum gains a value",
+            one_route(route("get", "/a", json!({})), kind(json!(["x"])), json!({})),
+            one_route(
+                route("get", "/a", json!({})),
+                kind(json!(["x", "y"])),
+                json!({}),
+            ),
+            &[(NeedsDefaultBranch, "GET /a.responses.200.body.kind")],
+        ),
+        case(
+            "rest: response bound looser",
+            one_route(
+                route("get", "/a", json!({})),
+                text(json!({"maxLength": 100})),
+                json!({}),
+            ),
+            one_route(
+                route("get", "/a", json!({})),
+                text(json!({"maxLength": 200})),
+                json!({}),
+            ),
+            &[(Breaking, "GET /a.responses.200.body.text")],
+        ),
+        case(
+            "rest: success status removed",
+            one_route(
+                route(
+                    "post",
+                    "/a",
+                    json!({ "responses": [{ "status": 201, "description": "new", "body": "rest.json#/$defs/Out" }, { "status": 200, "description": "ok", "body": "rest.json#/$defs/Out" }] }),
+                ),
+                json!({}),
+                json!({}),
+            ),
+            one_route(route("post", "/a", json!({})), json!({}), json!({})),
+            &[(Breaking, "POST /a.responses.201")],
+        ),
+        case(
+            "rest: success status changed",
+            one_route(route("post", "/a", json!({})), json!({}), json!({})),
+            one_route(
+                route(
+                    "post",
+                    "/a",
+                    json!({ "responses": [{ "status": 201, "description": "ok", "body": "rest.json#/$defs/Out" }] }),
+                ),
+                json!({}),
+                json!({}),
+            ),
+            &[
+                (Breaking, "POST /a.responses.200"),
+                (Breaking, "POST /a.responses.201"),
+            ],
+        ),
+        case(
+            "rest: new error code on a route",
+            one_route(
+                route(
+                    "get",
+                    "/a",
+                    json!({ "errors": [error(403, &["FORBIDDEN"])] }),
+                ),
+                json!({}),
+                json!({}),
+            ),
+            one_route(
+                route(
+                    "get",
+                    "/a",
+                    json!({ "errors": [error(403, &["FORBIDDEN", "NOT_PARTICIPANT"])] }),
+                ),
+                json!({}),
+                json!({}),
+            ),
+            &[(NeedsDefaultBranch, "GET /a.errors.403")],
+        ),
+        case(
+            "rest: error code answered with another status",
+            one_route(
+                route(
+                    "get",
+                    "/a",
+                    json!({ "errors": [error(403, &["FORBIDDEN"])] }),
+                ),
+                json!({}),
+                json!({}),
+            ),
+            one_route(
+                route(
+                    "get",
+                    "/a",
+                    json!({ "errors": [error(404, &["FORBIDDEN"])] }),
+                ),
+                json!({}),
+                json!({}),
+            ),
+            &[(Breaking, "GET /a.errors.404")],
+        ),
+        case(
+            "rest: error code no longer answered",
+            one_route(
+                route(
+                    "get",
+                    "/a",
+                    json!({ "errors": [error(403, &["FORBIDDEN"])] }),
+                ),
+                json!({}),
+                json!({}),
+            ),
+            one_route(route("get", "/a", json!({})), json!({}), json!({})),
+            &[(Compatible, "GET /a.errors.403")],
+        ),
+        case(
+            "rest: an invalid path parameter's new error code",
+            one_route(
+                route(
+                    "get",
+                    "/a/{id}",
+                    json!({ "pathParams": [{ "name": "id", "schema": "common.json#/$defs/Id", "description": "d", "invalid": error(404, &["NOT_FOUND"]) }] }),
+                ),
+                json!({}),
+                json!({}),
+            ),
+            one_route(
+                route(
+                    "get",
+                    "/a/{id}",
+                    json!({ "pathParams": [{ "name": "id", "schema": "common.json#/$defs/Id", "description": "d", "invalid": error(404, &["CHAT_NOT_FOUND"]) }] }),
+                ),
+                json!({}),
+                json!({}),
+            ),
+            &[
+                (NeedsDefaultBranch, "GET /a/{id}.errors.404"),
+                (Compatible, "GET /a/{id}.errors.404"),
+            ],
+        ),
+        case(
+            "rest: new API-wide error code",
+            rest_api(
+                json!([]),
+                json!([error(500, &["INTERNAL_ERROR"])]),
+                json!({}),
+            ),
+            rest_api(
+                json!([]),
+                json!([
+                    error(500, &["INTERNAL_ERROR"]),
+                    error(503, &["UNAVAILABLE"])
+                ]),
+                json!({}),
+            ),
+            &[(NeedsDefaultBranch, "rest.errors.503")],
+        ),
+        case(
+            "rest: route now needs the access token",
+            one_route(
+                route("get", "/a", json!({ "authenticated": false })),
+                json!({}),
+                json!({}),
+            ),
+            one_route(route("get", "/a", json!({})), json!({}), json!({})),
+            &[(Breaking, "GET /a")],
+        ),
+        case(
+            "rest: route deprecated",
+            one_route(route("get", "/a", json!({})), json!({}), json!({})),
+            one_route(
+                route(
+                    "get",
+                    "/a",
+                    json!({ "deprecated": { "replacedBy": "GET /b" } }),
+                ),
+                json!({}),
+                json!({}),
+            ),
+            &[(Deprecated, "GET /a")],
+        ),
+        case(
+            "rest: a text response's media type changed",
+            one_route(
+                route(
+                    "get",
+                    "/metrics",
+                    json!({ "responses": [{ "status": 200, "description": "ok", "text": "text/plain; version=0.0.4" }] }),
+                ),
+                json!({}),
+                json!({}),
+            ),
+            one_route(
+                route(
+                    "get",
+                    "/metrics",
+                    json!({ "responses": [{ "status": 200, "description": "ok", "text": "application/openmetrics-text" }] }),
+                ),
+                json!({}),
+                json!({}),
+            ),
+            &[(Breaking, "GET /metrics.responses.200")],
+        ),
+        case(
+            "rest: the error body loses a required field",
+            rest_api(json!([]), json!([]), json!({ "E": ab(&["a", "b"]) })),
+            rest_api(json!([]), json!([]), json!({ "E": a(&["a"]) })),
+            &[(Breaking, "rest.errorBody.b")],
+        ),
+        case(
+            "rest: summary and operationId are documentation",
+            one_route(route("get", "/a", json!({})), json!({}), json!({})),
+            one_route(
+                route(
+                    "get",
+                    "/a",
+                    json!({ "summary": "t", "operationId": "renamed" }),
+                ),
+                json!({}),
+                json!({}),
+            ),
+            &[(Cosmetic, "GET /a"), (Cosmetic, "GET /a")],
+        ),
         // ----- documentation, unknown sections -----
         case(
             "description only",
@@ -995,4 +1443,62 @@ fn the_changelog_is_up_to_date_and_lists_the_working_changes() {
             "the working contract's changes are listed under {heading}"
         );
     }
+}
+
+/// REST changes are reported under their route, in the text report and in
+/// the JSON one, and survive a snapshot's round trip through its file format.
+#[test]
+fn rest_changes_are_reported_under_their_route() {
+    let old = one_route(
+        route("get", "/api/chats", json!({})),
+        object(json!({ "a": { "type": "string" } }), &["a"]),
+        json!({}),
+    );
+    let new = one_route(
+        route("get", "/api/chats", json!({})),
+        json!({ "type": "object", "properties": {} }),
+        json!({}),
+    );
+    let reread = Snapshot::from_json(new.to_json()).unwrap();
+    assert_eq!(reread, new, "the snapshot file keeps the REST routes");
+    let r = report(&old, &new, "1.0.0", "2.0.0");
+    assert!(r.is_breaking());
+    let text = r.render_text();
+    assert!(
+        text.contains(
+            "`GET /api/chats.responses.200.body.a` (`Out.a`): required field `a` was removed"
+        ),
+        "{text}"
+    );
+    let json = r.to_json();
+    assert_eq!(json["changes"][0]["route"], json!("GET /api/chats"));
+    assert_eq!(json["changes"][0]["flow"], json!("server_to_client"));
+    assert!(json["changes"][0].get("event").is_none());
+}
+
+/// The working contract has REST routes and release 3.0.0 none: every route
+/// is a compatible addition, listed in the changelog under its route.
+#[test]
+fn the_routes_are_new_since_the_release_without_rest() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../contract");
+    let releases = Snapshot::releases(&dir).unwrap();
+    assert!(
+        releases[0].rest.is_none(),
+        "release 3.0.0 has no REST routes"
+    );
+    let working = Snapshot::from_dir(&dir).unwrap();
+    let routes = working.rest.as_ref().expect("contract/rest.json is read")["routes"]
+        .as_array()
+        .unwrap()
+        .len();
+    let changes = diff(&releases[0], &working);
+    let added: Vec<_> = changes.iter().filter(|c| c.route.is_some()).collect();
+    assert_eq!(added.len(), routes, "{added:#?}");
+    assert!(added.iter().all(|c| c.impact == Compatible));
+    assert!(
+        added
+            .iter()
+            .any(|c| c.location == "GET /api/chats" && c.message.contains("new route")),
+        "{added:#?}"
+    );
 }

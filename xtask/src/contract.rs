@@ -213,5 +213,18 @@ fn from_git(root: &Path, revision: &str) -> anyhow::Result<Snapshot> {
                 .with_context(|| format!("{name} at {revision} is not JSON"))?,
         );
     }
-    Ok(Snapshot::from_documents(manifest, documents))
+    // `contract/rest.json` is absent from revisions before the REST routes.
+    let has_rest = !git(&["ls-tree", "--name-only", commit, "contract/rest.json"])?
+        .trim()
+        .is_empty();
+    let rest = if has_rest {
+        let text = git(&["show", &format!("{commit}:contract/rest.json")])?;
+        Some(
+            serde_json::from_str(&text)
+                .with_context(|| format!("contract/rest.json at {revision} is not JSON"))?,
+        )
+    } else {
+        None
+    };
+    Ok(Snapshot::from_documents(manifest, documents).with_rest(rest))
 }

@@ -132,3 +132,59 @@ fn diff_exits_1_only_on_breaking_changes_and_speaks_json() {
     let output = xtask(dir.path(), &["diff", "no-such-contract-or-revision"]);
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));
 }
+
+/// Writes `rest.json`: `GET /api/items` answering `Message`, plus
+/// `POST /api/items` when `with_post`.
+fn write_rest(dir: &Path, with_post: bool) {
+    let mut routes = vec![json!({
+        "operationId": "listItems", "method": "get", "path": "/api/items", "tag": "t", "summary": "s",
+        "authenticated": true,
+        "responses": [{ "status": 200, "description": "ok", "body": "a.json#/$defs/Message" }]
+    })];
+    if with_post {
+        routes.push(json!({
+            "operationId": "createItem", "method": "post", "path": "/api/items", "tag": "t", "summary": "s",
+            "authenticated": true, "body": "a.json#/$defs/Message",
+            "responses": [{ "status": 201, "description": "created", "body": "a.json#/$defs/Message" }]
+        }));
+    }
+    let rest = json!({
+        "title": "fixture", "description": "d", "authentication": "a",
+        "errorBody": "a.json#/$defs/Message", "errors": [], "routes": routes
+    });
+    fs::write(dir.join("rest.json"), rest.to_string()).unwrap();
+}
+
+#[test]
+fn a_removed_rest_route_needs_a_major_bump() {
+    let dir = tempfile::tempdir().unwrap();
+    write_contract(dir.path(), "1.0.0", message(&["text"]));
+    write_rest(dir.path(), true);
+    let output = xtask(dir.path(), &["release"]);
+    assert!(output.status.success(), "{}", text(&output));
+    let release: Value =
+        serde_json::from_str(&fs::read_to_string(dir.path().join("releases/1.0.0.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        release["rest"]["routes"].as_array().map(Vec::len),
+        Some(2),
+        "the release snapshot holds the REST routes"
+    );
+
+    write_contract(dir.path(), "1.1.0", message(&["text"]));
+    write_rest(dir.path(), false);
+    let output = xtask(dir.path(), &["check"]);
+    let said = text(&output);
+    assert!(!output.status.success(), "the check passed:\n{said}");
+    assert!(
+        said.contains("`POST /api/items`: route `POST /api/items` was removed"),
+        "{said}"
+    );
+    assert!(said.contains("2.0.0"), "names the version to set: {said}");
+
+    let output = xtask(dir.path(), &["diff", "1.0.0", "--json"]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["changes"][0]["route"], json!("POST /api/items"));
+    assert_eq!(report["changes"][0]["impact"], json!("breaking"));
+}

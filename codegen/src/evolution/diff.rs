@@ -39,6 +39,14 @@
 //!   changed or regrouped (some gone, some new in one limit) and a
 //!   contract-wide `limits` section appearing: the numbers have most likely
 //!   moved, not changed, so a human compares them.
+//! - **REST routes** (`rest.json`, in `diff/rest.rs`) are reported under their
+//!   `METHOD /path`: removing a route or changing its method or path breaks,
+//!   adding one is compatible; path parameters, query strings and request
+//!   bodies follow the client → server rule, success responses the server →
+//!   client one; a success status removed or added breaks; an error code new
+//!   on a route is [`Impact::NeedsDefaultBranch`], one answered with another
+//!   status breaks. A contract without REST routes (release 3.0.0) compared
+//!   with one that has them gets every route as an addition.
 //! - **Anything else** (a manifest section or a schema keyword this check
 //!   does not know) is [`Impact::Unclassified`] when it changes and a
 //!   compatible addition when it appears: the report lists it for a human.
@@ -52,6 +60,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::Snapshot;
+
+mod rest;
 
 /// What a change does to deployed clients and servers, worst first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -126,6 +136,9 @@ pub struct Change {
     /// The event it is in, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
+    /// The REST route it is in, if any: `GET /api/chats`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
     /// Who writes the value that changed, if it is a value.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flow: Option<Flow>,
@@ -147,6 +160,7 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Change> {
         active: HashSet::new(),
     };
     differ.manifest(&old.manifest, &new.manifest);
+    differ.rest(old.rest.as_ref(), new.rest.as_ref());
     differ.changes
 }
 
@@ -154,6 +168,7 @@ pub fn diff(old: &Snapshot, new: &Snapshot) -> Vec<Change> {
 #[derive(Debug, Clone, Default)]
 struct Loc {
     event: Option<String>,
+    route: Option<String>,
     path: String,
     flow: Option<Flow>,
     definition: Option<String>,
@@ -179,6 +194,7 @@ impl Loc {
         };
         Loc {
             event: self.event.clone(),
+            route: self.route.clone(),
             path: join(&self.path),
             flow: self.flow,
             definition: self.definition.as_deref().map(join),
@@ -281,6 +297,7 @@ impl<'a> Differ<'a> {
             impact,
             location: loc.path.clone(),
             event: loc.event.clone(),
+            route: loc.route.clone(),
             flow: loc.flow,
             definition: loc.definition.clone(),
             message: message.into(),

@@ -1,5 +1,6 @@
-//! Loading contracts as snapshots: from a contract directory (`manifest.json`
-//! plus `schemas/*.json`), from a snapshot file, and the released ones.
+//! Loading contracts as snapshots: from a contract directory (`manifest.json`,
+//! `rest.json` when there is one, plus `schemas/*.json`), from a snapshot
+//! file, and the released ones.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -25,11 +26,16 @@ pub enum SnapshotError {
     Invalid(String),
 }
 
-/// One contract as plain JSON: the manifest and the bundled definitions.
+/// One contract as plain JSON: the manifest, the REST routes and the bundled
+/// definitions.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
     /// `manifest.json` as written.
     pub manifest: Value,
+    /// `rest.json` as written (its refs name definitions in `schemas`), or
+    /// `None` for a contract without REST routes (release 3.0.0 predates
+    /// them): compared with one that has them, every route is new.
+    pub rest: Option<Value>,
     /// `{ "$defs": { Name: schema, … } }`: every definition, refs rewritten to
     /// `#/$defs/Name`, so a ref is a JSON pointer into this document.
     pub schemas: Value,
@@ -40,12 +46,20 @@ impl Snapshot {
     pub fn new(manifest: Value, defs: Map<String, Value>) -> Self {
         Self {
             manifest,
+            rest: None,
             schemas: json!({ "$defs": defs }),
         }
     }
 
-    /// Reads a contract directory: `dir/manifest.json` and `dir/schemas/*.json`
-    /// (files in name order, definitions in file order). Definitions are not
+    /// The same contract with these REST routes (`rest.json`'s document).
+    pub fn with_rest(mut self, rest: Option<Value>) -> Self {
+        self.rest = rest;
+        self
+    }
+
+    /// Reads a contract directory: `dir/manifest.json`, `dir/rest.json` if
+    /// present, and `dir/schemas/*.json` (files in name order, definitions in
+    /// file order). Definitions are not
     /// checked beyond being JSON: [`crate::Contract::load`] does that for the
     /// working contract, and an old contract is compared as it was.
     pub fn from_dir(dir: &Path) -> Result<Self, SnapshotError> {
@@ -64,7 +78,13 @@ impl Snapshot {
         for path in files {
             documents.push(read_json(&path)?);
         }
-        Ok(Self::from_documents(manifest, documents))
+        let rest_path = dir.join(crate::rest::REST_FILE);
+        let rest = if rest_path.is_file() {
+            Some(read_json(&rest_path)?)
+        } else {
+            None
+        };
+        Ok(Self::from_documents(manifest, documents).with_rest(rest))
     }
 
     /// Bundles a manifest and its schema documents (each with `$defs`).
@@ -88,7 +108,8 @@ impl Snapshot {
             .map_err(|message| SnapshotError::Invalid(format!("{}: {message}", path.display())))
     }
 
-    /// Parses the snapshot document `{ "manifest": …, "$defs": … }`.
+    /// Parses the snapshot document `{ "manifest": …, "rest": …, "$defs": … }`
+    /// (`rest` is absent from snapshots of contracts without REST routes).
     pub fn from_json(document: Value) -> Result<Self, String> {
         let Value::Object(mut map) = document else {
             return Err("a contract snapshot is a JSON object".into());
@@ -100,15 +121,19 @@ impl Snapshot {
             Some(Value::Object(defs)) => defs,
             _ => return Err("a contract snapshot has its definitions in `$defs`".into()),
         };
-        Ok(Self::new(manifest, defs))
+        let rest = map.remove("rest");
+        Ok(Self::new(manifest, defs).with_rest(rest))
     }
 
     /// The snapshot document, as stored under `contract/releases/`.
     pub fn to_json(&self) -> Value {
-        json!({
-            "manifest": self.manifest,
-            "$defs": self.schemas["$defs"],
-        })
+        let mut document = Map::new();
+        document.insert("manifest".into(), self.manifest.clone());
+        if let Some(rest) = &self.rest {
+            document.insert("rest".into(), rest.clone());
+        }
+        document.insert("$defs".into(), self.schemas["$defs"].clone());
+        Value::Object(document)
     }
 
     /// The manifest's `version`, as written (empty when it has none).
