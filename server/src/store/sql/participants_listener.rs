@@ -227,6 +227,22 @@ mod tests {
         with_two_nodes(async |this, other, mut admin, database| {
             let chatid = new_group(&this).await;
             until_cached(&this, &chatid).await;
+            // `this` caching says only that its own listener is live: the
+            // other node's may still be connecting on a busy machine.
+            eventually("both nodes listen", async || {
+                let listening: i64 = sqlx::query_scalar(
+                    "SELECT count(*) FROM pg_stat_activity \
+                     WHERE application_name = $1 AND datname = $2 \
+                       AND state = 'idle' AND query LIKE 'LISTEN%'",
+                )
+                .bind(APPLICATION_NAME)
+                .bind(&database)
+                .fetch_one(&mut admin)
+                .await
+                .expect("count the listeners");
+                listening == 2
+            })
+            .await;
             let killed: Vec<i32> = sqlx::query_scalar(
                 "WITH listeners AS MATERIALIZED ( \
                      SELECT pid FROM pg_stat_activity \
