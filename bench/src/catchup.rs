@@ -14,6 +14,10 @@ use crate::Common;
 use crate::proto::{self, Conn, Frame};
 use crate::stats::{Latency, Window, round3};
 
+/// Pause between two rounds, outside the timed part: keeps one user's
+/// `sync`s well under the contract's rate limit.
+const ROUND_PAUSE: Duration = Duration::from_millis(250);
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct CatchupOpts {
     /// Chats the reader takes part in, each with its own sender.
@@ -174,6 +178,9 @@ pub async fn catchup(common: &Common, opts: &CatchupOpts) -> anyhow::Result<Valu
             bail!("round {round}: sync returned {received} messages, {missed} were sent");
         }
         conn.close().await;
+        // Every round is the same user, and `sync` is rate-limited per user
+        // (10 a second in the contract): a fast round would be refused.
+        tokio::time::sleep(ROUND_PAUSE).await;
     }
     Ok(json!({
         "scenario": "catchup",
