@@ -50,7 +50,9 @@ test('the generated package.json points at the types', () => {
   // It ships the runtime constants as ESM next to the types.
   assert.equal(pkg.type, 'module');
   assert.deepEqual(pkg.exports['.'], { types: './index.d.ts', default: './index.js' });
-  assert.deepEqual([...pkg.files].sort(), ['index.d.ts', 'index.js']);
+  // `@lockstep/contract/version`: the contract version alone, for a client's handshake.
+  assert.deepEqual(pkg.exports['./version'], { types: './version.d.mts', default: './version.mjs' });
+  assert.deepEqual([...pkg.files].sort(), ['index.d.ts', 'index.js', 'version.d.mts', 'version.mjs']);
 });
 
 test('index.js exports what index.d.ts declares', async () => {
