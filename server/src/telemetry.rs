@@ -226,6 +226,18 @@ fn register_at_zero() {
     for reason in ["http", "socket"] {
         counter!(ORIGIN_REFUSED, "reason" => reason).increment(0);
     }
+    for limit in [
+        crate::transport::RefusedBecause::TooManyConnections,
+        crate::transport::RefusedBecause::TooManyFromAddress,
+    ] {
+        counter!(CONNECTIONS_REFUSED, "limit" => limit.as_str()).increment(0);
+    }
+    counter!(SLOW_CONSUMER_DROPS).increment(0);
+    // The label set grows with the versions clients state; at start, the
+    // clients that state none and those of the server's own contract.
+    for contract in crate::auth::contract_version::labels_at_start() {
+        counter!(CONNECTIONS_BY_CONTRACT, "contract" => contract).increment(0);
+    }
 }
 
 /// The contract's error codes, read from its schema bundle.

@@ -68,6 +68,15 @@ impl ClientContract {
     }
 }
 
+/// The `contract` labels a fresh server reports at zero: clients that state
+/// no version, and clients of the server's own contract.
+pub fn labels_at_start() -> [String; 2] {
+    [
+        ClientContract::Unstated.metric_label(),
+        ClientContract::Served(SERVER_CONTRACT.clone()).metric_label(),
+    ]
+}
+
 /// Why a client's contract is not served: the message for `auth_error`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]

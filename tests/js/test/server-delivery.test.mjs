@@ -21,8 +21,14 @@ const FLOOD_BOUND_MS = 25_000;
 describe('a dropped live emit is not reported as delivered', () => {
   let server;
   before(async () => {
-    // Heartbeats far apart: the stalled client is not dropped during the test.
-    server = await startServer({ name: 'delivery', args: ['--heartbeat-interval', '60', '--heartbeat-max-misses', '3'] });
+    // Heartbeats far apart and no byte cap on the send queue: the stalled
+    // client is not dropped during the test, so its queue fills and drops
+    // emits (the byte cap, which drops the whole socket instead, is
+    // security-exhaustion's).
+    server = await startServer({
+      name: 'delivery',
+      args: ['--heartbeat-interval', '60', '--heartbeat-max-misses', '3', '--max-send-buffer-bytes', '0'],
+    });
   });
   after(async () => {
     await server?.stop();
