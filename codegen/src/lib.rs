@@ -9,12 +9,15 @@
 //! - [`rust`] renders the `lockstep-contract` crate (types through typify,
 //!   event names, handler traits, the registration function, emit helpers).
 //! - [`ts`] renders the `@lockstep/contract` npm package.
+//! - [`client`] renders the generated half of `@lockstep/client` (method
+//!   table, typed methods, payload validators) into `generated/client`.
 //! - [`rest`] reads `contract/rest.json` (the REST routes) and renders their
 //!   Rust route table and TypeScript route map.
 //! - [`docs`] renders CONTRACT.md, the AsyncAPI 3.0 and the OpenAPI 3.1 documents.
 //! - [`evolution`] compares contracts: release snapshots, the
 //!   breaking-change check, the contract changelog.
 
+pub mod client;
 pub mod contract;
 pub mod docs;
 pub mod evolution;
@@ -80,6 +83,7 @@ pub fn generate(contract: &Contract) -> Result<Vec<GeneratedFile>, GenerateError
     ];
     files.extend(rust::render(contract)?);
     files.extend(ts::render(contract)?);
+    files.extend(client::render(contract)?);
     files.extend(docs::render(contract)?);
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(files)
