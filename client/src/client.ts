@@ -185,6 +185,9 @@ class Client implements LockstepCore {
     this.status = { state: autoConnect ? 'connecting' : 'disconnected' };
     this.raw = io(options.url, {
       withCredentials: true,
+      // Its own connection: socket.io-client would otherwise share one
+      // between clients of the same URL, with the first one's credentials.
+      forceNew: true,
       ...ioOptions,
       autoConnect,
       // A function: every (re)connect states a fresh timestamp.
