@@ -273,6 +273,17 @@ class Client {
     answered(call, ack) {
         if (call.settled)
             return;
+        const refusal = ack;
+        if (call.spec.idKey && refusal?.success === false && refusal.code === 'RATE_LIMITED' && this.sends[0] === call) {
+            // Back-pressure, not a verdict on the message: wait and send the same
+            // id again, so the messages after it keep their order.
+            clearTimeout(call.timer);
+            call.timer = setTimeout(() => {
+                call.inFlight = false;
+                this.pumpSends();
+            }, Math.max(20, Math.ceil((refusal.retryAfter ?? 0.1) * 1000)));
+            return;
+        }
         if (this.validate) {
             const validator = ACKS[call.spec.event];
             const found = [];
