@@ -288,14 +288,12 @@ class Client implements LockstepCore {
       this.pumpSends();
       void this.catchUp();
     });
-    socket.on(EVENTS.AUTH_ERROR, (refusal: { error?: ErrorCode; message?: string }) => {
-      this.ready = false;
-      this.setStatus({ state: 'refused', code: refusal?.error, error: refusal?.message });
-    });
-    socket.on(EVENTS.AUTH_REQUIRED, () => {
-      this.ready = false;
-      this.setStatus({ state: 'refused', code: 'AUTH_TOKEN_EXPIRED', error: 'the session expired: sign in again' });
-    });
+    socket.on(EVENTS.AUTH_ERROR, (refusal: { error?: ErrorCode; message?: string }) =>
+      this.refused({ state: 'refused', code: refusal?.error, error: refusal?.message }),
+    );
+    socket.on(EVENTS.AUTH_REQUIRED, () =>
+      this.refused({ state: 'refused', code: 'AUTH_TOKEN_EXPIRED', error: 'the session expired: sign in again' }),
+    );
     // The contract's heartbeat: answered here, so a quiet application is never dropped.
     socket.on(EVENTS.HEARTBEAT, (heartbeat: Heartbeat) => {
       this.socket.emit(EVENTS.HEARTBEAT_RESPONSE, {
@@ -337,6 +335,14 @@ class Client implements LockstepCore {
     });
   }
 
+  /** The server refused this client: nothing pending can be answered until the application reconnects. */
+  private refused(status: ClientStatus): void {
+    this.ready = false;
+    this.setStatus(status);
+    const why = `the server refused the connection: ${status.code ?? 'refused'}${status.error ? `: ${status.error}` : ''}`;
+    for (const call of [...this.calls, ...this.sends]) this.settle(call, localFailure('DISCONNECTED', why));
+  }
+
   /** Validates an incoming event against the contract, reporting each violation. */
   private check(event: string, args: unknown[]): void {
     if (!this.validate) return;
@@ -368,8 +374,8 @@ class Client implements LockstepCore {
   /** An acked event: resolves to the ack or a local failure, never rejects. */
   request(spec: MethodSpec, payload: unknown): Promise<unknown> {
     return new Promise((resolve) => {
-      if (this.closed) {
-        resolve(localFailure('DISCONNECTED', 'the client is closed'));
+      if (this.closed || this.status.state === 'refused') {
+        resolve(localFailure('DISCONNECTED', this.closed ? 'the client is closed' : 'the server refused the connection'));
         return;
       }
       const call: Call = { spec, payload, resolve, settled: false, inFlight: false, timedOut: 0 };
