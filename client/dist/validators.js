@@ -18,15 +18,20 @@ const describe = (value) => (value === null ? 'null' : Array.isArray(value) ? 'a
 const fail = (errors, path, message) => {
   errors.push({ path, message });
 };
-/** Exactly one branch must match; when none does, the closest branch's violations are reported. */
+/**
+ * Exactly one branch must match. When none does, the closest branch's violations are reported: one
+ * the value's type or discriminator fits (no violation at the value itself), then the fewest.
+ */
 const oneOf = (value, path, errors, branches) => {
   let matched = 0;
   let closest;
+  let closestScore = Infinity;
   for (const branch of branches) {
     const found = [];
     branch(value, path, found);
+    const score = found.length + (found.some((violation) => violation.path === path) ? 1e6 : 0);
     if (found.length === 0) matched += 1;
-    else if (!closest || found.length < closest.length) closest = found;
+    else if (score < closestScore) [closest, closestScore] = [found, score];
   }
   if (matched === 1) return;
   if (matched === 0) errors.push(...closest);
