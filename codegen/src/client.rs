@@ -128,12 +128,12 @@ fn render_methods(
     );
     js.push_str("/** The contract version this client was generated from; sent as `contractVersion` in the handshake. */\n");
     let _ = writeln!(js, "export const CONTRACT_VERSION = {version};\n");
-    js.push_str("/** Every event name of the contract, by constant name. */\nexport const EVENTS = Object.freeze({\n");
+    js.push_str("/** Every event name of the contract, by constant name. */\nexport const EVENTS = /* @__PURE__ */ Object.freeze({\n");
     for (constant, name) in &event_names {
         let _ = writeln!(js, "  {constant}: {},", string_literal(name));
     }
     js.push_str("});\n\n");
-    js.push_str("/** One entry per client event (legacy aliases left out), in manifest order. */\nexport const CLIENT_METHODS = Object.freeze([\n");
+    js.push_str("/** One entry per client event (legacy aliases left out), in manifest order. */\nexport const CLIENT_METHODS = /* @__PURE__ */ Object.freeze([\n");
     for m in methods {
         let id_key = m
             .id_key
@@ -141,7 +141,7 @@ fn render_methods(
             .unwrap_or_else(|| "null".into());
         let _ = writeln!(
             js,
-            "  Object.freeze({{ event: {}, method: {}, acked: {}, idKey: {id_key} }}),",
+            "  /* @__PURE__ */ Object.freeze({{ event: {}, method: {}, acked: {}, idKey: {id_key} }}),",
             string_literal(&m.event.name),
             string_literal(&m.method),
             m.event.ack_type.is_some(),
@@ -305,14 +305,14 @@ fn render_validators(
     for (index, pattern) in emitter.patterns.iter().enumerate() {
         let _ = writeln!(
             js,
-            "const PATTERN_{index} = new RegExp({}, 'u');",
+            "const PATTERN_{index} = /* @__PURE__ */ new RegExp({}, 'u');",
             js_string(pattern)
         );
     }
     js.push('\n');
     js.push_str(&functions);
 
-    js.push_str("/** The validator of every schema definition a socket event uses, by name. */\nexport const DEFINITIONS = Object.freeze({\n");
+    js.push_str("/** The validator of every schema definition a socket event uses, by name. */\nexport const DEFINITIONS = /* @__PURE__ */ Object.freeze({\n");
     for name in contract.defs.keys().filter(|n| reachable.contains(*n)) {
         let _ = writeln!(js, "  {name}: {},", function_name(name));
     }
@@ -325,7 +325,7 @@ fn render_validators(
             server.push(event);
         }
     }
-    js.push_str("/** Every server event: the validator of its payload, or null when it carries none. */\nexport const SERVER_EVENTS = Object.freeze({\n");
+    js.push_str("/** Every server event: the validator of its payload, or null when it carries none. */\nexport const SERVER_EVENTS = /* @__PURE__ */ Object.freeze({\n");
     for event in &server {
         let validator = event
             .payload_type
@@ -335,7 +335,7 @@ fn render_validators(
         let _ = writeln!(js, "  {}: {validator},", string_literal(&event.name));
     }
     js.push_str("});\n\n");
-    js.push_str("/** Every acked client event: the validator of its ack. */\nexport const ACKS = Object.freeze({\n");
+    js.push_str("/** Every acked client event: the validator of its ack. */\nexport const ACKS = /* @__PURE__ */ Object.freeze({\n");
     for event in events
         .iter()
         .filter(|e| e.is_client() && e.alias_of.is_none())
