@@ -88,7 +88,7 @@ class Client {
         return this.sequencer.position(chatid);
     }
     connect() {
-        if (this.closed)
+        if (this.closed || this.raw.connected)
             return;
         this.setStatus({ state: 'connecting' });
         this.raw.connect();

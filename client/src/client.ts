@@ -233,7 +233,7 @@ class Client implements LockstepCore {
   }
 
   connect(): void {
-    if (this.closed) return;
+    if (this.closed || this.raw.connected) return;
     this.setStatus({ state: 'connecting' });
     this.raw.connect();
   }
@@ -425,7 +425,7 @@ class Client implements LockstepCore {
 
   private answered(call: Call, ack: unknown): void {
     if (call.settled) return;
-    const refusal = ack as { success?: boolean; code?: string; retryAfter?: number } | null;
+    const refusal = ack as { success?: boolean; code?: ErrorCode; retryAfter?: number } | null;
     if (call.spec.idKey && refusal?.success === false && refusal.code === 'RATE_LIMITED' && this.sends[0] === call) {
       // Back-pressure, not a verdict on the message: wait and send the same
       // id again, so the messages after it keep their order.
