@@ -759,27 +759,25 @@ fn pointer_escape(name: &str) -> String {
 
 /// Every keyword used anywhere in `schema` (properties' names excluded).
 pub fn keywords_used(schema: &Value, found: &mut BTreeSet<String>) {
-    match schema {
-        Value::Object(map) => {
-            for (key, value) in map {
-                found.insert(key.clone());
-                match key.as_str() {
-                    "properties" | "$defs" => {
-                        for sub in value.as_object().into_iter().flat_map(|m| m.values()) {
-                            keywords_used(sub, found);
-                        }
-                    }
-                    "items" => keywords_used(value, found),
-                    "oneOf" => {
-                        for sub in value.as_array().into_iter().flatten() {
-                            keywords_used(sub, found);
-                        }
-                    }
-                    _ => {}
+    let Value::Object(map) = schema else {
+        return;
+    };
+    for (key, value) in map {
+        found.insert(key.clone());
+        match key.as_str() {
+            "properties" | "$defs" => {
+                for sub in value.as_object().into_iter().flat_map(|m| m.values()) {
+                    keywords_used(sub, found);
                 }
             }
+            "items" => keywords_used(value, found),
+            "oneOf" => {
+                for sub in value.as_array().into_iter().flatten() {
+                    keywords_used(sub, found);
+                }
+            }
+            _ => {}
         }
-        _ => {}
     }
 }
 
