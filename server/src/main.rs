@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use lockstep::auth::{JwtSecret, RECOMMENDED_SECRET_BYTES, TokenVerifier};
-use lockstep::cli::Failure;
 use lockstep::cli::failure::explain_store_error;
-use lockstep::config::{Cli, Command, LogFormat, MigrateArgs, ServeArgs, ServeConfig, TokenArgs};
+use lockstep::cli::{Cli, Command, Failure, MigrateArgs, ServeArgs, TokenArgs};
+use lockstep::config::{LogFormat, ServeConfig};
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;

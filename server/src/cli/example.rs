@@ -110,7 +110,8 @@ mod tests {
     use clap::CommandFactory;
 
     use super::*;
-    use crate::config::{Cli, Command, ServeConfig};
+    use crate::cli::{Cli, Command};
+    use crate::config::ServeConfig;
 
     fn example() -> String {
         example_config(&Cli::command())

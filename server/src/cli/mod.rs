@@ -2,6 +2,7 @@
 //! to do ([`failure`]), the commented example configuration `lockstep init`
 //! writes ([`example`]), shell completions and the man page.
 
+pub mod args;
 pub mod example;
 pub mod failure;
 
@@ -10,9 +11,8 @@ use std::path::PathBuf;
 
 use clap::{Args, CommandFactory};
 
+pub use args::{Cli, Command, MigrateArgs, ServeArgs, TokenArgs};
 pub use failure::Failure;
-
-use crate::config::Cli;
 
 /// `lockstep init`.
 #[derive(Debug, Clone, Args)]
