@@ -92,6 +92,41 @@ struct SqlStore {
     _alive: Arc<()>,
 }
 
+impl SqlStore {
+    /// The rows `select … IN` (a statement ending in `IN`) finds for `ids`,
+    /// each id asked once, [`MAX_ROWS_PER_STATEMENT`] ids per statement,
+    /// each row converted to the model (in no particular order).
+    async fn select_by_ids<Row, Model>(
+        &self,
+        select_in: &str,
+        ids: &[String],
+    ) -> StoreResult<Vec<Model>>
+    where
+        Row: Send
+            + Unpin
+            + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+        Model: TryFrom<Row, Error = StoreError>,
+    {
+        let ids = distinct(ids.iter().map(String::as_str));
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(MAX_ROWS_PER_STATEMENT) {
+            let sql = format!("{select_in} ({})", placeholders(1, chunk.len()));
+            let rows: Vec<Row> = on_pool!(self, |pool| {
+                let mut query = sqlx::query_as(&sql);
+                for id in chunk {
+                    query = query.bind(*id);
+                }
+                query.fetch_all(pool).await?
+            });
+            for row in rows {
+                found.push(Model::try_from(row)?);
+            }
+        }
+        Ok(found)
+    }
+}
+
 #[async_trait::async_trait]
 impl Store for SqlStore {
     fn backend(&self) -> Backend {
@@ -198,26 +233,15 @@ impl Store for SqlStore {
     }
 
     async fn get_profiles(&self, profileids: &[String]) -> StoreResult<Vec<Profile>> {
-        let profileids = distinct(profileids.iter().map(String::as_str));
-        let mut profiles = Vec::with_capacity(profileids.len());
-        for chunk in profileids.chunks(MAX_ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "SELECT {} FROM profiles WHERE profileid IN ({})",
+        self.select_by_ids::<ProfileRow, Profile>(
+            concat!(
+                "SELECT ",
                 profile_columns!(),
-                placeholders(1, chunk.len())
-            );
-            let rows: Vec<ProfileRow> = on_pool!(self, |pool| {
-                let mut query = sqlx::query_as(&sql);
-                for profileid in chunk {
-                    query = query.bind(*profileid);
-                }
-                query.fetch_all(pool).await?
-            });
-            for row in rows {
-                profiles.push(Profile::try_from(row)?);
-            }
-        }
-        Ok(profiles)
+                " FROM profiles WHERE profileid IN"
+            ),
+            profileids,
+        )
+        .await
     }
 
     async fn create_chat(&self, new_chat: &NewChat) -> StoreResult<CreatedChat> {
@@ -526,26 +550,15 @@ impl Store for SqlStore {
     }
 
     async fn get_messages(&self, messageids: &[String]) -> StoreResult<Vec<StoredMessage>> {
-        let mut messages = Vec::with_capacity(messageids.len());
-        for chunk in distinct(messageids.iter().map(String::as_str)).chunks(MAX_ROWS_PER_STATEMENT)
-        {
-            let sql = format!(
-                "SELECT {} FROM messages WHERE messageid IN ({})",
+        self.select_by_ids::<MessageRow, StoredMessage>(
+            concat!(
+                "SELECT ",
                 message_columns!(""),
-                placeholders(1, chunk.len())
-            );
-            let rows: Vec<MessageRow> = on_pool!(self, |pool| {
-                let mut query = sqlx::query_as(&sql);
-                for messageid in chunk {
-                    query = query.bind(*messageid);
-                }
-                query.fetch_all(pool).await?
-            });
-            for row in rows {
-                messages.push(StoredMessage::try_from(row)?);
-            }
-        }
-        Ok(messages)
+                " FROM messages WHERE messageid IN"
+            ),
+            messageids,
+        )
+        .await
     }
 
     async fn chat_heads(&self, profileid: &str) -> StoreResult<Vec<ChatHead>> {
