@@ -55,7 +55,7 @@ fn block_on(task: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<()
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let config = ServeConfig::from_args(args);
+    let config = ServeConfig::from(args);
     // A configured secret is a production one; a generated one is strong.
     refuse_weak_secret(&config.jwt_secret)?;
     init_tracing(config.log_format, config.exposure.wire_debug);

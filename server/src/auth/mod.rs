@@ -15,7 +15,7 @@ mod handshake;
 mod secret;
 mod token;
 
-pub use claims::{ACCESS_TOKEN_TYPE, Claims, REFRESH_TOKEN_TYPE};
+pub use claims::{ACCESS_TOKEN_TYPE, Claims, IssueError, REFRESH_TOKEN_TYPE, TokenKind};
 pub use client_addr::{client_ip, peer_ip};
 pub use device::{RISK_NEW_DEVICE, RISK_NO_USER_AGENT, RISK_REFRESHED, fingerprint, risk_score};
 pub use failure::{AuthFailure, HandshakeProblem, InvalidTokenReason};

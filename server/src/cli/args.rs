@@ -18,9 +18,11 @@ use clap::error::ErrorKind;
 use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use serde_json::{Map, Value};
 
-use crate::auth::{Claims, JwtSecret, REFRESH_TOKEN_TYPE};
+use crate::auth::{Claims, IssueError, JwtSecret, TokenKind};
 use crate::config::file::flags_from_config_file;
-use crate::config::{Exposure, Limits, LogFormat, ServeConfig, cap, defaults, nonzero, to_usize};
+use crate::config::{
+    Exposure, Limits, LogFormat, SecretUrl, ServeConfig, cap, defaults, nonzero, to_usize,
+};
 
 /// Contract-first real-time chat and call server.
 #[derive(Debug, Parser)]
@@ -358,18 +360,36 @@ pub struct MigrateArgs {
     pub config_file: ConfigFileArgs,
 }
 
-impl ServeConfig {
-    /// The configuration for `lockstep serve`. Without a configured secret it
-    /// generates one and sets `dev_mode` (the caller announces it).
-    pub fn from_args(args: ServeArgs) -> Self {
+impl ServeArgs {
+    /// `lockstep serve` with no flag, no environment variable and no config
+    /// file: every setting at the default its flag declares (from
+    /// [`defaults`]), for embedding the server and for tests.
+    pub fn defaults() -> Self {
+        let command = Self::augment_args(clap::Command::new("serve").no_binary_name(true))
+            .mut_args(|arg| arg.env(None::<&str>));
+        let matches = command
+            .try_get_matches_from(std::iter::empty::<OsString>())
+            .expect("every setting of `serve` has a default or is optional");
+        Self::from_arg_matches(&matches).expect("the defaults parse")
+    }
+}
+
+/// The configuration for `lockstep serve`. Without a configured secret it
+/// generates one and sets `dev_mode` (the caller announces it).
+impl From<ServeArgs> for ServeConfig {
+    fn from(args: ServeArgs) -> Self {
         let (jwt_secret, dev_mode) = match args.secret.jwt_secret {
             Some(secret) => (secret, false),
             None => (JwtSecret::generate(), true),
         };
+        let exposure = args.exposure;
         Self {
             bind: args.bind,
-            database_url: args.database.database_url,
-            redis_url: args.redis_url.filter(|url| !url.trim().is_empty()),
+            database_url: SecretUrl::new(args.database.database_url),
+            redis_url: args
+                .redis_url
+                .filter(|url| !url.trim().is_empty())
+                .map(SecretUrl::new),
             jwt_secret,
             dev_mode,
             call_ring_timeout: Duration::from_secs(args.call_ring_timeout),
@@ -390,7 +410,15 @@ impl ServeConfig {
             heartbeat_interval: Duration::from_secs(args.heartbeat_interval),
             heartbeat_max_misses: args.heartbeat_max_misses,
             allowed_origins: args.allowed_origins,
-            exposure: Exposure::from_args(&args.exposure),
+            exposure: Exposure {
+                max_connections: cap(exposure.max_connections.into()),
+                max_connections_per_address: cap(exposure.max_connections_per_address.into()),
+                header_read_timeout: (exposure.header_read_timeout > 0)
+                    .then(|| Duration::from_secs(exposure.header_read_timeout)),
+                connect_timeout: Duration::from_secs(exposure.connect_timeout),
+                max_send_buffer_bytes: cap(exposure.max_send_buffer_bytes),
+                wire_debug: exposure.wire_debug,
+            },
             config_file: args.config_file.config,
         }
     }
@@ -473,43 +501,28 @@ pub struct ExposureArgs {
     pub wire_debug: bool,
 }
 
-impl Exposure {
-    fn from_args(args: &ExposureArgs) -> Self {
-        Self {
-            max_connections: cap(args.max_connections.into()),
-            max_connections_per_address: cap(args.max_connections_per_address.into()),
-            header_read_timeout: (args.header_read_timeout > 0)
-                .then(|| Duration::from_secs(args.header_read_timeout)),
-            connect_timeout: Duration::from_secs(args.connect_timeout),
-            max_send_buffer_bytes: cap(args.max_send_buffer_bytes),
-            wire_debug: args.wire_debug,
-        }
-    }
-}
-
 impl TokenArgs {
     /// The claims to sign, issued at `now`.
-    pub fn claims(&self, now: DateTime<Utc>) -> anyhow::Result<Claims> {
-        let issued_at = u64::try_from(now.timestamp())
-            .map_err(|_| anyhow::anyhow!("the system clock is before 1970"))?;
-        let expires_at = issued_at
-            .checked_add(self.ttl.as_secs())
-            .ok_or_else(|| anyhow::anyhow!("--ttl is too long"))?;
+    pub fn claims(&self, now: DateTime<Utc>) -> Result<Claims, IssueError> {
+        let user_id = self.user_id.as_ref().unwrap_or(&self.profile_id);
+        let kind = if self.refresh {
+            TokenKind::Refresh
+        } else {
+            TokenKind::Access
+        };
         Ok(Claims {
-            sub: self
-                .user_id
-                .clone()
-                .unwrap_or_else(|| self.profile_id.clone()),
-            profileid: self.profile_id.clone(),
-            username: self.username.clone(),
-            exp: expires_at,
-            iat: Some(issued_at),
-            nbf: None,
             email: self.email.clone(),
             displayname: self.displayname.clone(),
             avatar: self.avatar.clone(),
             permissions: self.permissions.clone(),
-            typ: self.refresh.then(|| REFRESH_TOKEN_TYPE.to_owned()),
+            ..Claims::issue(
+                user_id,
+                &self.profile_id,
+                &self.username,
+                now,
+                self.ttl,
+                kind,
+            )?
         })
     }
 }
@@ -646,7 +659,7 @@ mod tests {
     fn explicit_flags_reach_the_config() {
         // Every flag is given, so environment variables of the test process
         // cannot change the outcome.
-        let config = ServeConfig::from_args(serve_args(&[
+        let config = ServeConfig::from(serve_args(&[
             "--bind=0.0.0.0:4000",
             "--database-url=postgres://u:p@db/lockstep",
             "--redis-url=redis://localhost:6379",
@@ -722,7 +735,7 @@ mod tests {
     fn missing_secret_means_dev_mode_with_a_strong_random_secret() {
         let mut args = serve_args(&[]);
         args.secret.jwt_secret = None;
-        let config = ServeConfig::from_args(args);
+        let config = ServeConfig::from(args);
         assert!(config.dev_mode);
         assert!(!config.jwt_secret.is_weak());
     }
@@ -800,7 +813,7 @@ mod tests {
 
     fn serve_config(cli: Cli) -> ServeConfig {
         match cli.command {
-            Command::Serve(args) => ServeConfig::from_args(args),
+            Command::Serve(args) => ServeConfig::from(args),
             other => panic!("not serve: {other:?}"),
         }
     }
@@ -995,11 +1008,11 @@ mod tests {
 
     #[test]
     fn exposure_flags_default_and_zero_turns_a_cap_off() {
-        let defaults = ServeConfig::from_args(serve_args(&[])).exposure;
+        let defaults = ServeConfig::from(serve_args(&[])).exposure;
         assert_eq!(defaults, Exposure::default());
         assert_eq!(defaults.max_connections_per_address, Some(256));
         assert_eq!(defaults.connect_timeout, Duration::from_secs(10));
-        let off = ServeConfig::from_args(serve_args(&[
+        let off = ServeConfig::from(serve_args(&[
             "--max-connections=0",
             "--max-connections-per-address=0",
             "--header-read-timeout=0",
@@ -1021,5 +1034,62 @@ mod tests {
         );
         // The CONNECT deadline is not a cap: it cannot be turned off.
         assert!(parse(&["serve", "--connect-timeout=0"]).is_err());
+    }
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let config = ServeConfig::from(ServeArgs::defaults());
+        assert_eq!(config.bind.to_string(), "127.0.0.1:3000");
+        assert_eq!(config.database_url, "sqlite://lockstep.db");
+        // The client-facing defaults are the contract's, not copies of it.
+        use lockstep_contract::limits;
+        assert_eq!(config.call_ring_timeout, limits::RING_TIMEOUT);
+        assert_eq!(config.call_max_duration, limits::CALL_MAX_DURATION);
+        assert_eq!(
+            config.limits.max_sockets_per_user,
+            to_usize(limits::SOCKETS_PER_USER)
+        );
+        assert_eq!(
+            config.limits.offline_queue_cap,
+            to_usize(limits::OFFLINE_QUEUE_MAX_MESSAGES)
+        );
+        assert_eq!(
+            config.limits.max_message_bytes,
+            to_usize(limits::CONTENT_MAX_BYTES)
+        );
+        assert_eq!(
+            config.limits.messages_per_second.get(),
+            limits::rate::SEND_MESSAGE.count
+        );
+        assert_eq!(
+            config.limits.calls_per_minute.get(),
+            limits::rate::INITIATE_CALL.count
+        );
+        assert_eq!(config.typing_timeout, limits::TYPING_TIMEOUT);
+        assert_eq!(config.shutdown_grace, Duration::from_secs(10));
+        assert!(config.legacy_events);
+        assert!(!config.trust_proxy);
+        assert_eq!(config.heartbeat_interval, limits::HEARTBEAT_INTERVAL);
+        assert_eq!(
+            config.heartbeat_max_misses,
+            limits::HEARTBEAT_ALLOWED_MISSES
+        );
+        assert!(config.allowed_origins.is_empty());
+    }
+
+    #[test]
+    fn debug_of_serve_config_hides_secrets() {
+        let mut config = ServeConfig::from(serve_args(&["--jwt-secret=the-jwt-secret"]));
+        config.database_url = SecretUrl::new("postgres://lockstep:db-password@db:5432/lockstep");
+        config.redis_url = Some(SecretUrl::new("redis://:redis-password@cache:6379"));
+        let printed = format!("{config:?}");
+        for secret in ["the-jwt-secret", "db-password", "redis-password"] {
+            assert!(!printed.contains(secret), "{secret} leaked: {printed}");
+        }
+        assert!(
+            printed.contains("postgres://lockstep:***@db:5432/lockstep"),
+            "{printed}"
+        );
+        assert!(printed.contains("bind: 127.0.0.1:3000"), "{printed}");
     }
 }

@@ -2,6 +2,52 @@
 //! in logs, in `Debug` of the configuration, in start-up failures.
 
 use std::borrow::Cow;
+use std::fmt;
+use std::ops::Deref;
+
+/// A URL that may hold a password (the database's, Redis's). `Debug` and
+/// `Display` show it with the password as `***`, so a configuration can be
+/// logged whole; [`Deref`] gives the URL itself, to connect with.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretUrl(String);
+
+impl SecretUrl {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(url.into())
+    }
+}
+
+impl Deref for SecretUrl {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&redact_url_password(&self.0), f)
+    }
+}
+
+impl fmt::Display for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact_url_password(&self.0))
+    }
+}
+
+impl PartialEq<str> for SecretUrl {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for SecretUrl {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
 
 /// Replaces the password of `scheme://user:password@host…` with `***`.
 /// Anything without one is returned unchanged.
