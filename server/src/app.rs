@@ -239,7 +239,7 @@ where
         .merge(crate::call::rest::routes())
         .merge(crate::health::routes())
         .merge(crate::demo::routes())
-        .merge(crate::about::routes());
+        .merge(crate::about::routes(config.dev_mode));
     let router: Router = crate::rest::with_fallbacks(router)
         .with_state(app.clone())
         .layer(socket_layer)
@@ -475,5 +475,12 @@ async fn shutdown_signal<A: Adapter>(app: Arc<App<A>>) {
             running = app.goodbyes.len(),
             "disconnect handlers did not finish within the grace period"
         );
+    }
+}
+
+/// REST routes learn the caller from the token (`rest::Caller`).
+impl<A: Adapter> crate::rest::Authenticates for Arc<App<A>> {
+    fn token_verifier(&self) -> &crate::auth::TokenVerifier {
+        &self.verifier
     }
 }

@@ -38,6 +38,7 @@ use tokio::net::TcpStream;
 
 use crate::config::{Exposure, ServeConfig};
 use crate::limits::ConnectionRate;
+use crate::telemetry::RefusedBecause;
 
 /// The largest engine.io frame accepted: a 10 KB message with attachments
 /// and JSON escaping fits many times over. A bigger WebSocket message closes
@@ -177,22 +178,6 @@ pub enum Admission {
     HealthOnly(ConnectionSlot),
     /// Close it.
     Refused(RefusedBecause),
-}
-
-/// Why a connection was closed at accept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RefusedBecause {
-    TooManyConnections,
-    TooManyFromAddress,
-}
-
-impl RefusedBecause {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::TooManyConnections => "max_connections",
-            Self::TooManyFromAddress => "max_connections_per_address",
-        }
-    }
 }
 
 impl ConnectionGuard {
