@@ -133,14 +133,6 @@ impl<A: Adapter> App<A> {
     }
 }
 
-/// Runs the server until SIGINT/SIGTERM: one node on its own, or, with
-/// `--redis-url`, one node of a cluster sharing Redis.
-pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
-    let listener = bind(&config).await?;
-    preflight(&config).await?;
-    run_on(listener, config).await
-}
-
 /// Binds the listen address: the first thing `serve` does, so that a port
 /// in use is reported before the database is created or touched.
 pub async fn bind(config: &ServeConfig) -> Result<TcpListener, Failure> {

@@ -227,6 +227,7 @@ impl ConnectionGuard {
         }
     }
 
+    #[cfg(test)]
     /// Open connections (those in the health reserve included).
     pub fn open(&self) -> usize {
         let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());

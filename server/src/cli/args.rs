@@ -361,6 +361,7 @@ pub struct MigrateArgs {
 }
 
 impl ServeArgs {
+    #[cfg(test)]
     /// `lockstep serve` with no flag, no environment variable and no config
     /// file: every setting at the default its flag declares (from
     /// [`defaults`]), for embedding the server and for tests.

@@ -5,6 +5,7 @@
 pub mod args;
 pub mod example;
 pub mod failure;
+mod run;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -13,6 +14,7 @@ use clap::{Args, CommandFactory};
 
 pub use args::{Cli, Command, MigrateArgs, ServeArgs, TokenArgs};
 pub use failure::Failure;
+pub use run::run;
 
 /// `lockstep init`.
 #[derive(Debug, Clone, Args)]

@@ -95,6 +95,13 @@ pub struct ServeConfig {
     /// What an unauthenticated or hostile peer may cost (see [`Exposure`]).
     pub exposure: Exposure,
     /// The TOML file the settings were read from, if any.
+    #[cfg_attr(
+        not(test),
+        expect(
+            dead_code,
+            reason = "shown by Debug: `serve` logs the whole configuration"
+        )
+    )]
     pub config_file: Option<PathBuf>,
 }
 

@@ -86,10 +86,6 @@ impl Store for MeteredStore {
         timed("upsert_profile", self.inner.upsert_profile(profile)).await
     }
 
-    async fn get_profile(&self, profileid: &str) -> StoreResult<Option<Profile>> {
-        timed("get_profile", self.inner.get_profile(profileid)).await
-    }
-
     async fn get_profiles(&self, profileids: &[String]) -> StoreResult<Vec<Profile>> {
         timed("get_profiles", self.inner.get_profiles(profileids)).await
     }

@@ -218,20 +218,6 @@ impl Store for SqlStore {
         })
     }
 
-    async fn get_profile(&self, profileid: &str) -> StoreResult<Option<Profile>> {
-        let row: Option<ProfileRow> = on_pool!(self, |pool| {
-            sqlx::query_as(concat!(
-                "SELECT ",
-                profile_columns!(),
-                " FROM profiles WHERE profileid = $1"
-            ))
-            .bind(profileid)
-            .fetch_optional(pool)
-            .await?
-        });
-        row.map(Profile::try_from).transpose()
-    }
-
     async fn get_profiles(&self, profileids: &[String]) -> StoreResult<Vec<Profile>> {
         self.select_by_ids::<ProfileRow, Profile>(
             concat!(

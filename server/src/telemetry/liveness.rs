@@ -89,6 +89,7 @@ impl Liveness {
         Some(Duration::from_millis(round_trip))
     }
 
+    #[cfg(test)]
     /// Heartbeats sent since the last valid answer.
     pub fn unanswered(&self) -> u32 {
         self.unanswered.load(Ordering::Acquire)

@@ -41,7 +41,6 @@ pub mod labels {
         "migrate",
         "ping",
         "upsert_profile",
-        "get_profile",
         "get_profiles",
         "create_chat",
         "get_chat",

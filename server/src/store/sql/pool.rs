@@ -16,10 +16,7 @@ pub(super) const SQLITE_MAX_CONNECTIONS: u32 = 8;
 
 pub(super) const POSTGRES_MAX_CONNECTIONS: u32 = 16;
 
-/// Rows (or ids) per multi-row statement. Keeps the bound-parameter count
-/// well under both databases' limits (SQLite 32766, PostgreSQL 65535) while
-/// still turning a whole group's fan-out into one statement.
-
+/// The pool of whichever database the URL named.
 pub(super) enum Pools {
     Sqlite(SqlitePool),
     Postgres(PgPool),
