@@ -17,6 +17,7 @@ mod config;
 mod connection;
 mod demo;
 mod expiry;
+mod failure;
 mod health;
 mod limits;
 mod message;

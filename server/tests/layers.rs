@@ -33,6 +33,7 @@ enum Layer {
 const LAYERS: &[(&str, Layer)] = &[
     ("main", Layer::Shell),
     ("cli", Layer::Shell),
+    ("failure", Layer::Shell),
     ("app", Layer::Shell),
     ("connection", Layer::Shell),
     ("expiry", Layer::Shell),

@@ -12,9 +12,9 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::auth::{JwtSecret, RECOMMENDED_SECRET_BYTES, TokenVerifier};
-use crate::cli::failure::explain_store_error;
-use crate::cli::{Cli, Command, Failure, MigrateArgs, ServeArgs, TokenArgs};
+use crate::cli::{Cli, Command, MigrateArgs, ServeArgs, TokenArgs};
 use crate::config::{LogFormat, ServeConfig};
+use crate::failure::{self, Failure, explain_store_error};
 
 /// Parses the process's command line and runs the subcommand; the exit
 /// code says whether it worked (an error is printed on stderr, one line).
@@ -103,9 +103,9 @@ fn refuse_weak_secret(secret: &JwtSecret) -> Result<(), Failure> {
 async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
     init_tracing(LogFormat::Text, false);
     let url = args.database.database_url;
-    let location = crate::cli::failure::database_location(&url);
+    let location = failure::database_location(&url);
     tracing::info!(database = %location, "applying migrations");
-    crate::cli::failure::probe_database(&url).await?;
+    failure::probe_database(&url).await?;
     let store = crate::store::connect(&url)
         .await
         .map_err(|error| explain_store_error(&url, "open", &error))?;
