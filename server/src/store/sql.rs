@@ -22,20 +22,13 @@
 //! WAL checkpoints run in the background (`spawn_sqlite_checkpointer`).
 
 use std::collections::{HashMap, HashSet};
-use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::sync::Arc;
 
-use serde_json::Value;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::postgres::PgPool;
 use sqlx::types::Json;
-use sqlx::{ConnectOptions, Connection};
 use tokio::sync::{Mutex, mpsc, oneshot};
 use ulid::Ulid;
+
 #[macro_use]
 mod pool;
 #[macro_use]
@@ -49,15 +42,15 @@ mod sqlite_writer;
 mod writer;
 
 use cache::Cache;
-use checkpointer::*;
-use pool::*;
-use postgres_writer::*;
-use rows::*;
-use statements::*;
-use writer::*;
+use pool::Pools;
+use rows::{
+    CallRow, ChatRow, ChatSummaryRow, DeviceRow, MessageRow, ParticipantRow, ProfileRow, QueuedRow,
+    ReactionRow, from_millis, millis, parse_stored,
+};
+use statements::{INSERT_MESSAGE, NEXT_CHAT_SEQ, SELECT_MESSAGE_BY_CLIENT_ID};
+use writer::{InsertJob, WriterCommand};
 
 pub use pool::connect;
-#[cfg(test)]
 pub(super) use statements::{CHAT_HEADS, MESSAGES_AFTER};
 
 use super::error::missing;

@@ -1,6 +1,10 @@
 //! The chats and participant lists the store keeps in memory.
 
-use super::*;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use crate::store::{Chat, Participant};
 
 /// Most chats the caches hold; past it they start over (cheaper than LRU
 /// bookkeeping on every hit, and a refill is one query per chat).

@@ -1,6 +1,10 @@
 //! SQLite's background WAL checkpoints.
 
-use super::*;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use sqlx::sqlite::SqlitePool;
 
 /// How often the background checkpointer copies the WAL into the database.
 pub(super) const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);

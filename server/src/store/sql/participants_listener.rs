@@ -20,7 +20,8 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 
-use super::{ACQUIRE_TIMEOUT, Cache};
+use super::cache::Cache;
+use super::pool::ACQUIRE_TIMEOUT;
 
 /// The notification channel; the payload is the chat's id.
 pub(super) const CHANNEL: &str = "lockstep_participants";
@@ -115,7 +116,8 @@ mod tests {
     use chrono::DateTime;
     use sqlx::{Connection, PgConnection};
 
-    use super::super::{SqlStore, open};
+    use super::super::SqlStore;
+    use super::super::pool::open;
     use super::*;
     use crate::store::tests::TestDatabase;
     use crate::store::{ChatType, NewChat, Role, Store};

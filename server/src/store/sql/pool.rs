@@ -1,7 +1,23 @@
 //! Opening the database: the connection pools of both backends, their
 //! settings, the message writer and the background tasks each one needs.
 
-use super::*;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use tokio::sync::Mutex;
+
+use super::cache::Cache;
+use super::checkpointer::{WAL_AUTOCHECKPOINT_PAGES, spawn_sqlite_checkpointer};
+use super::postgres_writer::PgWriterConnection;
+use super::writer::spawn_message_writer;
+use super::{SqlStore, participants_listener, sqlite_writer};
+use crate::store::{Store, StoreError, StoreResult};
 
 /// How long a request waits for a free pooled connection before the store
 /// reports `Unavailable` (instead of hanging a socket handler).

@@ -1,7 +1,18 @@
 //! The PostgreSQL message writer's connection: a whole batch in one
 //! `UNNEST` statement.
 
-use super::*;
+use std::collections::{HashMap, HashSet};
+
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::types::Json;
+use sqlx::{ConnectOptions, Connection};
+
+use super::pool::connect_error;
+use super::rows::{MessageRow, millis};
+use super::statements::{INSERT_MESSAGE, NEXT_CHAT_SEQ, SELECT_MESSAGE_BY_CLIENT_ID};
+use super::writer::{BatchConnection, InsertJob, InsertOutcome};
+use crate::store::StoreError;
+use crate::store::error::missing;
 
 /// A whole batch as one statement, one array per column (binds: in
 /// [`PgConnection::insert_batch`]), numbered per chat as it is stored:

@@ -1,6 +1,14 @@
 //! Rows: raw column values, converted to the model with checks.
 
-use super::*;
+use std::str::FromStr;
+
+use serde_json::Value;
+use sqlx::types::Json;
+
+use crate::store::{
+    Chat, ChatSummary, Participant, Profile, StoreError, StoreResult, StoredMessage, Timestamp,
+    UnknownVariant,
+};
 
 pub(super) fn millis(at: Timestamp) -> i64 {
     at.timestamp_millis()
@@ -13,12 +21,10 @@ pub(super) fn from_millis(ms: i64) -> StoreResult<Timestamp> {
 
 /// Parses a stored enum value; an unknown one means bad data, not a bad
 /// request.
-pub(super) fn parse_stored<T: FromStr<Err = crate::store::UnknownVariant>>(
-    value: &str,
-) -> StoreResult<T> {
+pub(super) fn parse_stored<T: FromStr<Err = UnknownVariant>>(value: &str) -> StoreResult<T> {
     value
         .parse()
-        .map_err(|e: crate::store::UnknownVariant| StoreError::Corrupt(Box::new(e)))
+        .map_err(|e: UnknownVariant| StoreError::Corrupt(Box::new(e)))
 }
 
 #[derive(sqlx::FromRow)]

@@ -2,7 +2,10 @@
 //! loop that stores whatever is waiting at once. The PostgreSQL connection
 //! it runs on is in `postgres_writer`; SQLite has its own (`sqlite_writer`).
 
-use super::*;
+use tokio::sync::{mpsc, oneshot};
+
+use super::rows::MessageRow;
+use crate::store::{NewMessage, StoreResult};
 
 /// One `insert_message` waiting for the message writer.
 pub(super) struct InsertJob {
