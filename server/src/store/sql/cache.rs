@@ -8,7 +8,7 @@ use crate::store::{Chat, Participant};
 
 /// Most chats the caches hold; past it they start over (cheaper than LRU
 /// bookkeeping on every hit, and a refill is one query per chat).
-pub(super) const CACHE_MAX_CHATS: usize = 50_000;
+const CACHE_MAX_CHATS: usize = 50_000;
 
 /// Rows the store looks up on every message, kept in memory.
 ///

@@ -7,11 +7,11 @@ use std::time::Duration;
 use sqlx::sqlite::SqlitePool;
 
 /// How often the background checkpointer copies the WAL into the database.
-pub(super) const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 /// Background checkpoint passes per round: the second copies what the
 /// writer added during the first, so the writer's own share stays small.
-pub(super) const CHECKPOINT_PASSES: usize = 2;
+const CHECKPOINT_PASSES: usize = 2;
 
 /// WAL pages (4 KiB) after which a commit checkpoints by itself: only when
 /// the background checkpointer cannot keep up (SQLite's default is 1000).

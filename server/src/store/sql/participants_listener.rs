@@ -21,7 +21,6 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 
 use super::cache::Cache;
-use super::pool::ACQUIRE_TIMEOUT;
 
 /// The notification channel; the payload is the chat's id.
 pub(super) const CHANNEL: &str = "lockstep_participants";
@@ -41,12 +40,16 @@ pub(super) const APPLICATION_NAME: &str = "lockstep-listener";
 /// Starts listening; returns the listener's one-connection pool, which
 /// [`Store::close`](super::Store::close) closes to stop it. The tasks also
 /// stop once `cache` is gone.
-pub(super) fn spawn(options: PgConnectOptions, cache: &Arc<Cache>) -> PgPool {
+pub(super) fn spawn(
+    options: PgConnectOptions,
+    acquire_timeout: Duration,
+    cache: &Arc<Cache>,
+) -> PgPool {
     let pool = PgPoolOptions::new()
         .max_connections(1)
         .max_lifetime(None)
         .idle_timeout(None)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .acquire_timeout(acquire_timeout)
         .connect_lazy_with(options.application_name(APPLICATION_NAME));
     tokio::spawn(listen(pool.clone(), Arc::downgrade(cache)));
     tokio::spawn(refresh(Arc::downgrade(cache)));

@@ -17,20 +17,21 @@ use super::checkpointer::{WAL_AUTOCHECKPOINT_PAGES, spawn_sqlite_checkpointer};
 use super::postgres_writer::PgWriterConnection;
 use super::writer::spawn_message_writer;
 use super::{SqlStore, participants_listener, sqlite_writer};
+use crate::store::error::connect_error;
 use crate::store::{Store, StoreError, StoreResult};
 
 /// How long a request waits for a free pooled connection before the store
 /// reports `Unavailable` (instead of hanging a socket handler).
-pub(super) const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long SQLite waits for another connection's write lock.
-pub(super) const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// SQLite allows one writer at a time; a few connections let reads proceed
 /// beside it (WAL) without piling up file handles on a 2-core machine.
-pub(super) const SQLITE_MAX_CONNECTIONS: u32 = 8;
+const SQLITE_MAX_CONNECTIONS: u32 = 8;
 
-pub(super) const POSTGRES_MAX_CONNECTIONS: u32 = 16;
+const POSTGRES_MAX_CONNECTIONS: u32 = 16;
 
 /// The pool of whichever database the URL named.
 pub(super) enum Pools {
@@ -160,7 +161,11 @@ pub(super) async fn open(database_url: &str) -> StoreResult<Arc<SqlStore>> {
             )?)
         }
         (Pools::Postgres(_), _, Some(conn)) => {
-            listener = Some(participants_listener::spawn(conn.options.clone(), &cache));
+            listener = Some(participants_listener::spawn(
+                conn.options.clone(),
+                ACQUIRE_TIMEOUT,
+                &cache,
+            ));
             Some(spawn_message_writer(conn))
         }
         _ => None,
@@ -173,16 +178,6 @@ pub(super) async fn open(database_url: &str) -> StoreResult<Arc<SqlStore>> {
         listener,
         _alive: alive,
     }))
-}
-
-/// A connection attempt's failure: bad options are the operator's mistake,
-/// anything else means the database is not there for us.
-pub(super) fn connect_error(error: sqlx::Error) -> StoreError {
-    match error {
-        sqlx::Error::Configuration(_) => StoreError::Config("invalid database URL options"),
-        sqlx::Error::Database(_) => StoreError::Unavailable(error),
-        other => StoreError::from(other),
-    }
 }
 
 /// Runs `$body` with `$pool` bound to the backend's concrete pool type. The
@@ -204,4 +199,4 @@ macro_rules! on_pool {
 /// writer's thread, while every acknowledgement of the batch waits. At 16
 /// MiB that scan was 9 % of the writer's time; the pages no longer kept are
 /// read back from the OS page cache (about one more `pread` per message).
-pub(super) const WRITER_CACHE_KIB: i64 = -2_048;
+const WRITER_CACHE_KIB: i64 = -2_048;

@@ -7,12 +7,11 @@ use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::types::Json;
 use sqlx::{ConnectOptions, Connection};
 
-use super::pool::connect_error;
 use super::rows::{MessageRow, millis};
 use super::statements::{INSERT_MESSAGE, NEXT_CHAT_SEQ, SELECT_MESSAGE_BY_CLIENT_ID};
 use super::writer::{BatchConnection, InsertJob, InsertOutcome};
 use crate::store::StoreError;
-use crate::store::error::missing;
+use crate::store::error::{connect_error, missing};
 
 /// A whole batch as one statement, one array per column (binds: in
 /// [`PgConnection::insert_batch`]), numbered per chat as it is stored:
@@ -32,7 +31,7 @@ use crate::store::error::missing;
 /// never skipped. Messages of an unknown chat are not inserted (no counter
 /// row to join); the caller reports them. One shape for every batch size,
 /// so it stays prepared.
-pub(super) const INSERT_MESSAGES_UNNEST: &str = concat!(
+const INSERT_MESSAGES_UNNEST: &str = concat!(
     "WITH batch AS ( \
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
              $6::text[], $7::jsonb[], $8::text[], $9::jsonb[], $10::int8[]) \

@@ -81,7 +81,7 @@ pub(super) fn spawn_message_writer<C: BatchConnection>(
 }
 
 /// The message writer's loop (see [`spawn_message_writer`]).
-pub(super) async fn run_message_writer<C: BatchConnection>(
+async fn run_message_writer<C: BatchConnection>(
     mut conn: C,
     mut queue: mpsc::UnboundedReceiver<WriterCommand>,
 ) {
