@@ -377,6 +377,14 @@ impl ServeArgs {
 
 /// The configuration for `lockstep serve`. Without a configured secret it
 /// generates one and sets `dev_mode` (the caller announces it).
+///
+/// Why two structs and this one conversion, not a shared struct or a macro:
+/// the flags and the server want different types (seconds and `0 = off` on
+/// the command line, `Duration`s and `Option`s in the server; an optional
+/// secret, then always one), and `ServeConfig` sits below the shell where
+/// clap's attributes do not belong. Each field is declared once per side and
+/// converted here once; the defaults exist only as the flags' default values
+/// (`config::defaults`), so there is no third or fourth copy.
 impl From<ServeArgs> for ServeConfig {
     fn from(args: ServeArgs) -> Self {
         let (jwt_secret, dev_mode) = match args.secret.jwt_secret {

@@ -1,4 +1,7 @@
-//! Default values, shared by the command line and [`ServeConfig::new`].
+//! Every default setting, written once: the flags of `lockstep serve`
+//! declare them as their default values (so `--help`, the example config
+//! and a configuration with no flag given all show these), and
+//! [`super::Limits`] and [`super::Exposure`] default to them.
 //! The client-facing limits are the contract's (`lockstep_contract::limits`):
 //! none is written here, so changing one in the manifest and regenerating
 //! changes what the server enforces.
