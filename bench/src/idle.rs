@@ -31,8 +31,10 @@ pub async fn idle(common: &Common, opts: &IdleOpts) -> anyhow::Result<Value> {
     let users: Vec<String> = (0..opts.sockets).map(|i| common.user(i)).collect();
     let tokens: Vec<String> = users.iter().map(|u| common.minter.token(u)).collect();
     let started = Instant::now();
+    let connecting = Window::start(Some(pid));
     let conns = crate::connect_all(common, &users, &tokens).await?;
     let connect_seconds = started.elapsed().as_secs_f64();
+    let connecting = connecting.finish();
     eprintln!(
         "  {} sockets connected in {connect_seconds:.1}s",
         conns.len()
@@ -88,6 +90,13 @@ pub async fn idle(common: &Common, opts: &IdleOpts) -> anyhow::Result<Value> {
         }
     }
     let n = opts.sockets as f64;
+    // The idle server's CPU is its heartbeats (engine.io's ping and the
+    // contract's `heartbeat`/`ping` rounds) and their answers; it grows with
+    // the sockets, so it is given per 100,000 of them. Read it over a hold
+    // of at least one heartbeat interval (25 s by default).
+    let heartbeat_cpu_percent_per_100k = held["server"]["cpu_percent"]
+        .as_f64()
+        .map(|percent| round3(percent * 100_000.0 / n));
     let per_socket_kb = after.rss_kb.saturating_sub(before.rss_kb) as f64 / n;
     eprintln!(
         "  server RSS {} KB -> {} KB: {per_socket_kb:.2} KB per socket; {dropped} dropped",
@@ -98,6 +107,13 @@ pub async fn idle(common: &Common, opts: &IdleOpts) -> anyhow::Result<Value> {
         "sockets": opts.sockets,
         "connect_seconds": round3(connect_seconds),
         "connects_per_sec": round3(n / connect_seconds.max(1e-6)),
+        "server_cpu_s_per_1000_connects": crate::report::cpu_per_1000(
+            connecting["server"]["cpu_seconds"].as_f64(),
+            Some(n),
+        ),
+        "heartbeat_cpu_percent_per_100k": heartbeat_cpu_percent_per_100k,
+        "source_addresses": common.target.sources.len().max(1),
+        "connecting": connecting,
         "rss_before_kb": before.rss_kb,
         "rss_after_kb": after.rss_kb,
         "rss_per_socket_kb": round3(per_socket_kb),
