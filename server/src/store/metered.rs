@@ -49,6 +49,7 @@ pub const OPERATIONS: &[&str] = &[
     "upsert_profile",
     "get_profile",
     "get_profiles",
+    "start_session",
     "create_chat",
     "get_chat",
     "list_chats_for",
@@ -310,6 +311,16 @@ impl Store for MeteredStore {
             self.inner.touch_device(profileid, fingerprint, at),
         )
         .await
+    }
+
+    async fn start_session(
+        &self,
+        profile: &Profile,
+        fingerprint: &str,
+        at: Timestamp,
+    ) -> StoreResult<DeviceSeen> {
+        let call = self.inner.start_session(profile, fingerprint, at);
+        timed("start_session", call).await
     }
 
     async fn upsert_calls(&self, calls: &[CallRecord]) -> StoreResult<()> {

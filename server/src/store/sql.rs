@@ -608,27 +608,16 @@ impl Store for SqlStore {
     async fn upsert_profile(&self, profile: &Profile) -> StoreResult<()> {
         let _turn = self.write_turn().await;
         on_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO profiles \
-                     (profileid, user_id, username, displayname, avatar, email, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                 ON CONFLICT (profileid) DO UPDATE SET \
-                     user_id = excluded.user_id, \
-                     username = excluded.username, \
-                     displayname = COALESCE(excluded.displayname, profiles.displayname), \
-                     avatar = COALESCE(excluded.avatar, profiles.avatar), \
-                     email = COALESCE(excluded.email, profiles.email), \
-                     updated_at = excluded.updated_at",
-            )
-            .bind(&profile.profileid)
-            .bind(&profile.user_id)
-            .bind(&profile.username)
-            .bind(&profile.displayname)
-            .bind(&profile.avatar)
-            .bind(&profile.email)
-            .bind(millis(profile.updated_at))
-            .execute(pool)
-            .await?;
+            sqlx::query(UPSERT_PROFILE)
+                .bind(&profile.profileid)
+                .bind(&profile.user_id)
+                .bind(&profile.username)
+                .bind(&profile.displayname)
+                .bind(&profile.avatar)
+                .bind(&profile.email)
+                .bind(millis(profile.updated_at))
+                .execute(pool)
+                .await?;
             Ok(())
         })
     }
@@ -1478,19 +1467,12 @@ impl Store for SqlStore {
     ) -> StoreResult<DeviceSeen> {
         let _turn = self.write_turn().await;
         let row: DeviceRow = on_pool!(self, |pool| {
-            sqlx::query_as(
-                "INSERT INTO devices (profileid, fingerprint, first_seen, last_seen, seen_count) \
-                 VALUES ($1, $2, $3, $3, 1) \
-                 ON CONFLICT (profileid, fingerprint) DO UPDATE \
-                     SET last_seen = excluded.last_seen, \
-                         seen_count = devices.seen_count + 1 \
-                 RETURNING first_seen, last_seen, seen_count",
-            )
-            .bind(profileid)
-            .bind(fingerprint)
-            .bind(millis(at))
-            .fetch_one(pool)
-            .await?
+            sqlx::query_as(TOUCH_DEVICE)
+                .bind(profileid)
+                .bind(fingerprint)
+                .bind(millis(at))
+                .fetch_one(pool)
+                .await?
         });
         Ok(DeviceSeen {
             previously_seen: row.seen_count > 1,
@@ -1498,6 +1480,33 @@ impl Store for SqlStore {
             last_seen: from_millis(row.last_seen)?,
             seen_count: row.seen_count,
         })
+    }
+
+    async fn start_session(
+        &self,
+        profile: &Profile,
+        fingerprint: &str,
+        at: Timestamp,
+    ) -> StoreResult<DeviceSeen> {
+        // SQLite: in the writer's next batch, one commit with every other
+        // connect's (and message) waiting then.
+        if let (Pools::Sqlite(_), Some(writer)) = (&self.pools, &self.writer) {
+            let (reply, answer) = oneshot::channel();
+            let job = SessionJob {
+                profile: profile.clone(),
+                fingerprint: fingerprint.to_owned(),
+                at,
+                reply,
+            };
+            writer
+                .send(WriterCommand::StartSession(Box::new(job)))
+                .map_err(|_| StoreError::Unavailable(sqlx::Error::PoolClosed))?;
+            return answer
+                .await
+                .map_err(|_| StoreError::Unavailable(sqlx::Error::WorkerCrashed))?;
+        }
+        self.upsert_profile(profile).await?;
+        self.touch_device(&profile.profileid, fingerprint, at).await
     }
 }
 
@@ -1588,9 +1597,40 @@ struct InsertJob {
 /// this call created it.
 type InsertOutcome = StoreResult<(MessageRow, bool)>;
 
+/// One connect's [`Store::start_session`] waiting for the SQLite writer.
+struct SessionJob {
+    profile: Profile,
+    fingerprint: String,
+    at: Timestamp,
+    reply: oneshot::Sender<StoreResult<DeviceSeen>>,
+}
+
+/// [`Store::upsert_profile`]'s statement (SQLite and PostgreSQL).
+const UPSERT_PROFILE: &str = "INSERT INTO profiles \
+         (profileid, user_id, username, displayname, avatar, email, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7) \
+     ON CONFLICT (profileid) DO UPDATE SET \
+         user_id = excluded.user_id, \
+         username = excluded.username, \
+         displayname = COALESCE(excluded.displayname, profiles.displayname), \
+         avatar = COALESCE(excluded.avatar, profiles.avatar), \
+         email = COALESCE(excluded.email, profiles.email), \
+         updated_at = excluded.updated_at";
+
+/// [`Store::touch_device`]'s statement (SQLite and PostgreSQL).
+const TOUCH_DEVICE: &str = "INSERT INTO devices (profileid, fingerprint, first_seen, last_seen, seen_count) \
+     VALUES ($1, $2, $3, $3, 1) \
+     ON CONFLICT (profileid, fingerprint) DO UPDATE \
+         SET last_seen = excluded.last_seen, \
+             seen_count = devices.seen_count + 1 \
+     RETURNING first_seen, last_seen, seen_count";
+
 /// What the message writer is asked to do.
 enum WriterCommand {
     Insert(Box<InsertJob>),
+    /// A connect's profile and device (SQLite's writer only: on PostgreSQL
+    /// [`Store::start_session`] does not use the writer).
+    StartSession(Box<SessionJob>),
     /// Close the writer's connection and stop; answered once done.
     Close(oneshot::Sender<()>),
 }
@@ -1669,6 +1709,11 @@ async fn run_message_writer<C: BatchConnection>(
                 // After a close, the caller finds the writer gone.
                 WriterCommand::Insert(_) if closing.is_some() => {}
                 WriterCommand::Insert(job) => batch.push(*job),
+                WriterCommand::StartSession(job) => {
+                    let _ = job
+                        .reply
+                        .send(Err(StoreError::Invalid("sessions are not batched here")));
+                }
                 WriterCommand::Close(done) => closing = Some(done),
             }
         }
