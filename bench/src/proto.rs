@@ -133,7 +133,7 @@ impl Target {
 const IP_BIND_ADDRESS_NO_PORT: libc::c_int = 24;
 
 /// A TCP connection to `addr`, from `source` when given.
-async fn tcp_connect(addr: &str, source: Option<IpAddr>) -> anyhow::Result<TcpStream> {
+pub async fn tcp_connect(addr: &str, source: Option<IpAddr>) -> anyhow::Result<TcpStream> {
     let Some(source) = source else {
         return Ok(TcpStream::connect(addr).await?);
     };
@@ -180,33 +180,7 @@ impl Conn {
         token: &str,
         profileid: &str,
     ) -> anyhow::Result<Conn> {
-        let tcp = tcp_connect(&target.addr, source)
-            .await
-            .with_context(|| format!("connecting to {}", target.addr))?;
-        tcp.set_nodelay(true)?;
-        let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", target.addr);
-        let mut request = url.into_client_request()?;
-        let (name, value) = match target.token_via {
-            TokenVia::Bearer => ("authorization", format!("Bearer {token}")),
-            TokenVia::Cookie => ("cookie", format!("accessToken={token}")),
-        };
-        request
-            .headers_mut()
-            .insert(name, HeaderValue::from_str(&value)?);
-        // Small buffers: the generator holds thousands of these.
-        let config = WebSocketConfig::default()
-            .read_buffer_size(16 * 1024)
-            .write_buffer_size(0)
-            .max_write_buffer_size(16 * 1024 * 1024);
-        let (ws, _) = tokio_tungstenite::client_async_with_config(request, tcp, Some(config))
-            .await
-            .context("WebSocket upgrade")?;
-        let mut conn = Conn { ws };
-
-        let open = conn.next_text().await?.context("closed before open")?;
-        if !open.starts_with('0') {
-            bail!("expected the engine.io open packet, got {open:.80}");
-        }
+        let mut conn = Self::open_engineio(target, source, token).await?;
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default()
@@ -237,6 +211,43 @@ impl Conn {
                 _ => {}
             }
         }
+    }
+
+    /// An engine.io session over WebSocket, up to its open packet, with no
+    /// Socket.IO connect yet (the idle scenario's `--stage engineio`).
+    pub async fn open_engineio(
+        target: &Target,
+        source: Option<IpAddr>,
+        token: &str,
+    ) -> anyhow::Result<Conn> {
+        let tcp = tcp_connect(&target.addr, source)
+            .await
+            .with_context(|| format!("connecting to {}", target.addr))?;
+        tcp.set_nodelay(true)?;
+        let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", target.addr);
+        let mut request = url.into_client_request()?;
+        let (name, value) = match target.token_via {
+            TokenVia::Bearer => ("authorization", format!("Bearer {token}")),
+            TokenVia::Cookie => ("cookie", format!("accessToken={token}")),
+        };
+        request
+            .headers_mut()
+            .insert(name, HeaderValue::from_str(&value)?);
+        // Small buffers: the generator holds thousands of these.
+        let config = WebSocketConfig::default()
+            .read_buffer_size(16 * 1024)
+            .write_buffer_size(0)
+            .max_write_buffer_size(16 * 1024 * 1024);
+        let (ws, _) = tokio_tungstenite::client_async_with_config(request, tcp, Some(config))
+            .await
+            .context("WebSocket upgrade")?;
+        let mut conn = Conn { ws };
+
+        let open = conn.next_text().await?.context("closed before open")?;
+        if !open.starts_with('0') {
+            bail!("expected the engine.io open packet, got {open:.80}");
+        }
+        Ok(conn)
     }
 
     /// The next text frame, or `None` when the connection closed.
