@@ -15,6 +15,8 @@
 // * calls, for the signaling scenario: `initiate_call` (acked), `answer_call`,
 //   `webrtc_offer` / `webrtc_answer` / `webrtc_ice_candidate` relayed to the
 //   other party's socket, `end_call`.
+// * `sync` (acked), for the storm scenario: for each of the caller's chats,
+//   the messages after the caller's position in it (`seq`), at most `limit`.
 //
 //   node server.mjs --port 3001 --db /tmp/baseline.db --jwt-secret SECRET
 
@@ -112,6 +114,11 @@ const sql = {
   ),
   enqueue: db.prepare(
     "INSERT INTO offline_queue (profileid, messageid, queued_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+  ),
+  chatsOf: db.prepare("SELECT chatid FROM chat_participants WHERE profileid = ?"),
+  messagesAfter: db.prepare(
+    `SELECT seq, messageid, chatid, senderid, client_message_id, message_type, content, created_at
+     FROM messages WHERE chatid = ? AND seq > ? ORDER BY seq LIMIT ?`,
   ),
   trim: db.prepare(
     `DELETE FROM offline_queue WHERE profileid = ? AND id NOT IN (
@@ -298,6 +305,37 @@ io.on("connection", (socket) => {
       displayname: claims.displayname ?? claims.username,
       avatar: claims.avatar ?? "",
     },
+  });
+
+  socket.on("sync", (payload, ack) => {
+    const answer = typeof ack === "function" ? ack : () => {};
+    if (!payload || !Array.isArray(payload.positions)) {
+      return answer({ success: false, code: "VALIDATION_ERROR", error: "the payload does not match Sync" });
+    }
+    const limit = Math.min(Math.max(Math.trunc(Number(payload.limit ?? 100)) || 100, 1), 500);
+    const positions = new Map(payload.positions.map((p) => [p?.chatid, Number(p?.seq) || 0]));
+    const chats = sql.chatsOf.all(me).map(({ chatid }) => {
+      const rows = sql.messagesAfter.all(chatid, positions.get(chatid) ?? 0, limit + 1);
+      return {
+        chatid,
+        messages: rows.slice(0, limit).map((row) => ({
+          messageid: row.messageid,
+          chatid: row.chatid,
+          seq: row.seq,
+          senderid: row.senderid,
+          clientMessageId: row.client_message_id,
+          messageType: row.message_type,
+          content: row.content,
+          attachments: [],
+          mentions: [],
+          timestamp: new Date(row.created_at).toISOString(),
+          messageStatus: "sent",
+          reactions: [],
+        })),
+        hasMore: rows.length > limit,
+      };
+    });
+    answer({ success: true, chats });
   });
 
   socket.on("send_message", (payload, ack) => {

@@ -25,6 +25,7 @@ mod report;
 mod rest;
 mod signaling;
 mod stats;
+mod storm;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -66,6 +67,11 @@ struct Cli {
     /// Connections opened at once while setting up.
     #[arg(long, global = true, default_value_t = 64)]
     connect_concurrency: usize,
+    /// Loopback addresses the clients connect from, in turn: 127.0.0.1 to
+    /// 127.0.0.N (0: the kernel picks). One address gives about 28,000
+    /// ephemeral ports towards the server; 100,000 sockets need 4 or more.
+    #[arg(long, global = true, default_value_t = 0)]
+    source_addresses: u8,
     /// Worker threads of the generator's runtime.
     #[arg(long, global = true, default_value_t = 2)]
     threads: usize,
@@ -85,6 +91,9 @@ enum Scenario {
     Signaling(signaling::SignalingOpts),
     /// 5. Catch-up: a reader that missed messages across many chats syncs.
     Catchup(catchup::CatchupOpts),
+    /// 6. Storm: many sockets connect at once (a node's users reconnecting
+    ///    after it died), each then calls `sync`.
+    Storm(storm::StormOpts),
     /// Summarise a folder of results: summary.md, summary.json, charts.
     Report(report::ReportOpts),
 }
@@ -116,7 +125,10 @@ pub async fn connect_all(
     tokens: &[String],
 ) -> anyhow::Result<Vec<Conn>> {
     let results: Vec<anyhow::Result<Conn>> = futures::stream::iter(users.iter().zip(tokens))
-        .map(|(user, token)| Conn::connect(&common.target, token, user))
+        .enumerate()
+        .map(|(i, (user, token))| {
+            Conn::connect_from(&common.target, common.target.source(i), token, user)
+        })
         .buffered(common.connect_concurrency.max(1))
         .collect()
         .await;
@@ -157,6 +169,9 @@ async fn run(cli: Cli, fd_limit: u64) -> anyhow::Result<()> {
         target: Target {
             addr: cli.addr.clone(),
             token_via: cli.token_via,
+            sources: (1..=cli.source_addresses)
+                .map(|n| std::net::IpAddr::from([127, 0, 0, n]))
+                .collect(),
         },
         minter: auth::Minter::new(&cli.secret),
         server_pid: cli.server_pid,
@@ -173,6 +188,7 @@ async fn run(cli: Cli, fd_limit: u64) -> anyhow::Result<()> {
         Scenario::Idle(opts) => idle::idle(&common, opts).await?,
         Scenario::Signaling(opts) => signaling::signaling(&common, opts).await?,
         Scenario::Catchup(opts) => catchup::catchup(&common, opts).await?,
+        Scenario::Storm(opts) => storm::storm(&common, opts).await?,
         Scenario::Report(_) => unreachable!("handled before the runtime starts"),
     };
     let wall = started.elapsed().as_secs_f64();
@@ -209,6 +225,7 @@ fn scenario_name(scenario: &Scenario) -> &'static str {
         Scenario::Idle(_) => "idle",
         Scenario::Signaling(_) => "signaling",
         Scenario::Catchup(_) => "catchup",
+        Scenario::Storm(_) => "storm",
         Scenario::Report(_) => "report",
     }
 }

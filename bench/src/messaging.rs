@@ -575,6 +575,10 @@ pub async fn steady(common: &Common, opts: &SteadyOpts) -> anyhow::Result<Value>
             .unwrap_or_else(|e| e.into_inner());
         calm_host_acks(&samples, &window)
     };
+    result["server_cpu_s_per_1000_msgs"] = json!(crate::report::cpu_per_1000(
+        window["server"]["cpu_seconds"].as_f64(),
+        result["acked"].as_f64(),
+    ));
     result["window"] = window;
     result["errors"] = json!(phase_errors);
     result["error_kinds"] = shared.errors.summary();
@@ -699,6 +703,10 @@ pub async fn ramp(common: &Common, opts: &RampOpts) -> anyhow::Result<Value> {
         let acked = fleet.shared.phases[index].acked.load(Ordering::Relaxed) as f64;
         let kept_up = acked >= 0.95 * rate * seconds;
         let passed = errors == 0 && p99 <= opts.p99_limit_ms && kept_up;
+        step["server_cpu_s_per_1000_msgs"] = json!(crate::report::cpu_per_1000(
+            window["server"]["cpu_seconds"].as_f64(),
+            Some(acked),
+        ));
         step["window"] = window;
         step["errors"] = json!(errors);
         step["passed"] = json!(passed);

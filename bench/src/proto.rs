@@ -12,9 +12,11 @@
 
 use std::time::Duration;
 
+use std::net::{IpAddr, SocketAddr};
+
 use anyhow::{Context, anyhow, bail};
 use futures::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
@@ -111,6 +113,55 @@ pub struct Target {
     /// `host:port`.
     pub addr: String,
     pub token_via: TokenVia,
+    /// Local addresses the clients connect from, in turn (`--source-addresses`):
+    /// one loopback address has one ephemeral port range (about 28,000 ports)
+    /// towards the server, so 100,000 sockets need several. Empty: the kernel
+    /// picks, as for any client.
+    pub sources: Vec<IpAddr>,
+}
+
+impl Target {
+    /// The source address of client `index` (`None`: the kernel's choice).
+    pub fn source(&self, index: usize) -> Option<IpAddr> {
+        (!self.sources.is_empty()).then(|| self.sources[index % self.sources.len()])
+    }
+}
+
+/// `IP_BIND_ADDRESS_NO_PORT` (linux/in.h): bind the address now, pick the port
+/// at `connect`, so a port is shared by connections to different peers
+/// instead of being reserved at `bind` from the whole ephemeral range.
+const IP_BIND_ADDRESS_NO_PORT: libc::c_int = 24;
+
+/// A TCP connection to `addr`, from `source` when given.
+pub async fn tcp_connect(addr: &str, source: Option<IpAddr>) -> anyhow::Result<TcpStream> {
+    let Some(source) = source else {
+        return Ok(TcpStream::connect(addr).await?);
+    };
+    let peer: SocketAddr = tokio::net::lookup_host(addr)
+        .await?
+        .next()
+        .with_context(|| format!("no address for {addr}"))?;
+    let socket = if peer.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    {
+        use std::os::fd::AsRawFd;
+        let on: libc::c_int = 1;
+        // SAFETY: setsockopt on a socket we own, with a c_int option value.
+        unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::IPPROTO_IP,
+                IP_BIND_ADDRESS_NO_PORT,
+                (&on as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+    }
+    socket.bind(SocketAddr::new(source, 0))?;
+    Ok(socket.connect(peer).await?)
 }
 
 impl Conn {
@@ -119,33 +170,17 @@ impl Conn {
     /// Events that arrive before it (presence of others, the offline queue)
     /// are skipped.
     pub async fn connect(target: &Target, token: &str, profileid: &str) -> anyhow::Result<Conn> {
-        let tcp = TcpStream::connect(&target.addr)
-            .await
-            .with_context(|| format!("connecting to {}", target.addr))?;
-        tcp.set_nodelay(true)?;
-        let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", target.addr);
-        let mut request = url.into_client_request()?;
-        let (name, value) = match target.token_via {
-            TokenVia::Bearer => ("authorization", format!("Bearer {token}")),
-            TokenVia::Cookie => ("cookie", format!("accessToken={token}")),
-        };
-        request
-            .headers_mut()
-            .insert(name, HeaderValue::from_str(&value)?);
-        // Small buffers: the generator holds thousands of these.
-        let config = WebSocketConfig::default()
-            .read_buffer_size(16 * 1024)
-            .write_buffer_size(0)
-            .max_write_buffer_size(16 * 1024 * 1024);
-        let (ws, _) = tokio_tungstenite::client_async_with_config(request, tcp, Some(config))
-            .await
-            .context("WebSocket upgrade")?;
-        let mut conn = Conn { ws };
+        Self::connect_from(target, None, token, profileid).await
+    }
 
-        let open = conn.next_text().await?.context("closed before open")?;
-        if !open.starts_with('0') {
-            bail!("expected the engine.io open packet, got {open:.80}");
-        }
+    /// [`Conn::connect`] from a given local address.
+    pub async fn connect_from(
+        target: &Target,
+        source: Option<IpAddr>,
+        token: &str,
+        profileid: &str,
+    ) -> anyhow::Result<Conn> {
+        let mut conn = Self::open_engineio(target, source, token).await?;
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default()
@@ -176,6 +211,43 @@ impl Conn {
                 _ => {}
             }
         }
+    }
+
+    /// An engine.io session over WebSocket, up to its open packet, with no
+    /// Socket.IO connect yet (the idle scenario's `--stage engineio`).
+    pub async fn open_engineio(
+        target: &Target,
+        source: Option<IpAddr>,
+        token: &str,
+    ) -> anyhow::Result<Conn> {
+        let tcp = tcp_connect(&target.addr, source)
+            .await
+            .with_context(|| format!("connecting to {}", target.addr))?;
+        tcp.set_nodelay(true)?;
+        let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", target.addr);
+        let mut request = url.into_client_request()?;
+        let (name, value) = match target.token_via {
+            TokenVia::Bearer => ("authorization", format!("Bearer {token}")),
+            TokenVia::Cookie => ("cookie", format!("accessToken={token}")),
+        };
+        request
+            .headers_mut()
+            .insert(name, HeaderValue::from_str(&value)?);
+        // Small buffers: the generator holds thousands of these.
+        let config = WebSocketConfig::default()
+            .read_buffer_size(16 * 1024)
+            .write_buffer_size(0)
+            .max_write_buffer_size(16 * 1024 * 1024);
+        let (ws, _) = tokio_tungstenite::client_async_with_config(request, tcp, Some(config))
+            .await
+            .context("WebSocket upgrade")?;
+        let mut conn = Conn { ws };
+
+        let open = conn.next_text().await?.context("closed before open")?;
+        if !open.starts_with('0') {
+            bail!("expected the engine.io open packet, got {open:.80}");
+        }
+        Ok(conn)
     }
 
     /// The next text frame, or `None` when the connection closed.

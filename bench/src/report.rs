@@ -63,6 +63,11 @@ fn figures(scenario: &str) -> Vec<Figure> {
                 Lower,
             ),
             fig(
+                "server CPU per 1,000 acked messages (s)",
+                "result.server_cpu_s_per_1000_msgs",
+                Lower,
+            ),
+            fig(
                 "server peak RSS (KB)",
                 "result.window.server.rss_peak_sampled_kb",
                 Lower,
@@ -137,6 +142,11 @@ fn figures(scenario: &str) -> Vec<Figure> {
                 Lower,
             ),
             fig(
+                "server CPU per 1,000 acked messages at that rate (s)",
+                "best_step.server_cpu_s_per_1000_msgs",
+                Lower,
+            ),
+            fig(
                 "generator CPU at that rate (%)",
                 "best_step.window.generator.cpu_percent",
                 Lower,
@@ -149,8 +159,18 @@ fn figures(scenario: &str) -> Vec<Figure> {
             fig("RSS after (KB)", "rss_after_kb", Lower),
             fig("connects / s", "connects_per_sec", Higher),
             fig(
+                "server CPU per 1,000 connects (s)",
+                "server_cpu_s_per_1000_connects",
+                Lower,
+            ),
+            fig(
                 "server CPU while idle (%)",
                 "hold.server.cpu_percent",
+                Lower,
+            ),
+            fig(
+                "heartbeat CPU per 100,000 idle sockets (% of one core)",
+                "heartbeat_cpu_percent_per_100k",
                 Lower,
             ),
             fig("dropped", "dropped_while_held", Lower),
@@ -168,8 +188,51 @@ fn figures(scenario: &str) -> Vec<Figure> {
             fig("errors", "errors", Lower),
             fig("server CPU (%)", "window.server.cpu_percent", Lower),
             fig(
+                "server CPU per 1,000 ICE relays (s)",
+                "server_cpu_s_per_1000_relays",
+                Lower,
+            ),
+            fig(
                 "server peak RSS (KB)",
                 "window.server.rss_peak_sampled_kb",
+                Lower,
+            ),
+        ],
+        "storm" => vec![
+            fig("sockets", "sockets", Higher),
+            fig("authenticated", "authenticated", Higher),
+            fig("failures", "failures", Lower),
+            fig("connects / s", "connects_per_sec", Higher),
+            fig(
+                "all authenticated after (s)",
+                "all_authenticated_seconds",
+                Lower,
+            ),
+            fig(
+                "time to authenticated p50 (ms)",
+                "to_authenticated_ms.p50",
+                Lower,
+            ),
+            fig(
+                "time to authenticated p99 (ms)",
+                "to_authenticated_ms.p99",
+                Lower,
+            ),
+            fig("time to sync ack p99 (ms)", "to_synced_ms.p99", Lower),
+            fig(
+                "server CPU per 1,000 connects, with their sync (s)",
+                "server_cpu_s_per_1000_connects",
+                Lower,
+            ),
+            fig("server RSS per socket (KB)", "rss_per_socket_kb", Lower),
+            fig(
+                "generator CPU (% of one core)",
+                "window.generator.cpu_percent",
+                Lower,
+            ),
+            fig(
+                "host CPU stolen (% of all cores)",
+                "window.host.cpu_steal_percent",
                 Lower,
             ),
         ],
@@ -177,7 +240,70 @@ fn figures(scenario: &str) -> Vec<Figure> {
     }
 }
 
-const SCENARIOS: [&str; 4] = ["steady", "ramp", "idle", "signaling"];
+const SCENARIOS: [&str; 5] = ["steady", "ramp", "idle", "signaling", "storm"];
+
+/// Server CPU seconds per 1,000 units of work, from a window's
+/// `server.cpu_seconds` (`/proc/<pid>/stat`) and a count.
+pub fn cpu_per_1000(cpu_seconds: Option<f64>, units: Option<f64>) -> Option<Value> {
+    match (cpu_seconds, units) {
+        (Some(cpu), Some(units)) if units > 0.0 => {
+            Some(json!(crate::stats::round3(cpu * 1000.0 / units)))
+        }
+        _ => None,
+    }
+}
+
+/// Adds the figures a result implies but may not carry (results written
+/// before the generator computed them): CPU per unit of work.
+fn derive(scenario: &str, value: &mut Value) {
+    let put = |value: &mut Value, at: &str, figure: Option<Value>| {
+        let mut parts: Vec<&str> = at.split('.').collect();
+        let Some(last) = parts.pop() else { return };
+        let Some(target) = parts.iter().try_fold(&mut *value, |v, key| v.get_mut(*key)) else {
+            return;
+        };
+        if let (Some(object), Some(figure)) = (target.as_object_mut(), figure)
+            && !object.contains_key(last)
+        {
+            object.insert(last.to_owned(), figure);
+        }
+    };
+    match scenario {
+        "steady" => {
+            let figure = cpu_per_1000(
+                number(value, "result.window.server.cpu_seconds"),
+                number(value, "result.acked"),
+            );
+            put(value, "result.server_cpu_s_per_1000_msgs", figure);
+        }
+        "ramp" => {
+            if let Some(steps) = value.get_mut("steps").and_then(Value::as_array_mut) {
+                for step in steps {
+                    let figure = cpu_per_1000(
+                        number(step, "window.server.cpu_seconds"),
+                        number(step, "acked"),
+                    );
+                    put(step, "server_cpu_s_per_1000_msgs", figure);
+                }
+            }
+            if let Some(best) = value.get_mut("best_step") {
+                let figure = cpu_per_1000(
+                    number(best, "window.server.cpu_seconds"),
+                    number(best, "acked"),
+                );
+                put(best, "server_cpu_s_per_1000_msgs", figure);
+            }
+        }
+        "signaling" => {
+            let figure = cpu_per_1000(
+                number(value, "window.server.cpu_seconds"),
+                number(value, "ice_received"),
+            );
+            put(value, "server_cpu_s_per_1000_relays", figure);
+        }
+        _ => {}
+    }
+}
 
 fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
     path.split('.')
@@ -213,8 +339,11 @@ fn load(dir: &Path) -> anyhow::Result<BTreeMap<String, Vec<(String, Value)>>> {
     paths.sort();
     for path in paths {
         let text = std::fs::read_to_string(&path)?;
-        let value: Value =
+        let mut value: Value =
             serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        if let Some(scenario) = value["scenario"].as_str().map(str::to_owned) {
+            derive(&scenario, &mut value);
+        }
         let (Some(scenario), Some(label)) = (
             value["scenario"].as_str().map(str::to_owned),
             value["label"].as_str().map(str::to_owned),
@@ -229,6 +358,80 @@ fn load(dir: &Path) -> anyhow::Result<BTreeMap<String, Vec<(String, Value)>>> {
     Ok(by_scenario)
 }
 
+/// A figure over one server's runs of a scenario: the median, and the
+/// lowest and highest (their spread) when there was more than one run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Spread {
+    median: f64,
+    low: f64,
+    high: f64,
+    runs: usize,
+}
+
+impl Spread {
+    fn of(mut values: Vec<f64>) -> Option<Spread> {
+        if values.is_empty() {
+            return None;
+        }
+        values.sort_by(f64::total_cmp);
+        let n = values.len();
+        let median = if n % 2 == 1 {
+            values[n / 2]
+        } else {
+            (values[n / 2 - 1] + values[n / 2]) / 2.0
+        };
+        Some(Spread {
+            median,
+            low: values[0],
+            high: values[n - 1],
+            runs: n,
+        })
+    }
+
+    fn cell(&self, format: impl Fn(f64) -> String) -> String {
+        if self.runs == 1 {
+            format(self.median)
+        } else {
+            format!(
+                "{} ({}–{})",
+                format(self.median),
+                format(self.low),
+                format(self.high)
+            )
+        }
+    }
+
+    fn json(&self) -> Value {
+        json!({ "median": self.median, "low": self.low, "high": self.high, "runs": self.runs })
+    }
+}
+
+/// Which pair of a paired sitting a result belongs to (`--meta pair=N`;
+/// 1 for a single run).
+fn pair_of(value: &Value) -> u64 {
+    value["meta"]["pair"]
+        .as_str()
+        .and_then(|p| p.parse().ok())
+        .or_else(|| value["meta"]["pair"].as_u64())
+        .unwrap_or(1)
+}
+
+/// Each server's ratio to the baseline, pair by pair (a run of Lockstep and
+/// the Node.js run right after it): the ratio of two runs in the same few
+/// minutes, which the host moves less than either figure.
+fn paired_ratios(runs: &[&(String, Value)], base: &[&(String, Value)], path: &str) -> Vec<f64> {
+    runs.iter()
+        .filter_map(|(_, value)| {
+            let pair = pair_of(value);
+            let (_, base) = base.iter().find(|(_, b)| pair_of(b) == pair)?;
+            match (number(value, path), number(base, path)) {
+                (Some(a), Some(b)) if b != 0.0 => Some(a / b),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
 pub fn run(opts: &ReportOpts) -> anyhow::Result<()> {
     let results = load(&opts.dir)?;
     let mut md = String::new();
@@ -238,21 +441,38 @@ pub fn run(opts: &ReportOpts) -> anyhow::Result<()> {
         let Some(runs) = results.get(scenario) else {
             continue;
         };
-        // The baseline last, the others in name order.
+        // The baseline last, the others in name order; each label's runs by pair.
         let mut runs: Vec<&(String, Value)> = runs.iter().collect();
-        runs.sort_by_key(|(label, _)| (*label == opts.baseline, label.clone()));
-        let baseline = runs.iter().find(|(l, _)| *l == opts.baseline);
-        let others: Vec<&&(String, Value)> =
-            runs.iter().filter(|(l, _)| *l != opts.baseline).collect();
+        runs.sort_by_key(|(label, value)| (*label == opts.baseline, label.clone(), pair_of(value)));
+        let mut labels: Vec<&String> = runs.iter().map(|(label, _)| label).collect();
+        labels.dedup();
+        let runs_of = |label: &str| -> Vec<&(String, Value)> {
+            runs.iter().copied().filter(|(l, _)| l == label).collect()
+        };
+        let baseline = labels.iter().any(|l| **l == opts.baseline);
+        let others: Vec<&String> = labels
+            .iter()
+            .copied()
+            .filter(|l| **l != opts.baseline)
+            .collect();
+        let most_runs = labels.iter().map(|l| runs_of(l).len()).max().unwrap_or(1);
         let _ = writeln!(md, "### {scenario}\n");
+        if most_runs > 1 {
+            let _ = writeln!(
+                md,
+                "{most_runs} paired runs (each server in turn, the baseline last): \
+                 the median, with the lowest and highest run in brackets; a ratio is \
+                 the median of the pairs' ratios.\n"
+            );
+        }
         let mut header = String::from("| figure |");
         let mut rule = String::from("| --- |");
-        for (label, _) in &runs {
+        for label in &labels {
             let _ = write!(header, " {label} |");
             rule.push_str(" ---: |");
         }
-        if baseline.is_some() {
-            for (label, _) in &others {
+        if baseline {
+            for label in &others {
                 let _ = write!(header, " {label} / {} |", opts.baseline);
                 rule.push_str(" ---: |");
             }
@@ -266,33 +486,64 @@ pub fn run(opts: &ReportOpts) -> anyhow::Result<()> {
             };
             let _ = write!(md, "| {} |", figure.name);
             let mut row = serde_json::Map::new();
-            for (label, value) in &runs {
-                let x = number(value, figure.path);
-                let _ = write!(md, " {} |", x.map(format_number).unwrap_or("–".into()));
-                row.insert(label.clone(), json!(x));
+            for label in &labels {
+                let spread = Spread::of(
+                    runs_of(label)
+                        .iter()
+                        .filter_map(|(_, v)| number(v, figure.path))
+                        .collect(),
+                );
+                let _ = write!(
+                    md,
+                    " {} |",
+                    spread.map_or("–".into(), |s| s.cell(format_number))
+                );
+                row.insert((*label).clone(), json!(spread.map(|s| s.median)));
+                if most_runs > 1 {
+                    row.insert(format!("{label} runs"), json!(spread.map(|s| s.json())));
+                }
             }
-            if let Some((_, base)) = baseline {
-                for (label, value) in &others {
-                    let ratio = match (number(value, figure.path), number(base, figure.path)) {
-                        (Some(a), Some(b)) if b != 0.0 => Some(a / b),
-                        _ => None,
-                    };
+            if baseline {
+                let base = runs_of(&opts.baseline);
+                for label in &others {
+                    let ratios = Spread::of(paired_ratios(&runs_of(label), &base, figure.path));
                     let _ = write!(
                         md,
                         " {} |",
-                        ratio
-                            .map(|r| format!("{r:.2}×"))
-                            .unwrap_or_else(|| "–".into())
+                        ratios.map_or("–".into(), |r| r.cell(|x| format!("{x:.2}×")))
                     );
-                    row.insert(format!("{label}/{}", opts.baseline), json!(ratio));
+                    row.insert(
+                        format!("{label}/{}", opts.baseline),
+                        json!(ratios.map(|r| r.median)),
+                    );
+                    if most_runs > 1 {
+                        row.insert(
+                            format!("{label}/{} runs", opts.baseline),
+                            json!(ratios.map(|r| r.json())),
+                        );
+                    }
                 }
             }
             md.push('\n');
             row.insert("better".into(), json!(hint));
             table.insert(figure.name.into(), Value::Object(row));
         }
+        // Per-run notes and tables name a run by its label, and its pair
+        // when there are several.
+        let named: Vec<(String, Value)> = runs
+            .iter()
+            .map(|(label, value)| {
+                let name = if most_runs > 1 {
+                    format!("{label} #{}", pair_of(value))
+                } else {
+                    label.clone()
+                };
+                (name, value.clone())
+            })
+            .collect();
+        let named_refs: Vec<&(String, Value)> = named.iter().collect();
         if scenario == "ramp" {
-            for (label, value) in &runs {
+            for (label, value) in &named {
                 let _ = writeln!(
                     md,
                     "\n{label}: stopped at {} ({}).",
@@ -307,11 +558,11 @@ pub fn run(opts: &ReportOpts) -> anyhow::Result<()> {
             }
         }
         if scenario == "steady" {
-            md.push_str(&slowest_seconds_table(&runs));
+            md.push_str(&slowest_seconds_table(&named_refs));
         }
         md.push('\n');
         summary.insert(scenario.into(), Value::Object(table));
-        for (label, value) in &runs {
+        for (label, value) in &named {
             problems.extend(check(scenario, label, value));
         }
     }
@@ -468,6 +719,23 @@ fn check(scenario: &str, label: &str, value: &Value) -> Vec<String> {
                 number(value, "rss_after_kb").unwrap_or(0.0) > 0.0,
                 "no memory reading",
             );
+        }
+        "storm" => {
+            need(
+                number(value, "failures") == Some(0.0),
+                "sockets failed to connect",
+            );
+            need(
+                number(value, "authenticated").unwrap_or(0.0) > 0.0
+                    && number(value, "authenticated") == number(value, "sockets"),
+                "not every socket authenticated",
+            );
+            if value["sync"].as_bool() == Some(true) {
+                need(
+                    number(value, "synced") == number(value, "sockets"),
+                    "not every socket synced",
+                );
+            }
         }
         "signaling" => {
             need(number(value, "errors") == Some(0.0), "errors");
@@ -687,6 +955,72 @@ mod tests {
         assert_eq!(
             check("ramp", "lockstep", &silent),
             ["lockstep ramp: a step acked no message"]
+        );
+    }
+
+    #[test]
+    fn paired_runs_report_the_median_spread_and_pairwise_ratios() {
+        let spread = Spread::of(vec![30.0, 10.0, 20.0]).expect("values");
+        assert_eq!((spread.median, spread.low, spread.high), (20.0, 10.0, 30.0));
+        assert_eq!(spread.cell(|x| format!("{x}")), "20 (10–30)");
+        assert_eq!(Spread::of(vec![4.0, 2.0]).map(|s| s.median), Some(3.0));
+        let run = |label: &str, pair: u64, rate: f64| {
+            (
+                label.to_owned(),
+                json!({ "meta": { "pair": pair.to_string() }, "connects_per_sec": rate }),
+            )
+        };
+        let ours = [run("lockstep", 1, 300.0), run("lockstep", 2, 100.0)];
+        // The baseline's second run was slow too: the pair's ratio stays.
+        let base = [run("node", 2, 50.0), run("node", 1, 100.0)];
+        let ours: Vec<&(String, Value)> = ours.iter().collect();
+        let base: Vec<&(String, Value)> = base.iter().collect();
+        assert_eq!(paired_ratios(&ours, &base, "connects_per_sec"), [3.0, 2.0]);
+    }
+
+    #[test]
+    fn cpu_per_unit_of_work_is_derived_for_results_without_it() {
+        let mut steady = json!({
+            "scenario": "steady",
+            "result": { "acked": 4000, "window": { "server": { "cpu_seconds": 2.0 } } }
+        });
+        derive("steady", &mut steady);
+        assert_eq!(
+            number(&steady, "result.server_cpu_s_per_1000_msgs"),
+            Some(0.5)
+        );
+        let mut ramp = json!({
+            "steps": [{ "acked": 100, "window": { "server": { "cpu_seconds": 0.3 } } }],
+            "best_step": { "acked": 100, "window": { "server": { "cpu_seconds": 0.3 } } }
+        });
+        derive("ramp", &mut ramp);
+        assert_eq!(
+            number(&ramp, "best_step.server_cpu_s_per_1000_msgs"),
+            Some(3.0)
+        );
+        // A figure the generator already wrote is kept.
+        let mut storm = json!({ "server_cpu_s_per_1000_connects": 1.5 });
+        derive("storm", &mut storm);
+        assert_eq!(number(&storm, "server_cpu_s_per_1000_connects"), Some(1.5));
+    }
+
+    #[test]
+    fn a_storm_with_a_failed_socket_is_a_smoke_problem() {
+        let storm = |authenticated: u64, failures: u64| {
+            json!({ "sockets": 10, "authenticated": authenticated, "synced": authenticated,
+                    "failures": failures, "sync": true })
+        };
+        assert_eq!(
+            check("storm", "lockstep", &storm(10, 0)),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            check("storm", "lockstep", &storm(9, 1)),
+            [
+                "lockstep storm: sockets failed to connect",
+                "lockstep storm: not every socket authenticated",
+                "lockstep storm: not every socket synced"
+            ]
         );
     }
 

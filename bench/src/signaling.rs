@@ -162,6 +162,10 @@ pub async fn signaling(common: &Common, opts: &SignalingOpts) -> anyhow::Result<
         "calls_ended_seen": shared.ended.load(Ordering::Relaxed),
         "errors": errors,
         "error_kinds": shared.errors.summary(),
+        "server_cpu_s_per_1000_relays": crate::report::cpu_per_1000(
+            measured["server"]["cpu_seconds"].as_f64(),
+            Some(ice_received as f64),
+        ),
         "window": measured,
     }))
 }

@@ -180,16 +180,17 @@ where
         }
     });
 
-    remember_profile(app, &session_info).await;
+    // The profile (for other users' views of it) and the device, in one
+    // store call: a store may commit many connects' writes at once.
     let fingerprint = auth::fingerprint(user_agent.as_deref(), client_ip);
     let device_trusted = match app
         .store
-        .touch_device(&session_info.profileid, &fingerprint, connected_at)
+        .start_session(&profile_of(&session_info), &fingerprint, connected_at)
         .await
     {
         Ok(seen) => seen.previously_seen,
         Err(error) => {
-            tracing::warn!(%error, "could not look up the device; treating it as new");
+            tracing::warn!(%error, "could not store the profile and device; treating the device as new");
             false
         }
     };
@@ -393,9 +394,9 @@ pub async fn announce_presence<A: Adapter>(app: &Arc<App<A>>, profileid: &str, i
     }
 }
 
-/// Keeps the profile of the token's claims, for other users' views of it.
-async fn remember_profile<A: Adapter>(app: &Arc<App<A>>, session: &Session) {
-    let profile = Profile {
+/// The profile of the token's claims, kept for other users' views of it.
+fn profile_of(session: &Session) -> Profile {
+    Profile {
         profileid: session.profileid.clone(),
         user_id: session.user_id.clone(),
         username: session.username.clone(),
@@ -403,9 +404,6 @@ async fn remember_profile<A: Adapter>(app: &Arc<App<A>>, session: &Session) {
         avatar: Some(session.avatar.clone()),
         email: Some(session.email.clone()).filter(|e| !e.is_empty()),
         updated_at: session.connected_at,
-    };
-    if let Err(error) = app.store.upsert_profile(&profile).await {
-        tracing::warn!(%error, "could not store the profile");
     }
 }
 

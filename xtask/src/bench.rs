@@ -7,7 +7,13 @@
 //! cargo xtask bench --smoke                      # CI: seconds, debug build, SQLite + Node
 //! cargo xtask bench --release                    # the real numbers (BENCHMARKS.md)
 //! cargo xtask bench --release --database postgres --scenario steady
+//! cargo xtask bench --release --scenario storm,idle --pairs 3  # median of 3 paired runs
 //! ```
+//!
+//! With `--pairs N` every scenario runs N times in turn (Lockstep, then
+//! Node.js, then Lockstep again…), so each Lockstep run has a Node.js run
+//! of the same few minutes beside it; the report gives each figure's median
+//! and spread, and the median of the pairs' ratios.
 //!
 //! Each server runs alone (never two at once), with its open-file limit
 //! raised to the hard maximum (`ulimit -n`) for the idle scenario's 10,000
@@ -35,9 +41,17 @@ pub struct BenchArgs {
     /// Build and run the release profile (use it for real measurements).
     #[arg(long)]
     release: bool,
-    /// Scenarios to run (default: all four).
-    #[arg(long, value_delimiter = ',', value_parser = ["steady", "ramp", "idle", "signaling"])]
+    /// Scenarios to run (default: all five).
+    #[arg(long, value_delimiter = ',', value_parser = ["steady", "ramp", "idle", "signaling", "storm"])]
     scenario: Vec<String>,
+    /// Paired runs: every scenario N times, each server in turn (Lockstep,
+    /// then Node.js); the report gives medians, spreads and paired ratios.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pairs: u32,
+    /// Loopback addresses the generator connects from (127.0.0.1 to
+    /// 127.0.0.N): one gives about 28,000 ephemeral ports towards the server.
+    #[arg(long)]
+    source_addresses: Option<u8>,
     /// Databases to run Lockstep on (default: sqlite). `postgres` creates a
     /// fresh database per run on --postgres-url and drops it afterwards.
     #[arg(long, value_delimiter = ',', value_parser = ["sqlite", "postgres"])]
@@ -84,6 +98,12 @@ pub struct BenchArgs {
     /// Idle: seconds held open.
     #[arg(long)]
     idle_hold: Option<f64>,
+    /// Storm: sockets connecting at once.
+    #[arg(long)]
+    storm_sockets: Option<usize>,
+    /// Storm: skip the `sync` each socket calls once authenticated.
+    #[arg(long)]
+    storm_no_sync: bool,
     /// Signaling: concurrent calls.
     #[arg(long)]
     calls: Option<usize>,
@@ -121,7 +141,7 @@ pub fn run(root: &Path, args: &BenchArgs) -> anyhow::Result<()> {
             .join(if args.smoke { "smoke" } else { profile })
     });
     let scenarios: Vec<String> = if args.scenario.is_empty() {
-        ["steady", "ramp", "idle", "signaling"]
+        ["steady", "ramp", "idle", "signaling", "storm"]
             .map(String::from)
             .to_vec()
     } else {
@@ -173,13 +193,19 @@ pub fn run(root: &Path, args: &BenchArgs) -> anyhow::Result<()> {
     }
 
     for scenario in &scenarios {
-        for server in &servers {
-            let label = server.label();
-            step(&format!("{scenario}: {label}"));
-            let mut running = start(root, &bin, server, args, &scratch, &out, &secret, scenario)?;
-            let outcome = drive(&bin, &running, args, &out, &secret, scenario, &label);
-            running.stop();
-            outcome?;
+        for pair in 1..=args.pairs {
+            for server in &servers {
+                let label = server.label();
+                let run = Run {
+                    scenario,
+                    pair: (args.pairs > 1).then_some(pair),
+                };
+                step(&format!("{scenario}: {label}{}", run.suffix()));
+                let mut running = start(root, &bin, server, args, &scratch, &out, &secret, &run)?;
+                let outcome = drive(&bin, &running, args, &out, &secret, &run, &label);
+                running.stop();
+                outcome?;
+            }
         }
     }
 
@@ -204,6 +230,19 @@ pub fn run(root: &Path, args: &BenchArgs) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&scratch);
     println!("\nresults: {}", out.display());
     Ok(())
+}
+
+/// One run of a scenario, and its pair when runs are paired.
+struct Run<'a> {
+    scenario: &'a str,
+    pair: Option<u32>,
+}
+
+impl Run<'_> {
+    /// What its files' names carry after the scenario: `.2` for pair 2.
+    fn suffix(&self) -> String {
+        self.pair.map(|pair| format!(".{pair}")).unwrap_or_default()
+    }
 }
 
 /// A started server: its process and the database to remove after it: a
@@ -258,12 +297,14 @@ fn start(
     scratch: &Path,
     out: &Path,
     secret: &str,
-    scenario: &str,
+    run: &Run<'_>,
 ) -> anyhow::Result<Running> {
+    let scenario = run.scenario;
     let port = free_port()?;
     let addr = format!("127.0.0.1:{port}");
     let label = server.label();
-    let log = std::fs::File::create(out.join(format!("{label}.{scenario}.log")))?;
+    let log_name = format!("{label}.{scenario}{}.log", run.suffix());
+    let log = std::fs::File::create(out.join(&log_name))?;
     let mut drop_database = None;
     let mut database_file = None;
     // Raise the open-file limit to the hard maximum, then become the server
@@ -311,6 +352,10 @@ fn start(
                 // Likewise the cap on open connections per address.
                 "--max-connections-per-address",
                 "0",
+                // And on open connections in all: idle and storm hold more
+                // than its default (the benchmark's open-file limit is the cap).
+                "--max-connections",
+                "0",
             ]);
         }
         Server::Node => {
@@ -341,7 +386,7 @@ fn start(
         running.stop();
         return Err(error.context(format!(
             "{label} did not come up; see {}",
-            out.join(format!("{label}.{scenario}.log")).display()
+            out.join(&log_name).display()
         )));
     }
     Ok(running)
@@ -353,15 +398,23 @@ fn drive(
     args: &BenchArgs,
     out: &Path,
     secret: &str,
-    scenario: &str,
+    run: &Run<'_>,
     label: &str,
 ) -> anyhow::Result<()> {
-    let result = out.join(format!("{label}.{scenario}.json"));
+    let scenario = run.scenario;
+    let result = out.join(format!("{label}.{scenario}{}.json", run.suffix()));
     let mut command = Command::new(bin.join("lockstep-bench"));
     command
         .args(["--addr", &running.addr, "--secret", secret])
         .args(["--server-pid", &running.child.id().to_string()])
-        .args(["--label", label, "--threads", &args.threads.to_string()])
+        .args(["--label", label, "--threads", &args.threads.to_string()]);
+    if let Some(pair) = run.pair {
+        command.args(["--meta", &format!("pair={pair}")]);
+    }
+    if let Some(sources) = args.source_addresses {
+        command.args(["--source-addresses", &sources.to_string()]);
+    }
+    command
         .arg("--out")
         .arg(&result)
         .arg(scenario)
@@ -413,6 +466,12 @@ fn scenario_args(args: &BenchArgs, scenario: &str) -> Vec<String> {
         "idle" => {
             set("--sockets", u(args.idle_sockets), "100");
             set("--hold", s(args.idle_hold), "1");
+        }
+        "storm" => {
+            set("--sockets", u(args.storm_sockets), "200");
+            if args.storm_no_sync {
+                flags.push(("--sync", "false".to_owned()));
+            }
         }
         "signaling" => {
             set("--calls", u(args.calls), "5");

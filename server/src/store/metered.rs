@@ -276,6 +276,16 @@ impl Store for MeteredStore {
         .await
     }
 
+    async fn start_session(
+        &self,
+        profile: &Profile,
+        fingerprint: &str,
+        at: Timestamp,
+    ) -> StoreResult<DeviceSeen> {
+        let call = self.inner.start_session(profile, fingerprint, at);
+        timed("start_session", call).await
+    }
+
     async fn upsert_calls(&self, calls: &[CallRecord]) -> StoreResult<()> {
         timed("upsert_calls", self.inner.upsert_calls(calls)).await
     }

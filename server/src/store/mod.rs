@@ -264,6 +264,22 @@ pub trait Store: Send + Sync {
         at: Timestamp,
     ) -> StoreResult<DeviceSeen>;
 
+    /// What a connect records before it is told `authenticated`: the
+    /// token's profile ([`Store::upsert_profile`]) and its device
+    /// ([`Store::touch_device`]). A store may write many connects' sessions
+    /// in one commit (SQLite: the message writer's batches), so that a
+    /// reconnect storm is not one fsync'd commit after another, two per
+    /// socket. Either both are stored or, on an error, possibly neither.
+    async fn start_session(
+        &self,
+        profile: &Profile,
+        fingerprint: &str,
+        at: Timestamp,
+    ) -> StoreResult<DeviceSeen> {
+        self.upsert_profile(profile).await?;
+        self.touch_device(&profile.profileid, fingerprint, at).await
+    }
+
     // --- calls ---
 
     /// Writes call records in one transaction, in order: a call's record is

@@ -47,8 +47,10 @@ use rows::{
     CallRow, ChatRow, ChatSummaryRow, DeviceRow, MessageRow, ParticipantRow, ProfileRow, QueuedRow,
     ReactionRow, from_millis, millis, parse_stored,
 };
-use statements::{INSERT_MESSAGE, NEXT_CHAT_SEQ, SELECT_MESSAGE_BY_CLIENT_ID};
-use writer::{InsertJob, WriterCommand};
+use statements::{
+    INSERT_MESSAGE, NEXT_CHAT_SEQ, SELECT_MESSAGE_BY_CLIENT_ID, TOUCH_DEVICE, UPSERT_PROFILE,
+};
+use writer::{InsertJob, SessionJob, WriterCommand};
 
 pub use pool::connect;
 pub(super) use statements::{CHAT_HEADS, MESSAGES_AFTER};
@@ -186,27 +188,16 @@ impl Store for SqlStore {
     async fn upsert_profile(&self, profile: &Profile) -> StoreResult<()> {
         let _turn = self.write_turn().await;
         on_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO profiles \
-                     (profileid, user_id, username, displayname, avatar, email, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                 ON CONFLICT (profileid) DO UPDATE SET \
-                     user_id = excluded.user_id, \
-                     username = excluded.username, \
-                     displayname = COALESCE(excluded.displayname, profiles.displayname), \
-                     avatar = COALESCE(excluded.avatar, profiles.avatar), \
-                     email = COALESCE(excluded.email, profiles.email), \
-                     updated_at = excluded.updated_at",
-            )
-            .bind(&profile.profileid)
-            .bind(&profile.user_id)
-            .bind(&profile.username)
-            .bind(&profile.displayname)
-            .bind(&profile.avatar)
-            .bind(&profile.email)
-            .bind(millis(profile.updated_at))
-            .execute(pool)
-            .await?;
+            sqlx::query(UPSERT_PROFILE)
+                .bind(&profile.profileid)
+                .bind(&profile.user_id)
+                .bind(&profile.username)
+                .bind(&profile.displayname)
+                .bind(&profile.avatar)
+                .bind(&profile.email)
+                .bind(millis(profile.updated_at))
+                .execute(pool)
+                .await?;
             Ok(())
         })
     }
@@ -1020,19 +1011,12 @@ impl Store for SqlStore {
     ) -> StoreResult<DeviceSeen> {
         let _turn = self.write_turn().await;
         let row: DeviceRow = on_pool!(self, |pool| {
-            sqlx::query_as(
-                "INSERT INTO devices (profileid, fingerprint, first_seen, last_seen, seen_count) \
-                 VALUES ($1, $2, $3, $3, 1) \
-                 ON CONFLICT (profileid, fingerprint) DO UPDATE \
-                     SET last_seen = excluded.last_seen, \
-                         seen_count = devices.seen_count + 1 \
-                 RETURNING first_seen, last_seen, seen_count",
-            )
-            .bind(profileid)
-            .bind(fingerprint)
-            .bind(millis(at))
-            .fetch_one(pool)
-            .await?
+            sqlx::query_as(TOUCH_DEVICE)
+                .bind(profileid)
+                .bind(fingerprint)
+                .bind(millis(at))
+                .fetch_one(pool)
+                .await?
         });
         Ok(DeviceSeen {
             previously_seen: row.seen_count > 1,
@@ -1040,6 +1024,33 @@ impl Store for SqlStore {
             last_seen: from_millis(row.last_seen)?,
             seen_count: row.seen_count,
         })
+    }
+
+    async fn start_session(
+        &self,
+        profile: &Profile,
+        fingerprint: &str,
+        at: Timestamp,
+    ) -> StoreResult<DeviceSeen> {
+        // SQLite: in the writer's next batch, one commit with every other
+        // connect's (and message) waiting then.
+        if let (Pools::Sqlite(_), Some(writer)) = (&self.pools, &self.writer) {
+            let (reply, answer) = oneshot::channel();
+            let job = SessionJob {
+                profile: profile.clone(),
+                fingerprint: fingerprint.to_owned(),
+                at,
+                reply,
+            };
+            writer
+                .send(WriterCommand::StartSession(Box::new(job)))
+                .map_err(|_| StoreError::Unavailable(sqlx::Error::PoolClosed))?;
+            return answer
+                .await
+                .map_err(|_| StoreError::Unavailable(sqlx::Error::WorkerCrashed))?;
+        }
+        self.upsert_profile(profile).await?;
+        self.touch_device(&profile.profileid, fingerprint, at).await
     }
 }
 

@@ -69,6 +69,7 @@ store_tests!(
     offline_queue_keeps_newest_within_cap,
     offline_queue_fans_out_and_acks,
     device_trust,
+    sessions_store_the_profile_and_device_also_in_a_burst,
     call_records_follow_the_call,
     closed_store_reports_unavailable,
     seq_numbers_each_chat_without_gaps,
@@ -1208,6 +1209,72 @@ async fn device_trust(store: Arc<dyn Store>) {
             .expect("same device, other user")
             .previously_seen
     );
+}
+
+/// `start_session` is `upsert_profile` then `touch_device`, also when many
+/// connects arrive at once (on SQLite they share the writer's commits).
+async fn sessions_store_the_profile_and_device_also_in_a_burst(store: Arc<dyn Store>) {
+    let profile = |n: usize, displayname: Option<&str>, seconds: i64| Profile {
+        profileid: format!("p-{n}"),
+        user_id: format!("u-{n}"),
+        username: format!("user{n}"),
+        displayname: displayname.map(str::to_owned),
+        avatar: None,
+        email: None,
+        updated_at: at(seconds),
+    };
+    let first = store
+        .start_session(&profile(0, Some("Zero"), 0), "fp-a", at(0))
+        .await
+        .expect("first session");
+    assert!(!first.previously_seen);
+    // A later token without the display name keeps it, as `upsert_profile`.
+    let again = store
+        .start_session(&profile(0, None, 60), "fp-a", at(60))
+        .await
+        .expect("second session");
+    assert!(again.previously_seen);
+    assert_eq!(
+        (again.seen_count, again.first_seen, again.last_seen),
+        (2, at(0), at(60))
+    );
+    let stored = get_profile(&*store, "p-0")
+        .await
+        .expect("get")
+        .expect("stored");
+    assert_eq!(stored.displayname.as_deref(), Some("Zero"));
+    assert_eq!(stored.updated_at, at(60));
+
+    let burst: Vec<_> = (1..=200)
+        .map(|n| {
+            let store = Arc::clone(&store);
+            let profile = profile(n, Some("Burst"), 1);
+            tokio::spawn(async move {
+                // Every even user connects twice from the same device.
+                let first = store.start_session(&profile, "fp-b", at(1)).await;
+                let second = if n % 2 == 0 {
+                    Some(store.start_session(&profile, "fp-b", at(2)).await)
+                } else {
+                    None
+                };
+                (first, second)
+            })
+        })
+        .collect();
+    for (n, task) in (1..=200).zip(burst) {
+        let (first, second) = task.await.expect("task");
+        assert!(!first.expect("burst session").previously_seen, "user {n}");
+        if let Some(second) = second {
+            let second = second.expect("second burst session");
+            assert!(second.previously_seen, "user {n}");
+            assert_eq!(second.seen_count, 2, "user {n}");
+        }
+    }
+    let stored = store
+        .get_profiles(&(1..=200).map(|n| format!("p-{n}")).collect::<Vec<_>>())
+        .await
+        .expect("profiles");
+    assert_eq!(stored.len(), 200);
 }
 
 async fn closed_store_reports_unavailable(store: Arc<dyn Store>) {

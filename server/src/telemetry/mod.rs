@@ -42,6 +42,7 @@ pub mod labels {
         "ping",
         "upsert_profile",
         "get_profiles",
+        "start_session",
         "create_chat",
         "get_chat",
         "list_chats_for",

@@ -20,10 +20,12 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use sqlx::types::Json;
 use tokio::sync::{Mutex, mpsc};
 
-use super::rows::{MessageRow, millis};
-use super::statements::{INSERT_MESSAGE_UNRETURNED, SELECT_MESSAGE_BY_CLIENT_ID};
-use super::writer::{InsertJob, InsertOutcome, MAX_BATCH, WriterCommand};
-use crate::store::{StoreError, StoreResult};
+use super::rows::{MessageRow, from_millis, millis};
+use super::statements::{
+    INSERT_MESSAGE_UNRETURNED, SELECT_MESSAGE_BY_CLIENT_ID, TOUCH_DEVICE, UPSERT_PROFILE,
+};
+use super::writer::{InsertJob, InsertOutcome, MAX_BATCH, SessionJob, WriterCommand};
+use crate::store::{DeviceSeen, StoreError, StoreResult};
 
 /// A batch that takes longer than this is logged (at debug level).
 const SLOW_BATCH: Duration = Duration::from_millis(5);
@@ -81,6 +83,7 @@ fn run(
     backfilled: &AtomicBool,
 ) {
     let mut batch: Vec<InsertJob> = Vec::with_capacity(MAX_BATCH);
+    let mut sessions: Vec<SessionJob> = Vec::new();
     let mut closing = None;
     while closing.is_none() {
         let Some(first) = queue.blocking_recv() else {
@@ -91,13 +94,21 @@ fn run(
         while let Some(command) = next.take() {
             match command {
                 WriterCommand::Insert(job) => batch.push(*job),
+                WriterCommand::StartSession(job) => sessions.push(*job),
                 WriterCommand::Close(done) => {
                     closing = Some(done);
                     break;
                 }
             }
-            if batch.len() < MAX_BATCH {
+            if batch.len() + sessions.len() < MAX_BATCH {
                 next = queue.try_recv().ok();
+            }
+        }
+        // Connects first: each is a client waiting for `authenticated`.
+        if !sessions.is_empty() {
+            let outcomes = start_sessions(&mut conn, &sessions);
+            for (job, outcome) in sessions.drain(..).zip(outcomes) {
+                let _ = job.reply.send(outcome);
             }
         }
         if !batch.is_empty() {
@@ -142,6 +153,73 @@ fn run(
     if let Some(done) = closing {
         let _ = done.send(());
     }
+}
+
+/// Stores the profiles and devices of connects (`Store::start_session`)
+/// in one transaction; if it fails as a whole, each connect in one of its
+/// own, so that each caller gets its own answer.
+fn start_sessions(
+    conn: &mut rusqlite::Connection,
+    jobs: &[SessionJob],
+) -> Vec<StoreResult<DeviceSeen>> {
+    match store_sessions(conn, jobs) {
+        Ok(seen) => seen,
+        Err(_) => jobs
+            .iter()
+            .map(
+                |job| match store_sessions(conn, std::slice::from_ref(job)) {
+                    Ok(mut one) => one
+                        .pop()
+                        .unwrap_or(Err(StoreError::Invalid("empty session outcome"))),
+                    Err(error) => Err(unavailable(error)),
+                },
+            )
+            .collect(),
+    }
+}
+
+/// One `BEGIN IMMEDIATE` transaction: per job, the profile's upsert and the
+/// device's touch, in order (a profile connecting twice in one batch counts
+/// its device twice, as two commits would).
+fn store_sessions(
+    conn: &mut rusqlite::Connection,
+    jobs: &[SessionJob],
+) -> rusqlite::Result<Vec<StoreResult<DeviceSeen>>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut seen = Vec::with_capacity(jobs.len());
+    {
+        let mut profile = tx.prepare_cached(UPSERT_PROFILE)?;
+        let mut device = tx.prepare_cached(TOUCH_DEVICE)?;
+        for job in jobs {
+            let p = &job.profile;
+            profile.execute(params![
+                p.profileid,
+                p.user_id,
+                p.username,
+                p.displayname,
+                p.avatar,
+                p.email,
+                millis(p.updated_at),
+            ])?;
+            let (first_seen, last_seen, seen_count): (i64, i64, i64) = device.query_row(
+                params![p.profileid, job.fingerprint, millis(job.at)],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )?;
+            seen.push((first_seen, last_seen, seen_count));
+        }
+    }
+    tx.commit()?;
+    Ok(seen
+        .into_iter()
+        .map(|(first_seen, last_seen, seen_count)| {
+            Ok(DeviceSeen {
+                previously_seen: seen_count > 1,
+                first_seen: from_millis(first_seen)?,
+                last_seen: from_millis(last_seen)?,
+                seen_count,
+            })
+        })
+        .collect())
 }
 
 /// Copies into the database the WAL frames written since the background

@@ -164,3 +164,25 @@ macro_rules! insert_message_alone {
         .await
     };
 }
+
+/// [`Store::upsert_profile`]'s statement (SQLite and PostgreSQL; the SQLite
+/// writer runs it for [`Store::start_session`]).
+pub(super) const UPSERT_PROFILE: &str = "INSERT INTO profiles \
+         (profileid, user_id, username, displayname, avatar, email, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7) \
+     ON CONFLICT (profileid) DO UPDATE SET \
+         user_id = excluded.user_id, \
+         username = excluded.username, \
+         displayname = COALESCE(excluded.displayname, profiles.displayname), \
+         avatar = COALESCE(excluded.avatar, profiles.avatar), \
+         email = COALESCE(excluded.email, profiles.email), \
+         updated_at = excluded.updated_at";
+
+/// [`Store::touch_device`]'s statement (SQLite and PostgreSQL; the SQLite
+/// writer runs it for [`Store::start_session`]).
+pub(super) const TOUCH_DEVICE: &str = "INSERT INTO devices (profileid, fingerprint, first_seen, last_seen, seen_count) \
+     VALUES ($1, $2, $3, $3, 1) \
+     ON CONFLICT (profileid, fingerprint) DO UPDATE \
+         SET last_seen = excluded.last_seen, \
+             seen_count = devices.seen_count + 1 \
+     RETURNING first_seen, last_seen, seen_count";

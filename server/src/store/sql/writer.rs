@@ -5,7 +5,7 @@
 use tokio::sync::{mpsc, oneshot};
 
 use super::rows::MessageRow;
-use crate::store::{NewMessage, StoreResult};
+use crate::store::{DeviceSeen, NewMessage, Profile, StoreError, StoreResult, Timestamp};
 
 /// One `insert_message` waiting for the message writer.
 pub(super) struct InsertJob {
@@ -18,9 +18,20 @@ pub(super) struct InsertJob {
 /// this call created it.
 pub(super) type InsertOutcome = StoreResult<(MessageRow, bool)>;
 
+/// One connect's [`Store::start_session`] waiting for the SQLite writer.
+pub(super) struct SessionJob {
+    pub(super) profile: Profile,
+    pub(super) fingerprint: String,
+    pub(super) at: Timestamp,
+    pub(super) reply: oneshot::Sender<StoreResult<DeviceSeen>>,
+}
+
 /// What the message writer is asked to do.
 pub(super) enum WriterCommand {
     Insert(Box<InsertJob>),
+    /// A connect's profile and device (SQLite's writer only: on PostgreSQL
+    /// [`Store::start_session`] does not use the writer).
+    StartSession(Box<SessionJob>),
     /// Close the writer's connection and stop; answered once done.
     Close(oneshot::Sender<()>),
 }
@@ -101,6 +112,11 @@ async fn run_message_writer<C: BatchConnection>(
                 // After a close, the caller finds the writer gone.
                 WriterCommand::Insert(_) if closing.is_some() => {}
                 WriterCommand::Insert(job) => batch.push(*job),
+                WriterCommand::StartSession(job) => {
+                    let _ = job
+                        .reply
+                        .send(Err(StoreError::Invalid("sessions are not batched here")));
+                }
                 WriterCommand::Close(done) => closing = Some(done),
             }
         }
