@@ -84,9 +84,13 @@ async function newPage(browser, label, viewport = { width: 1280, height: 860 }) 
 async function checkFits(page, width, name) {
   await page.setViewportSize({ width, height: 860 });
   await sleep(200);
-  const { scrollWidth, innerWidth, wide } = await page.evaluate(() => ({
+  const { scrollWidth, innerWidth, wide, spilling } = await page.evaluate(() => ({
     scrollWidth: document.documentElement.scrollWidth,
     innerWidth: window.innerWidth,
+    // Panels whose content sticks out of them (a long chat preview, say).
+    spilling: [...document.querySelectorAll('.card')]
+      .filter((card) => card.offsetParent !== null && card.scrollWidth > card.clientWidth + 1)
+      .map((card) => `${card.tagName.toLowerCase()}${card.id ? `#${card.id}` : ''}: ${card.scrollWidth} > ${card.clientWidth}`),
     // What sticks out, for the failure message.
     wide: [...document.querySelectorAll('body *')]
       .filter((node) => node.getBoundingClientRect().right > window.innerWidth + 0.5)
@@ -97,6 +101,7 @@ async function checkFits(page, width, name) {
   const path = join(SHOTS, `${name}-${width}.png`);
   await page.screenshot({ path, fullPage: true });
   assert.ok(scrollWidth <= innerWidth, `${name} at ${width} px scrolls sideways: scrollWidth ${scrollWidth} > ${innerWidth}; wide: ${wide.join(', ')} (screenshot ${path})`);
+  assert.deepEqual(spilling, [], `${name} at ${width} px: content spills out of its panel (screenshot ${path})`);
   return path;
 }
 
