@@ -34,6 +34,7 @@ const state = {
     receipts: new Map(),
     markedRead: new Set(),
     unread: new Map(),
+    greeted: new Set(),
     call: null,
     incoming: null,
     lastCallEnd: null,
@@ -250,6 +251,7 @@ function listen(client) {
         log(`status ${status.state}${status.code ? ` ${status.code}` : ''}${status.error ? `: ${status.error}` : ''}`);
         if (status.state === 'connected') {
             state.authenticated = true;
+            state.greeted.clear();
             show('auth', false);
             show('signed-in', true);
             void loadChats();
@@ -325,6 +327,14 @@ function listen(client) {
             learnName(profileid, username);
         learnMember(chatid, profileid);
         setPresence(profileid, isOnline ? 'online' : 'offline');
+        // Hello back: joining again announces this user to the newcomer, who
+        // otherwise could not know who is here (the contract has no "who is in
+        // this chat"). Once per person per chat and connection, so it ends.
+        const key = `${chatid}\n${profileid}`;
+        if (chatid === state.openChatId && !state.greeted.has(key)) {
+            state.greeted.add(key);
+            client.joinChat({ chatid });
+        }
     });
     // Calls.
     client.on('incoming_call', onIncomingCall);

@@ -87,6 +87,8 @@ interface State {
   /** Messages of others this page marked read (each once). */
   markedRead: Set<string>;
   unread: Map<string, number>;
+  /** `chatid\nprofileid` of the people this connection announced itself to (see `user_joined_chat`). */
+  greeted: Set<string>;
   call: CallState | null;
   incoming: IncomingCall | null;
   /** The last call outcome, for the page and tests. */
@@ -112,6 +114,7 @@ const state: State = {
   receipts: new Map(),
   markedRead: new Set(),
   unread: new Map(),
+  greeted: new Set(),
   call: null,
   incoming: null,
   lastCallEnd: null,
@@ -341,6 +344,7 @@ function listen(client: LockstepClient): void {
     log(`status ${status.state}${status.code ? ` ${status.code}` : ''}${status.error ? `: ${status.error}` : ''}`);
     if (status.state === 'connected') {
       state.authenticated = true;
+      state.greeted.clear();
       show('auth', false);
       show('signed-in', true);
       void loadChats();
@@ -414,6 +418,14 @@ function listen(client: LockstepClient): void {
     if (!state.names.has(profileid)) learnName(profileid, username);
     learnMember(chatid, profileid);
     setPresence(profileid, isOnline ? 'online' : 'offline');
+    // Hello back: joining again announces this user to the newcomer, who
+    // otherwise could not know who is here (the contract has no "who is in
+    // this chat"). Once per person per chat and connection, so it ends.
+    const key = `${chatid}\n${profileid}`;
+    if (chatid === state.openChatId && !state.greeted.has(key)) {
+      state.greeted.add(key);
+      client.joinChat({ chatid });
+    }
   });
 
   // Calls.

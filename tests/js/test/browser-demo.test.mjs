@@ -171,7 +171,10 @@ describe('development mode: the two printed links sign in as Alice and Bob, who 
     await see(alice, '#chat-avatar .dot[data-presence="online"]');
     await see(alice, '#chat-presence', { hasText: 'online' });
     await see(alice, `#chats button[data-chatid="${chatid}"] .chat-name`, { hasText: 'Bob' });
-    assert.doesNotMatch(await alice.textContent('#chat-title'), /bob\b|direct chat/, 'a name, not an id');
+    assert.equal(await alice.textContent('#chat-title'), 'Bob', 'the display name, not the profile id "bob"');
+    // And Bob, who came second, learns of Alice from her hello back.
+    await see(bob, '#chat-title', { hasText: 'Alice' });
+    await see(bob, '#chat-avatar .dot[data-presence="online"]');
   });
 
   test('Bob sees Alice typing, her message arrives with her name, and her ticks go sent, delivered, read', async () => {
@@ -179,8 +182,6 @@ describe('development mode: the two printed links sign in as Alice and Bob, who 
     await alice.keyboard.type('Hi Bob', { delay: 30 });
     await see(bob, '#typing', { hasText: 'Alice is typing…' });
     await see(bob, '#chats .chat-preview.typing', { hasText: 'Alice is typing…' });
-    // Bob now knows who is on the other side.
-    await see(bob, '#chat-title', { hasText: 'Alice' });
 
     const text = `Hi Bob, this is Alice at ${Date.now()}`;
     await alice.fill('#message-text', text);
