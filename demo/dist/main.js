@@ -201,7 +201,9 @@ function signIn(token, profileid) {
         authStatus('Paste a token (from `lockstep token …`), and the profile id if the token has none.', 'error');
         return;
     }
-    state.client?.close();
+    const previous = state.client;
+    state.client = null;
+    previous?.close();
     // The socket's handshake carries the token in this cookie. Cookies are
     // shared by every tab of a browser profile, so it is set again before
     // each reconnection (another tab may have signed in as someone else),
@@ -225,8 +227,10 @@ function signIn(token, profileid) {
     listen(client);
 }
 function signOut(reason) {
-    state.client?.close();
+    const client = state.client;
+    // Detached first: the closing client's last status is not this page's.
     state.client = null;
+    client?.close();
     state.authenticated = false;
     sessionStorage.removeItem(SESSION_KEY);
     show('signed-in', false);
@@ -245,11 +249,15 @@ function renderConnection(status) {
     setText('connection-text', words[status.state]);
 }
 function listen(client) {
+    let wasConnected = false;
     client.onStatus((status) => {
+        if (client !== state.client)
+            return;
         state.status = status;
         renderConnection(status);
         log(`status ${status.state}${status.code ? ` ${status.code}` : ''}${status.error ? `: ${status.error}` : ''}`);
         if (status.state === 'connected') {
+            wasConnected = true;
             state.authenticated = true;
             state.greeted.clear();
             show('auth', false);
@@ -262,7 +270,12 @@ function listen(client) {
             state.authenticated = false;
         }
         if (status.state === 'refused') {
-            signOut(`Signed out: ${wordsFor(status.code, status.error ?? 'the server refused the sign-in')}.`);
+            const why = wordsFor(status.code, status.error ?? 'the server refused the sign-in');
+            signOut(`${wasConnected ? 'Signed out' : 'Cannot sign in'}: ${why}.`);
+            renderConnection(status);
+        }
+        if (status.state === 'disconnected' && !wasConnected) {
+            authStatus(`Cannot reach the server${status.error ? ` (${status.error})` : ''}; trying again…`, 'error');
         }
         if (status.state === 'disconnected' && state.call)
             endLocally(state.call.callId, 'disconnected', 'the connection dropped');

@@ -271,6 +271,8 @@ describe('outside development mode', { skip, timeout: 120_000 }, () => {
         .waitFor({ timeout: 15_000 })
         .catch(async (error) => assert.fail(`${error.message}\n${await describePage(page)}`));
       assert.equal(await page.getAttribute('#auth-status', 'data-kind'), 'error');
+      assert.match(await page.textContent('#auth-status'), /^Cannot sign in: /);
+      assert.equal(await page.textContent('#connection-text'), 'signed out');
       assert.equal(await page.isVisible('#signed-in'), false);
       await checkFits(page, 390, 'sign-in-error');
       await page.context().close();
