@@ -287,6 +287,7 @@ mod tests {
             "index.html has one inline script, the import map"
         );
         assert!(scripts[0].contains("socket.io-client"));
+        assert!(scripts[0].contains("@lockstep/client"));
         assert!(CSP.contains("'sha256-"), "{}", *CSP);
     }
 
