@@ -185,6 +185,9 @@ class Client implements LockstepCore {
     this.status = { state: autoConnect ? 'connecting' : 'disconnected' };
     this.raw = io(options.url, {
       withCredentials: true,
+      // Its own connection: socket.io-client would otherwise share one
+      // between clients of the same URL, with the first one's credentials.
+      forceNew: true,
       ...ioOptions,
       autoConnect,
       // A function: every (re)connect states a fresh timestamp.
@@ -230,7 +233,7 @@ class Client implements LockstepCore {
   }
 
   connect(): void {
-    if (this.closed) return;
+    if (this.closed || this.raw.connected) return;
     this.setStatus({ state: 'connecting' });
     this.raw.connect();
   }
@@ -285,14 +288,12 @@ class Client implements LockstepCore {
       this.pumpSends();
       void this.catchUp();
     });
-    socket.on(EVENTS.AUTH_ERROR, (refusal: { error?: ErrorCode; message?: string }) => {
-      this.ready = false;
-      this.setStatus({ state: 'refused', code: refusal?.error, error: refusal?.message });
-    });
-    socket.on(EVENTS.AUTH_REQUIRED, () => {
-      this.ready = false;
-      this.setStatus({ state: 'refused', code: 'AUTH_TOKEN_EXPIRED', error: 'the session expired: sign in again' });
-    });
+    socket.on(EVENTS.AUTH_ERROR, (refusal: { error?: ErrorCode; message?: string }) =>
+      this.refused({ state: 'refused', code: refusal?.error, error: refusal?.message }),
+    );
+    socket.on(EVENTS.AUTH_REQUIRED, () =>
+      this.refused({ state: 'refused', code: 'AUTH_TOKEN_EXPIRED', error: 'the session expired: sign in again' }),
+    );
     // The contract's heartbeat: answered here, so a quiet application is never dropped.
     socket.on(EVENTS.HEARTBEAT, (heartbeat: Heartbeat) => {
       this.socket.emit(EVENTS.HEARTBEAT_RESPONSE, {
@@ -334,6 +335,14 @@ class Client implements LockstepCore {
     });
   }
 
+  /** The server refused this client: nothing pending can be answered until the application reconnects. */
+  private refused(status: ClientStatus): void {
+    this.ready = false;
+    this.setStatus(status);
+    const why = `the server refused the connection: ${status.code ?? 'refused'}${status.error ? `: ${status.error}` : ''}`;
+    for (const call of [...this.calls, ...this.sends]) this.settle(call, localFailure('DISCONNECTED', why));
+  }
+
   /** Validates an incoming event against the contract, reporting each violation. */
   private check(event: string, args: unknown[]): void {
     if (!this.validate) return;
@@ -365,8 +374,8 @@ class Client implements LockstepCore {
   /** An acked event: resolves to the ack or a local failure, never rejects. */
   request(spec: MethodSpec, payload: unknown): Promise<unknown> {
     return new Promise((resolve) => {
-      if (this.closed) {
-        resolve(localFailure('DISCONNECTED', 'the client is closed'));
+      if (this.closed || this.status.state === 'refused') {
+        resolve(localFailure('DISCONNECTED', this.closed ? 'the client is closed' : 'the server refused the connection'));
         return;
       }
       const call: Call = { spec, payload, resolve, settled: false, inFlight: false, timedOut: 0 };
@@ -416,6 +425,20 @@ class Client implements LockstepCore {
 
   private answered(call: Call, ack: unknown): void {
     if (call.settled) return;
+    const refusal = ack as { success?: boolean; code?: ErrorCode; retryAfter?: number } | null;
+    if (call.spec.idKey && refusal?.success === false && refusal.code === 'RATE_LIMITED' && this.sends[0] === call) {
+      // Back-pressure, not a verdict on the message: wait and send the same
+      // id again, so the messages after it keep their order.
+      clearTimeout(call.timer);
+      call.timer = setTimeout(
+        () => {
+          call.inFlight = false;
+          this.pumpSends();
+        },
+        Math.max(20, Math.ceil((refusal.retryAfter ?? 0.1) * 1000)),
+      );
+      return;
+    }
     if (this.validate) {
       const validator = (ACKS as Record<string, Validator>)[call.spec.event];
       const found: Violation[] = [];

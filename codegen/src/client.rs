@@ -128,12 +128,12 @@ fn render_methods(
     );
     js.push_str("/** The contract version this client was generated from; sent as `contractVersion` in the handshake. */\n");
     let _ = writeln!(js, "export const CONTRACT_VERSION = {version};\n");
-    js.push_str("/** Every event name of the contract, by constant name. */\nexport const EVENTS = Object.freeze({\n");
+    js.push_str("/** Every event name of the contract, by constant name. */\nexport const EVENTS = /* @__PURE__ */ Object.freeze({\n");
     for (constant, name) in &event_names {
         let _ = writeln!(js, "  {constant}: {},", string_literal(name));
     }
     js.push_str("});\n\n");
-    js.push_str("/** One entry per client event (legacy aliases left out), in manifest order. */\nexport const CLIENT_METHODS = Object.freeze([\n");
+    js.push_str("/** One entry per client event (legacy aliases left out), in manifest order. */\nexport const CLIENT_METHODS = /* @__PURE__ */ Object.freeze([\n");
     for m in methods {
         let id_key = m
             .id_key
@@ -141,7 +141,7 @@ fn render_methods(
             .unwrap_or_else(|| "null".into());
         let _ = writeln!(
             js,
-            "  Object.freeze({{ event: {}, method: {}, acked: {}, idKey: {id_key} }}),",
+            "  /* @__PURE__ */ Object.freeze({{ event: {}, method: {}, acked: {}, idKey: {id_key} }}),",
             string_literal(&m.event.name),
             string_literal(&m.method),
             m.event.ack_type.is_some(),
@@ -261,15 +261,20 @@ const describe = (value) => (value === null ? 'null' : Array.isArray(value) ? 'a
 const fail = (errors, path, message) => {
   errors.push({ path, message });
 };
-/** Exactly one branch must match; when none does, the closest branch's violations are reported. */
+/**
+ * Exactly one branch must match. When none does, the closest branch's violations are reported: one
+ * the value's type or discriminator fits (no violation at the value itself), then the fewest.
+ */
 const oneOf = (value, path, errors, branches) => {
   let matched = 0;
   let closest;
+  let closestScore = Infinity;
   for (const branch of branches) {
     const found = [];
     branch(value, path, found);
+    const score = found.length + (found.some((violation) => violation.path === path) ? 1e6 : 0);
     if (found.length === 0) matched += 1;
-    else if (!closest || found.length < closest.length) closest = found;
+    else if (score < closestScore) [closest, closestScore] = [found, score];
   }
   if (matched === 1) return;
   if (matched === 0) errors.push(...closest);
@@ -300,14 +305,14 @@ fn render_validators(
     for (index, pattern) in emitter.patterns.iter().enumerate() {
         let _ = writeln!(
             js,
-            "const PATTERN_{index} = new RegExp({}, 'u');",
+            "const PATTERN_{index} = /* @__PURE__ */ new RegExp({}, 'u');",
             js_string(pattern)
         );
     }
     js.push('\n');
     js.push_str(&functions);
 
-    js.push_str("/** The validator of every schema definition a socket event uses, by name. */\nexport const DEFINITIONS = Object.freeze({\n");
+    js.push_str("/** The validator of every schema definition a socket event uses, by name. */\nexport const DEFINITIONS = /* @__PURE__ */ Object.freeze({\n");
     for name in contract.defs.keys().filter(|n| reachable.contains(*n)) {
         let _ = writeln!(js, "  {name}: {},", function_name(name));
     }
@@ -320,7 +325,7 @@ fn render_validators(
             server.push(event);
         }
     }
-    js.push_str("/** Every server event: the validator of its payload, or null when it carries none. */\nexport const SERVER_EVENTS = Object.freeze({\n");
+    js.push_str("/** Every server event: the validator of its payload, or null when it carries none. */\nexport const SERVER_EVENTS = /* @__PURE__ */ Object.freeze({\n");
     for event in &server {
         let validator = event
             .payload_type
@@ -330,7 +335,7 @@ fn render_validators(
         let _ = writeln!(js, "  {}: {validator},", string_literal(&event.name));
     }
     js.push_str("});\n\n");
-    js.push_str("/** Every acked client event: the validator of its ack. */\nexport const ACKS = Object.freeze({\n");
+    js.push_str("/** Every acked client event: the validator of its ack. */\nexport const ACKS = /* @__PURE__ */ Object.freeze({\n");
     for event in events
         .iter()
         .filter(|e| e.is_client() && e.alias_of.is_none())
@@ -754,27 +759,25 @@ fn pointer_escape(name: &str) -> String {
 
 /// Every keyword used anywhere in `schema` (properties' names excluded).
 pub fn keywords_used(schema: &Value, found: &mut BTreeSet<String>) {
-    match schema {
-        Value::Object(map) => {
-            for (key, value) in map {
-                found.insert(key.clone());
-                match key.as_str() {
-                    "properties" | "$defs" => {
-                        for sub in value.as_object().into_iter().flat_map(|m| m.values()) {
-                            keywords_used(sub, found);
-                        }
-                    }
-                    "items" => keywords_used(value, found),
-                    "oneOf" => {
-                        for sub in value.as_array().into_iter().flatten() {
-                            keywords_used(sub, found);
-                        }
-                    }
-                    _ => {}
+    let Value::Object(map) = schema else {
+        return;
+    };
+    for (key, value) in map {
+        found.insert(key.clone());
+        match key.as_str() {
+            "properties" | "$defs" => {
+                for sub in value.as_object().into_iter().flat_map(|m| m.values()) {
+                    keywords_used(sub, found);
                 }
             }
+            "items" => keywords_used(value, found),
+            "oneOf" => {
+                for sub in value.as_array().into_iter().flatten() {
+                    keywords_used(sub, found);
+                }
+            }
+            _ => {}
         }
-        _ => {}
     }
 }
 

@@ -22,3 +22,41 @@ register('./lockstep-client-hooks.mjs', import.meta.url, {
 const client = await import(pathToFileURL(join(CLIENT_DIST, 'index.js')).href);
 
 export const { createClient, CONTRACT_VERSION, EVENTS } = client;
+
+/**
+ * A client of `user` on `server` (Bearer token, WebSocket transport) that
+ * records what it reports: `client.seen.statuses`, `.violations`,
+ * `.messages`, and `.outgoing` (every event it emitted, with its arguments).
+ */
+export function clientOf(server, user, options = {}) {
+  const client = createClient({
+    url: server.url,
+    profileid: user.profileid,
+    token: user.token,
+    ...options,
+    io: { transports: ['websocket'], ...options.io },
+  });
+  const seen = { statuses: [], violations: [], messages: [], outgoing: [] };
+  client.onStatus((status) => seen.statuses.push(status));
+  client.onViolation((violation) => seen.violations.push(violation));
+  client.onMessage((message) => seen.messages.push(message));
+  client.socket.onAnyOutgoing((event, ...args) => seen.outgoing.push({ event, args }));
+  client.seen = seen;
+  return client;
+}
+
+/** Polls `check` until it returns a truthy value; fails with `what` after `timeoutMs`. */
+export async function eventually(check, { timeoutMs = 10_000, what = 'condition', everyMs = 20 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((done) => setTimeout(done, everyMs));
+  }
+}
+
+/** Resolves when the client's status is `state` (now or later). */
+export function statusOf(client, state, timeoutMs = 10_000) {
+  return eventually(() => client.status.state === state && client.status, { timeoutMs, what: `status ${state} (now ${JSON.stringify(client.status)})` });
+}
