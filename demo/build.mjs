@@ -137,7 +137,10 @@ export function stale() {
   const problems = [];
   for (const [name, text] of built) {
     if (!have.has(name)) problems.push(`demo/dist/${name} is missing`);
-    else if (have.get(name) !== text) problems.push(`demo/dist/${name} differs from what demo/src builds`);
+    else if (have.get(name) !== text) {
+      const source = name.startsWith('lockstep-client/') ? 'client/dist (rebuilt by `node client/build.mjs`)' : 'what demo/src builds';
+      problems.push(`demo/dist/${name} differs from ${source}`);
+    }
   }
   for (const name of have.keys()) if (!built.has(name)) problems.push(`demo/dist/${name} is not built by demo/build.mjs`);
   return problems;

@@ -48,6 +48,9 @@ class Client {
         this.status = { state: autoConnect ? 'connecting' : 'disconnected' };
         this.raw = io(options.url, {
             withCredentials: true,
+            // Its own connection: socket.io-client would otherwise share one
+            // between clients of the same URL, with the first one's credentials.
+            forceNew: true,
             ...ioOptions,
             autoConnect,
             // A function: every (re)connect states a fresh timestamp.
@@ -85,7 +88,7 @@ class Client {
         return this.sequencer.position(chatid);
     }
     connect() {
-        if (this.closed)
+        if (this.closed || this.raw.connected)
             return;
         this.setStatus({ state: 'connecting' });
         this.raw.connect();
@@ -139,14 +142,8 @@ class Client {
             this.pumpSends();
             void this.catchUp();
         });
-        socket.on(EVENTS.AUTH_ERROR, (refusal) => {
-            this.ready = false;
-            this.setStatus({ state: 'refused', code: refusal?.error, error: refusal?.message });
-        });
-        socket.on(EVENTS.AUTH_REQUIRED, () => {
-            this.ready = false;
-            this.setStatus({ state: 'refused', code: 'AUTH_TOKEN_EXPIRED', error: 'the session expired: sign in again' });
-        });
+        socket.on(EVENTS.AUTH_ERROR, (refusal) => this.refused({ state: 'refused', code: refusal?.error, error: refusal?.message }));
+        socket.on(EVENTS.AUTH_REQUIRED, () => this.refused({ state: 'refused', code: 'AUTH_TOKEN_EXPIRED', error: 'the session expired: sign in again' }));
         // The contract's heartbeat: answered here, so a quiet application is never dropped.
         socket.on(EVENTS.HEARTBEAT, (heartbeat) => {
             this.socket.emit(EVENTS.HEARTBEAT_RESPONSE, {
@@ -193,6 +190,14 @@ class Client {
                 this.setStatus({ state: 'connecting' });
         });
     }
+    /** The server refused this client: nothing pending can be answered until the application reconnects. */
+    refused(status) {
+        this.ready = false;
+        this.setStatus(status);
+        const why = `the server refused the connection: ${status.code ?? 'refused'}${status.error ? `: ${status.error}` : ''}`;
+        for (const call of [...this.calls, ...this.sends])
+            this.settle(call, localFailure('DISCONNECTED', why));
+    }
     /** Validates an incoming event against the contract, reporting each violation. */
     check(event, args) {
         if (!this.validate)
@@ -223,8 +228,8 @@ class Client {
     /** An acked event: resolves to the ack or a local failure, never rejects. */
     request(spec, payload) {
         return new Promise((resolve) => {
-            if (this.closed) {
-                resolve(localFailure('DISCONNECTED', 'the client is closed'));
+            if (this.closed || this.status.state === 'refused') {
+                resolve(localFailure('DISCONNECTED', this.closed ? 'the client is closed' : 'the server refused the connection'));
                 return;
             }
             const call = { spec, payload, resolve, settled: false, inFlight: false, timedOut: 0 };
@@ -270,6 +275,17 @@ class Client {
     answered(call, ack) {
         if (call.settled)
             return;
+        const refusal = ack;
+        if (call.spec.idKey && refusal?.success === false && refusal.code === 'RATE_LIMITED' && this.sends[0] === call) {
+            // Back-pressure, not a verdict on the message: wait and send the same
+            // id again, so the messages after it keep their order.
+            clearTimeout(call.timer);
+            call.timer = setTimeout(() => {
+                call.inFlight = false;
+                this.pumpSends();
+            }, Math.max(20, Math.ceil((refusal.retryAfter ?? 0.1) * 1000)));
+            return;
+        }
         if (this.validate) {
             const validator = ACKS[call.spec.event];
             const found = [];

@@ -7,7 +7,7 @@
 export const CONTRACT_VERSION = '3.1.0';
 
 /** Every event name of the contract, by constant name. */
-export const EVENTS = Object.freeze({
+export const EVENTS = /* @__PURE__ */ Object.freeze({
   AUTHENTICATED: 'authenticated',
   AUTH_ERROR: 'auth_error',
   AUTH_REQUIRED: 'auth_required',
@@ -74,26 +74,26 @@ export const EVENTS = Object.freeze({
 });
 
 /** One entry per client event (legacy aliases left out), in manifest order. */
-export const CLIENT_METHODS = Object.freeze([
-  Object.freeze({ event: 'join_chat', method: 'joinChat', acked: false, idKey: null }),
-  Object.freeze({ event: 'leave_chat', method: 'leaveChat', acked: false, idKey: null }),
-  Object.freeze({ event: 'typing_start', method: 'typingStart', acked: false, idKey: null }),
-  Object.freeze({ event: 'typing_stop', method: 'typingStop', acked: false, idKey: null }),
-  Object.freeze({ event: 'send_message', method: 'sendMessage', acked: true, idKey: 'clientMessageId' }),
-  Object.freeze({ event: 'mark_message_read', method: 'markMessageRead', acked: false, idKey: null }),
-  Object.freeze({ event: 'react_to_message', method: 'reactToMessage', acked: false, idKey: null }),
-  Object.freeze({ event: 'sync', method: 'sync', acked: true, idKey: null }),
-  Object.freeze({ event: 'initiate_call', method: 'initiateCall', acked: true, idKey: null }),
-  Object.freeze({ event: 'answer_call', method: 'answerCall', acked: false, idKey: null }),
-  Object.freeze({ event: 'reject_call', method: 'rejectCall', acked: false, idKey: null }),
-  Object.freeze({ event: 'end_call', method: 'endCall', acked: false, idKey: null }),
-  Object.freeze({ event: 'call_cancelled', method: 'callCancelled', acked: false, idKey: null }),
-  Object.freeze({ event: 'webrtc_offer', method: 'webrtcOffer', acked: false, idKey: null }),
-  Object.freeze({ event: 'webrtc_answer', method: 'webrtcAnswer', acked: false, idKey: null }),
-  Object.freeze({ event: 'webrtc_ice_candidate', method: 'webrtcIceCandidate', acked: false, idKey: null }),
-  Object.freeze({ event: 'toggle_mute', method: 'toggleMute', acked: false, idKey: null }),
-  Object.freeze({ event: 'toggle_video', method: 'toggleVideo', acked: false, idKey: null }),
-  Object.freeze({ event: 'toggle_screen_share', method: 'toggleScreenShare', acked: false, idKey: null }),
-  Object.freeze({ event: 'pong', method: 'pong', acked: false, idKey: null }),
-  Object.freeze({ event: 'heartbeat_response', method: 'heartbeatResponse', acked: false, idKey: null }),
+export const CLIENT_METHODS = /* @__PURE__ */ Object.freeze([
+  /* @__PURE__ */ Object.freeze({ event: 'join_chat', method: 'joinChat', acked: false, idKey: null }),
+  /* @__PURE__ */ Object.freeze({ event: 'leave_chat', method: 'leaveChat', acked: false, idKey: null }),
+  /* @__PURE__ */ Object.freeze({ event: 'typing_start', method: 'typingStart', acked: false, idKey: null }),
+  /* @__PURE__ */ Object.freeze({ event: 'typing_stop', method: 'typingStop', acked: false, idKey: null }),
+  /* @__PURE__ */ Object.freeze({ event: 'send_message', method: 'sendMessage', acked: true, idKey: 'clientMessageId' }),
+  /* @__PURE__ */ Object.freeze({ event: 'mark_message_read', method: 'markMessageRead', acked: false, idKey: null }),
+  /* @__PURE__ */ Object.freeze({ event: 'react_to_message', method: 'reactToMessage', acked: false, idKey: null }),
+  /* @__PURE__ */ Object.freeze({ event: 'sync', method: 'sync', acked: true, idKey: null }),
+  /* @__PURE__ */ Object.freeze({ event: 'initiate_call', method: 'initiateCall', acked: true, idKey: null }),
+  /* @__PURE__ */ Object.freeze({ event: 'answer_call', method: 'answerCall', acked: false, idKey: null }),
+  /* @__PURE__ */ Object.freeze({ event: 'reject_call', method: 'rejectCall', acked: false, idKey: null }),
+  /* @__PURE__ */ Object.freeze({ event: 'end_call', method: 'endCall', acked: false, idKey: null }),
+  /* @__PURE__ */ Object.freeze({ event: 'call_cancelled', method: 'callCancelled', acked: false, idKey: null }),
+  /* @__PURE__ */ Object.freeze({ event: 'webrtc_offer', method: 'webrtcOffer', acked: false, idKey: null }),
+  /* @__PURE__ */ Object.freeze({ event: 'webrtc_answer', method: 'webrtcAnswer', acked: false, idKey: null }),
+  /* @__PURE__ */ Object.freeze({ event: 'webrtc_ice_candidate', method: 'webrtcIceCandidate', acked: false, idKey: null }),
+  /* @__PURE__ */ Object.freeze({ event: 'toggle_mute', method: 'toggleMute', acked: false, idKey: null }),
+  /* @__PURE__ */ Object.freeze({ event: 'toggle_video', method: 'toggleVideo', acked: false, idKey: null }),
+  /* @__PURE__ */ Object.freeze({ event: 'toggle_screen_share', method: 'toggleScreenShare', acked: false, idKey: null }),
+  /* @__PURE__ */ Object.freeze({ event: 'pong', method: 'pong', acked: false, idKey: null }),
+  /* @__PURE__ */ Object.freeze({ event: 'heartbeat_response', method: 'heartbeatResponse', acked: false, idKey: null }),
 ]);

@@ -18,22 +18,27 @@ const describe = (value) => (value === null ? 'null' : Array.isArray(value) ? 'a
 const fail = (errors, path, message) => {
   errors.push({ path, message });
 };
-/** Exactly one branch must match; when none does, the closest branch's violations are reported. */
+/**
+ * Exactly one branch must match. When none does, the closest branch's violations are reported: one
+ * the value's type or discriminator fits (no violation at the value itself), then the fewest.
+ */
 const oneOf = (value, path, errors, branches) => {
   let matched = 0;
   let closest;
+  let closestScore = Infinity;
   for (const branch of branches) {
     const found = [];
     branch(value, path, found);
+    const score = found.length + (found.some((violation) => violation.path === path) ? 1e6 : 0);
     if (found.length === 0) matched += 1;
-    else if (!closest || found.length < closest.length) closest = found;
+    else if (score < closestScore) [closest, closestScore] = [found, score];
   }
   if (matched === 1) return;
   if (matched === 0) errors.push(...closest);
   else fail(errors, path, 'matches more than one alternative of the contract');
 };
-const PATTERN_0 = new RegExp("^https?://", 'u');
-const PATTERN_1 = new RegExp("^(image/(png|jpeg|gif|webp|heic|heif|avif)|video/(mp4|webm|quicktime|3gpp)|audio/(mpeg|ogg|wav|webm|aac|mp4|x-m4a)|application/(pdf|zip|gzip|json|msword|vnd\\.ms-excel|vnd\\.ms-powerpoint|vnd\\.openxmlformats-officedocument\\.(wordprocessingml\\.document|spreadsheetml\\.sheet|presentationml\\.presentation)|vnd\\.oasis\\.opendocument\\.(text|spreadsheet|presentation))|text/(plain|csv|markdown))$", 'u');
+const PATTERN_0 = /* @__PURE__ */ new RegExp("^https?://", 'u');
+const PATTERN_1 = /* @__PURE__ */ new RegExp("^(image/(png|jpeg|gif|webp|heic|heif|avif)|video/(mp4|webm|quicktime|3gpp)|audio/(mpeg|ogg|wav|webm|aac|mp4|x-m4a)|application/(pdf|zip|gzip|json|msword|vnd\\.ms-excel|vnd\\.ms-powerpoint|vnd\\.openxmlformats-officedocument\\.(wordprocessingml\\.document|spreadsheetml\\.sheet|presentationml\\.presentation)|vnd\\.oasis\\.opendocument\\.(text|spreadsheet|presentation))|text/(plain|csv|markdown))$", 'u');
 
 function validateAuthenticated(v, p, e) {
   if (isObject(v)) {
@@ -2170,7 +2175,7 @@ function validateWebrtcIceCandidateReceived(v, p, e) {
 }
 
 /** The validator of every schema definition a socket event uses, by name. */
-export const DEFINITIONS = Object.freeze({
+export const DEFINITIONS = /* @__PURE__ */ Object.freeze({
   Authenticated: validateAuthenticated,
   AuthenticatedUser: validateAuthenticatedUser,
   AuthenticatedProfile: validateAuthenticatedProfile,
@@ -2261,7 +2266,7 @@ export const DEFINITIONS = Object.freeze({
 });
 
 /** Every server event: the validator of its payload, or null when it carries none. */
-export const SERVER_EVENTS = Object.freeze({
+export const SERVER_EVENTS = /* @__PURE__ */ Object.freeze({
   'authenticated': validateAuthenticated,
   'auth_error': validateAuthError,
   'auth_required': null,
@@ -2300,7 +2305,7 @@ export const SERVER_EVENTS = Object.freeze({
 });
 
 /** Every acked client event: the validator of its ack. */
-export const ACKS = Object.freeze({
+export const ACKS = /* @__PURE__ */ Object.freeze({
   'send_message': validateSendMessageAck,
   'sync': validateSyncAck,
   'initiate_call': validateInitiateCallAck,
