@@ -20,6 +20,7 @@ import { callEndWords, clock, wordsFor } from './words.js';
 const state = {
     profileid: null,
     displayname: null,
+    demoUser: null,
     token: null,
     client: null,
     status: null,
@@ -194,7 +195,13 @@ function authStatus(text, kind = 'info') {
     status.textContent = text;
     status.dataset.kind = kind;
 }
-function signIn(token, profileid) {
+/**
+ * Signs in with `token`. `demoUser` is set when the token came from the
+ * development-mode link `/demo?as=NAME`: a refusal then offers that link
+ * again (a development server makes a new secret at every start, so its
+ * old tokens stop working).
+ */
+function signIn(token, profileid, demoUser) {
     token = token.trim();
     const who = profileid?.trim() || profileidOfToken(token);
     if (!token || !who) {
@@ -212,7 +219,8 @@ function signIn(token, profileid) {
         document.cookie = `accessToken=${token}; path=/; SameSite=Strict`;
     };
     setCookie();
-    sessionStorage.setItem(SESSION_KEY, JSON.stringify({ token, profileid: who }));
+    sessionStorage.setItem(SESSION_KEY, JSON.stringify({ token, profileid: who, demoUser }));
+    state.demoUser = demoUser ?? null;
     state.token = token;
     state.profileid = who;
     state.authenticated = false;
@@ -236,6 +244,12 @@ function signOut(reason) {
     show('signed-in', false);
     show('auth', true);
     authStatus(reason, 'error');
+    const again = el('auth-again');
+    again.hidden = !state.demoUser;
+    if (state.demoUser) {
+        again.href = `/demo?as=${encodeURIComponent(state.demoUser)}`;
+        again.textContent = `Sign in as ${state.demoUser} again`;
+    }
 }
 function renderConnection(status) {
     const box = el('connection');
@@ -1134,8 +1148,8 @@ function initialSignIn() {
     const fromFragment = fragment.get('token');
     if (fromFragment) {
         // Out of the address bar and the history.
-        history.replaceState(null, '', location.pathname + location.search);
-        return { token: fromFragment, profileid: fragment.get('profileid') ?? undefined };
+        history.replaceState(null, '', location.pathname);
+        return { token: fromFragment, profileid: fragment.get('profileid') ?? undefined, demoUser: fragment.get('as') ?? undefined };
     }
     const query = new URLSearchParams(location.search);
     const fromQuery = query.get('token');
@@ -1145,7 +1159,8 @@ function initialSignIn() {
         const saved = JSON.parse(sessionStorage.getItem(SESSION_KEY) ?? 'null');
         if (saved && typeof saved === 'object' && 'token' in saved && typeof saved.token === 'string') {
             const profileid = 'profileid' in saved && typeof saved.profileid === 'string' ? saved.profileid : undefined;
-            return { token: saved.token, profileid };
+            const demoUser = 'demoUser' in saved && typeof saved.demoUser === 'string' ? saved.demoUser : undefined;
+            return { token: saved.token, profileid, demoUser };
         }
     }
     catch {
@@ -1157,5 +1172,5 @@ const startup = initialSignIn();
 if (startup) {
     input('token').value = startup.token;
     input('profileid').value = startup.profileid ?? '';
-    signIn(startup.token, startup.profileid);
+    signIn(startup.token, startup.profileid, startup.demoUser);
 }

@@ -67,6 +67,8 @@ type Presence = 'online' | 'offline' | 'unknown';
 interface State {
   profileid: string | null;
   displayname: string | null;
+  /** The `?as=` name when signed in through a development-mode link. */
+  demoUser: string | null;
   /** The access token, kept for REST (sent as a bearer token) and the socket's cookie. */
   token: string | null;
   client: LockstepClient | null;
@@ -100,6 +102,7 @@ interface State {
 const state: State = {
   profileid: null,
   displayname: null,
+  demoUser: null,
   token: null,
   client: null,
   status: null,
@@ -283,7 +286,13 @@ function authStatus(text: string, kind: 'info' | 'error' = 'info'): void {
   status.dataset.kind = kind;
 }
 
-function signIn(token: string, profileid?: string): void {
+/**
+ * Signs in with `token`. `demoUser` is set when the token came from the
+ * development-mode link `/demo?as=NAME`: a refusal then offers that link
+ * again (a development server makes a new secret at every start, so its
+ * old tokens stop working).
+ */
+function signIn(token: string, profileid?: string, demoUser?: string): void {
   token = token.trim();
   const who = profileid?.trim() || profileidOfToken(token);
   if (!token || !who) {
@@ -301,7 +310,8 @@ function signIn(token: string, profileid?: string): void {
     document.cookie = `accessToken=${token}; path=/; SameSite=Strict`;
   };
   setCookie();
-  sessionStorage.setItem(SESSION_KEY, JSON.stringify({ token, profileid: who }));
+  sessionStorage.setItem(SESSION_KEY, JSON.stringify({ token, profileid: who, demoUser }));
+  state.demoUser = demoUser ?? null;
   state.token = token;
   state.profileid = who;
   state.authenticated = false;
@@ -327,6 +337,12 @@ function signOut(reason: string): void {
   show('signed-in', false);
   show('auth', true);
   authStatus(reason, 'error');
+  const again = el<HTMLAnchorElement>('auth-again');
+  again.hidden = !state.demoUser;
+  if (state.demoUser) {
+    again.href = `/demo?as=${encodeURIComponent(state.demoUser)}`;
+    again.textContent = `Sign in as ${state.demoUser} again`;
+  }
 }
 
 function renderConnection(status: ClientStatus): void {
@@ -1228,13 +1244,13 @@ renderCall();
  * (`/demo?token=…&profileid=…`; the token then stays in the history: fine
  * for a development token only), or this tab's earlier sign-in.
  */
-function initialSignIn(): { token: string; profileid?: string } | null {
+function initialSignIn(): { token: string; profileid?: string; demoUser?: string } | null {
   const fragment = new URLSearchParams(location.hash.slice(1));
   const fromFragment = fragment.get('token');
   if (fromFragment) {
     // Out of the address bar and the history.
-    history.replaceState(null, '', location.pathname + location.search);
-    return { token: fromFragment, profileid: fragment.get('profileid') ?? undefined };
+    history.replaceState(null, '', location.pathname);
+    return { token: fromFragment, profileid: fragment.get('profileid') ?? undefined, demoUser: fragment.get('as') ?? undefined };
   }
   const query = new URLSearchParams(location.search);
   const fromQuery = query.get('token');
@@ -1243,7 +1259,8 @@ function initialSignIn(): { token: string; profileid?: string } | null {
     const saved: unknown = JSON.parse(sessionStorage.getItem(SESSION_KEY) ?? 'null');
     if (saved && typeof saved === 'object' && 'token' in saved && typeof saved.token === 'string') {
       const profileid = 'profileid' in saved && typeof saved.profileid === 'string' ? saved.profileid : undefined;
-      return { token: saved.token, profileid };
+      const demoUser = 'demoUser' in saved && typeof saved.demoUser === 'string' ? saved.demoUser : undefined;
+      return { token: saved.token, profileid, demoUser };
     }
   } catch {
     // nothing saved
@@ -1255,5 +1272,5 @@ const startup = initialSignIn();
 if (startup) {
   input('token').value = startup.token;
   input('profileid').value = startup.profileid ?? '';
-  signIn(startup.token, startup.profileid);
+  signIn(startup.token, startup.profileid, startup.demoUser);
 }

@@ -46,6 +46,17 @@ test('the page runs on @lockstep/client, typed by the generated contract, and di
   assert.deepEqual(listed, names.filter((n) => n !== 'assets.rs'));
 });
 
+test('every error code of the contract has words, and the sign-in refusals say what to do', async () => {
+  const { ERROR_CODES } = await import('../../../generated/ts/index.js');
+  const { ERROR_WORDS, wordsFor } = await import('../../../demo/dist/words.js');
+  const codes = Object.values(ERROR_CODES).sort();
+  assert.deepEqual(Object.keys(ERROR_WORDS).sort(), codes);
+  for (const code of codes) assert.ok(ERROR_WORDS[code].length > 10 && !ERROR_WORDS[code].includes('_'), `${code}: ${ERROR_WORDS[code]}`);
+  assert.match(wordsFor('AUTH_TOKEN_EXPIRED'), /^your token expired/);
+  assert.match(wordsFor('TIMEOUT'), /did not answer in time/);
+  assert.match(wordsFor('SOMETHING_NEW'), /SOMETHING_NEW/, 'an unknown code is still shown');
+});
+
 describe('the server serves the demo it embeds', () => {
   let server;
   before(async () => {

@@ -227,6 +227,19 @@ describe('development mode: the two printed links sign in as Alice and Bob, who 
     await see(alice, '#chat-presence', { hasText: 'offline' });
   });
 
+  test('a refused token from a demo link offers the link again, which signs in', async () => {
+    // As after a restart of the development server (a new secret): the tab's token is refused.
+    const again = await newPage(browser, 'alice-again', { width: 390, height: 760 });
+    await again.goto(`${server.url}/demo#as=alice&profileid=alice&token=${signJwt(accessClaims('alice'), { secret: 'an-old-development-secret-0123456789' })}`);
+    await see(again, '#auth-status', { hasText: 'Cannot sign in: the server does not accept this token' });
+    assert.equal(await again.evaluate(() => location.hash), '');
+    await again.click('#auth-again');
+    await waitFor(again, () => window.lockstepDemo?.state.authenticated === true, { what: 'the link to sign in again' });
+    assert.equal(await again.textContent('#me'), 'Alice');
+    assert.deepEqual(again.problems, []);
+    await again.context().close();
+  });
+
   test('the pages raised no errors', () => {
     const problems = [...(alice?.problems ?? [])];
     assert.deepEqual(problems, [], problems.join('\n'));
