@@ -17,6 +17,8 @@ export declare class MessageSequencer {
         chatid: string;
         seq: number;
     }[];
+    /** Stops tracking a chat (it is not the user's any more): its position and what it held. */
+    forget(chatid: string): void;
     /** Whether some chat still waits for messages before one it holds. */
     hasGaps(): boolean;
     /** Takes a message from any source; ignores what was handed over already. */

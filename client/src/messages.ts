@@ -38,6 +38,11 @@ export class MessageSequencer {
     return [...this.chats].map(([chatid, chat]) => ({ chatid, seq: chat.position }));
   }
 
+  /** Stops tracking a chat (it is not the user's any more): its position and what it held. */
+  forget(chatid: string): void {
+    this.chats.delete(chatid);
+  }
+
   /** Whether some chat still waits for messages before one it holds. */
   hasGaps(): boolean {
     for (const chat of this.chats.values()) if (chat.held.size > 0) return true;

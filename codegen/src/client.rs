@@ -596,13 +596,15 @@ impl Emitter {
         if let Some(min) = map.get("minLength").and_then(Value::as_u64) {
             let _ = writeln!(
                 out,
-                "{pad}if (length({v}) < {min}) fail(e, {p}, 'must have at least {min} characters');"
+                "{pad}if (length({v}) < {min}) fail(e, {p}, 'must have at least {min} {}');",
+                plural(min, "character")
             );
         }
         if let Some(max) = map.get("maxLength").and_then(Value::as_u64) {
             let _ = writeln!(
                 out,
-                "{pad}if (length({v}) > {max}) fail(e, {p}, 'must have at most {max} characters');"
+                "{pad}if (length({v}) > {max}) fail(e, {p}, 'must have at most {max} {}');",
+                plural(max, "character")
             );
         }
         if let Some(pattern) = map.get("pattern").and_then(Value::as_str) {
@@ -673,13 +675,15 @@ impl Emitter {
         if let Some(min) = map.get("minItems").and_then(Value::as_u64) {
             let _ = writeln!(
                 out,
-                "{pad}if ({v}.length < {min}) fail(e, {p}, 'must have at least {min} items');"
+                "{pad}if ({v}.length < {min}) fail(e, {p}, 'must have at least {min} {}');",
+                plural(min, "item")
             );
         }
         if let Some(max) = map.get("maxItems").and_then(Value::as_u64) {
             let _ = writeln!(
                 out,
-                "{pad}if ({v}.length > {max}) fail(e, {p}, 'must have at most {max} items');"
+                "{pad}if ({v}.length > {max}) fail(e, {p}, 'must have at most {max} {}');",
+                plural(max, "item")
             );
         }
         if let Some(items) = map.get("items") {
@@ -749,6 +753,15 @@ impl Emitter {
             );
         }
         Ok(())
+    }
+}
+
+/// `1 item`, `2 items`.
+fn plural(count: u64, noun: &str) -> String {
+    if count == 1 {
+        noun.to_string()
+    } else {
+        format!("{noun}s")
     }
 }
 

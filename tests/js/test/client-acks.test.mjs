@@ -91,6 +91,25 @@ describe('@lockstep/client: results and timeouts', () => {
     }
   });
 
+  test('without a token the client relies on the accessToken cookie, as in a browser', T, async () => {
+    const [alice] = await users(server, 'alice');
+    // Node has no cookie jar: the header stands in for the browser's cookie.
+    const client = clientOf(server, { ...alice, token: undefined }, { io: { extraHeaders: { cookie: `accessToken=${alice.token}` } } });
+    try {
+      await statusOf(client, 'connected');
+      const synced = await client.sync({ positions: [] });
+      assert.equal(synced.success, true);
+    } finally {
+      client.close();
+    }
+    const anonymous = clientOf(server, { ...alice, token: undefined });
+    try {
+      assert.equal((await statusOf(anonymous, 'refused')).code, 'AUTH_MISSING_TOKEN');
+    } finally {
+      anonymous.close();
+    }
+  });
+
   test('no answer: acked calls resolve TIMEOUT after ackTimeoutMs, never reject or hang', T, async () => {
     // Nothing listens on this port: the client keeps trying to connect.
     const port = await freePort();

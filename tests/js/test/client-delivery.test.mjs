@@ -113,6 +113,28 @@ describe('@lockstep/client delivery', () => {
     }
   });
 
+  test('a chat that is not the user\'s any more does not block the catch-up of the others', T, async () => {
+    const [alice, bob] = await users(server, 'alice', 'bob');
+    const chatid = await createChat(server, alice, { participants: [bob] });
+    const bobClient = clientOf(server, bob);
+    try {
+      for (const content of ['one', 'two']) assert.equal((await bobClient.sendMessage({ chatid, messageType: 'text', content })).success, true);
+      // Stale storage: a chat that does not exist (any more).
+      const client = clientOf(server, alice, { positions: { 'chat-gone': 3, [chatid]: 0 } });
+      try {
+        await eventually(() => client.seen.messages.length === 2, { what: 'the messages of the real chat' });
+        assert.deepEqual(client.seen.messages.map((m) => m.content), ['one', 'two']);
+        assert.equal(client.lastSeq('chat-gone'), undefined, 'the lost chat is forgotten');
+        assert.equal(client.lastSeq(chatid), 2);
+        assert.deepEqual(client.seen.violations, []);
+      } finally {
+        client.close();
+      }
+    } finally {
+      bobClient.close();
+    }
+  });
+
   test('the heartbeat is answered: a quiet client stays connected past the drop deadline', T, async () => {
     const [alice] = await users(server, 'alice');
     const client = clientOf(server, alice);
