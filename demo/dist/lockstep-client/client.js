@@ -350,6 +350,29 @@ class Client {
         }, GAP_DELAY_MS);
     }
     /**
+     * One whole `sync` is refused when one chat of it is not the user's any more (removed, deleted, or a
+     * stale `positions` entry). Asks for each chat alone (at most one message each, so the probe costs
+     * little: chats left out of a `sync` count as 0) and forgets those refused. Returns how many.
+     */
+    async forgetLostChats(spec) {
+        let forgotten = 0;
+        for (const position of this.sequencer.positions()) {
+            for (let attempt = 0; attempt < 20 && this.ready; attempt += 1) {
+                const ack = (await this.request(spec, { positions: [position], limit: 1 }));
+                if (!ack.success && ack.code === 'RATE_LIMITED') {
+                    await new Promise((done) => setTimeout(done, Math.max(100, (ack.retryAfter ?? 0.2) * 1000)));
+                    continue;
+                }
+                if (!ack.success && (ack.code === 'NOT_PARTICIPANT' || ack.code === 'CHAT_NOT_FOUND')) {
+                    this.sequencer.forget(position.chatid);
+                    forgotten += 1;
+                }
+                break;
+            }
+        }
+        return forgotten;
+    }
+    /**
      * `sync` from every chat's position, page after page while a chat `hasMore`; run after every
      * (re)connect and when a gap shows. Every page lists every known chat: a chat left out counts as 0.
      */
@@ -375,6 +398,9 @@ class Client {
                 else if (ack.code === 'DISCONNECTED' || ack.code === 'TIMEOUT') {
                     // Tried again after the next reconnect.
                     break;
+                }
+                else if ((ack.code === 'NOT_PARTICIPANT' || ack.code === 'CHAT_NOT_FOUND') && (await this.forgetLostChats(spec)) > 0) {
+                    // A chat the client tracked is no longer the user's; the rest catch up.
                 }
                 else {
                     this.report({ event: EVENTS.SYNC, ack: true, path: '', message: `catch-up refused: ${ack.code}: ${ack.error}` });

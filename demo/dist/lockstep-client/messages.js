@@ -22,6 +22,10 @@ export class MessageSequencer {
     positions() {
         return [...this.chats].map(([chatid, chat]) => ({ chatid, seq: chat.position }));
     }
+    /** Stops tracking a chat (it is not the user's any more): its position and what it held. */
+    forget(chatid) {
+        this.chats.delete(chatid);
+    }
     /** Whether some chat still waits for messages before one it holds. */
     hasGaps() {
         for (const chat of this.chats.values())

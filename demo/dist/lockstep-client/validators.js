@@ -823,7 +823,7 @@ function validateUserLeft(v, p, e) {
 
 function validateId(v, p, e) {
   if (typeof v === 'string') {
-    if (length(v) < 1) fail(e, p, 'must have at least 1 characters');
+    if (length(v) < 1) fail(e, p, 'must have at least 1 character');
     if (length(v) > 128) fail(e, p, 'must have at most 128 characters');
   } else {
     fail(e, p, "must be a string, not " + describe(v));
@@ -1051,7 +1051,7 @@ function validateAttachment(v, p, e) {
     if (has(v, "type")) {
       const v166 = v["type"];
       if (typeof v166 === 'string') {
-        if (length(v166) < 1) fail(e, p + "/type", 'must have at least 1 characters');
+        if (length(v166) < 1) fail(e, p + "/type", 'must have at least 1 character');
         if (length(v166) > 32) fail(e, p + "/type", 'must have at most 32 characters');
       } else {
         fail(e, p + "/type", "must be a string, not " + describe(v166));
@@ -1070,7 +1070,7 @@ function validateAttachment(v, p, e) {
     if (has(v, "name")) {
       const v168 = v["name"];
       if (typeof v168 === 'string') {
-        if (length(v168) < 1) fail(e, p + "/name", 'must have at least 1 characters');
+        if (length(v168) < 1) fail(e, p + "/name", 'must have at least 1 character');
         if (length(v168) > 255) fail(e, p + "/name", 'must have at most 255 characters');
       } else {
         fail(e, p + "/name", "must be a string, not " + describe(v168));
@@ -1636,7 +1636,7 @@ function validateReactToMessage(v, p, e) {
     if (has(v, "emoji")) {
       const v276 = v["emoji"];
       if (typeof v276 === 'string') {
-        if (length(v276) < 1) fail(e, p + "/emoji", 'must have at least 1 characters');
+        if (length(v276) < 1) fail(e, p + "/emoji", 'must have at least 1 character');
         if (length(v276) > 32) fail(e, p + "/emoji", 'must have at most 32 characters');
       } else {
         fail(e, p + "/emoji", "must be a string, not " + describe(v276));
