@@ -105,6 +105,60 @@ async function checkFits(page, width, name) {
   return path;
 }
 
+// No browser needed: these run wherever the binary does.
+describe('the development-mode shortcut exists only in development mode', { timeout: 60_000 }, () => {
+  let server;
+  let production;
+
+  before(async () => {
+    server = await startDevServer();
+    production = await startServer({ name: 'demo-production' });
+  });
+
+  after(async () => {
+    await server?.stop();
+    await production?.stop();
+  });
+
+  test('the start-up line prints a link per demo user, and the links redirect with a token in the fragment', async () => {
+    const links = server.startup.demo_links?.split(' ');
+    assert.deepEqual(links, [`${server.url}/demo?as=alice`, `${server.url}/demo?as=bob`], JSON.stringify(server.startup));
+    assert.equal(server.startup.mode, 'development');
+
+    const response = await fetch(links[0], { redirect: 'manual' });
+    assert.equal(response.status, 303);
+    const location = response.headers.get('location');
+    assert.match(location, /^\/demo#as=alice&profileid=alice&token=[\w-]+\.[\w-]+\.[\w-]+$/);
+    assert.equal(response.headers.get('cache-control'), 'no-store');
+    // Only the demo users.
+    assert.equal((await fetch(`${server.url}/demo?as=mallory`, { redirect: 'manual' })).status, 404);
+
+    // Each link's token is Alice's or Bob's, and they share one direct chat (again after a second visit).
+    const chats = [];
+    for (const link of [...links, links[0]]) {
+      const fragment = new URLSearchParams((await fetch(link, { redirect: 'manual' })).headers.get('location').split('#')[1]);
+      const listed = await fetch(`${server.url}/api/chats`, { headers: { Authorization: `Bearer ${fragment.get('token')}` } });
+      assert.equal(listed.status, 200, fragment.get('as'));
+      const body = await listed.json();
+      assert.equal(body.chats.length, 1, JSON.stringify(body));
+      assert.equal(body.chats[0].chatType, 'direct');
+      assert.equal(body.chats[0].participantCount, 2);
+      chats.push(body.chats[0].chatid);
+    }
+    assert.equal(new Set(chats).size, 1, `one shared chat: ${chats}`);
+  });
+
+  test('with --jwt-secret, ?as= is 404 and no link is printed', async () => {
+    for (const name of ['alice', 'bob', 'mallory']) {
+      const response = await fetch(`${production.url}/demo?as=${name}`, { redirect: 'manual' });
+      assert.equal(response.status, 404, name);
+      assert.equal(response.headers.get('location'), null);
+    }
+    assert.equal((await fetch(`${production.url}/demo`)).status, 200, 'the page itself is served');
+    assert.doesNotMatch(production.logs(), /demo_links|\?as=/);
+  });
+});
+
 describe('development mode: the two printed links sign in as Alice and Bob, who chat', { skip, timeout: 180_000 }, () => {
   let server;
   let browser;
@@ -136,20 +190,6 @@ describe('development mode: the two printed links sign in as Alice and Bob, who 
       .waitFor({ state: options.state ?? 'visible', timeout: options.timeout ?? 15_000 })
       .catch(async (error) => assert.fail(`[${page.label}] ${selector} ${options.hasText ?? ''}: ${error.message}\n${await context()}`));
   }
-
-  test('the start-up line prints a link per demo user, and the links redirect with a token in the fragment', async () => {
-    const links = server.startup.demo_links?.split(' ');
-    assert.deepEqual(links, [`${server.url}/demo?as=alice`, `${server.url}/demo?as=bob`], JSON.stringify(server.startup));
-    assert.equal(server.startup.mode, 'development');
-
-    const response = await fetch(links[0], { redirect: 'manual' });
-    assert.equal(response.status, 303);
-    const location = response.headers.get('location');
-    assert.match(location, /^\/demo#as=alice&profileid=alice&token=[\w-]+\.[\w-]+\.[\w-]+$/);
-    assert.equal(response.headers.get('cache-control'), 'no-store');
-    // Only the demo users.
-    assert.equal((await fetch(`${server.url}/demo?as=mallory`, { redirect: 'manual' })).status, 404);
-  });
 
   test('Alice and Bob sign in from the links, share a named chat, and see each other come online', async () => {
     alice = await newPage(browser, 'alice');
@@ -246,7 +286,7 @@ describe('development mode: the two printed links sign in as Alice and Bob, who 
   });
 });
 
-describe('outside development mode', { skip, timeout: 120_000 }, () => {
+describe('outside development mode, in the browser', { skip, timeout: 120_000 }, () => {
   let server;
   let browser;
 
@@ -258,16 +298,6 @@ describe('outside development mode', { skip, timeout: 120_000 }, () => {
   after(async () => {
     await browser?.close().catch(() => {});
     await server?.stop();
-  });
-
-  test('the ?as= shortcut does not exist and no link is printed', async () => {
-    for (const name of ['alice', 'bob', 'mallory']) {
-      const response = await fetch(`${server.url}/demo?as=${name}`, { redirect: 'manual' });
-      assert.equal(response.status, 404, name);
-      assert.equal(response.headers.get('location'), null);
-    }
-    assert.equal((await fetch(`${server.url}/demo`)).status, 200, 'the page itself is served');
-    assert.doesNotMatch(server.logs(), /demo_links|\?as=/);
   });
 
   test('a refused sign-in is said in words: an expired token, a token of another server', async () => {
