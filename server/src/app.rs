@@ -30,13 +30,13 @@ use crate::auth::TokenVerifier;
 use crate::call::Calls;
 use crate::call::registry::{CallRegistry, LocalCalls};
 use crate::chat::typing::Typing;
-use crate::cli::{Failure, failure};
 use crate::cluster::Cluster;
 use crate::cluster::calls::RedisCalls;
 use crate::cluster::limits::RedisRateLimits;
 use crate::cluster::presence::RedisPresence;
 use crate::config::ServeConfig;
 use crate::expiry::Deadlines;
+use crate::failure::{self, Failure};
 use crate::limits::{ConnectionRate, RateLimiter, RateLimits};
 use crate::presence::{Presence, PresenceRegistry};
 use crate::store::{self, Store};
@@ -131,14 +131,6 @@ impl<A: Adapter> App<A> {
             config,
         })
     }
-}
-
-/// Runs the server until SIGINT/SIGTERM: one node on its own, or, with
-/// `--redis-url`, one node of a cluster sharing Redis.
-pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
-    let listener = bind(&config).await?;
-    preflight(&config).await?;
-    run_on(listener, config).await
 }
 
 /// Binds the listen address: the first thing `serve` does, so that a port
@@ -239,7 +231,7 @@ where
         .merge(crate::call::rest::routes())
         .merge(crate::health::routes())
         .merge(crate::demo::routes())
-        .merge(crate::about::routes());
+        .merge(crate::about::routes(config.dev_mode));
     let router: Router = crate::rest::with_fallbacks(router)
         .with_state(app.clone())
         .layer(socket_layer)
@@ -480,5 +472,12 @@ async fn shutdown_signal<A: Adapter>(app: Arc<App<A>>) {
             running = app.goodbyes.len(),
             "disconnect handlers did not finish within the grace period"
         );
+    }
+}
+
+/// REST routes learn the caller from the token (`rest::Caller`).
+impl<A: Adapter> crate::rest::Authenticates for Arc<App<A>> {
+    fn token_verifier(&self) -> &crate::auth::TokenVerifier {
+        &self.verifier
     }
 }

@@ -26,12 +26,12 @@ use socketioxide::socket::DisconnectReason;
 use socketioxide_core::adapter::DefinedAdapter;
 
 use crate::app::App;
-use crate::auth::{self, AuthFailure, AuthenticatedSession};
+use crate::auth::{self, AuthenticatedSession};
 use crate::expiry::Deadlines;
 use crate::presence::{self, PresenceError};
 use crate::session::{Session, iso, now, session_of, user_room};
 use crate::store::Profile;
-use crate::telemetry::names;
+use crate::telemetry::{disconnect_label, names};
 
 /// The middleware's verdict, taken by the connect handler.
 #[derive(Clone)]
@@ -108,7 +108,7 @@ where
         Ok(session) => session,
         Err(failure) => {
             tracing::warn!(sid = %socket.id, client = %crate::telemetry::Client(client_ip), code = failure.code(), reason = ?failure, "authentication failed");
-            return Err(auth_refusal(&failure));
+            return Err(failure.refusal());
         }
     };
     // After the token (a client that is not signed in most needs to hear
@@ -125,7 +125,7 @@ where
                 incompatible.0,
             ));
         }
-        Err(failure) => return Err(auth_refusal(&failure)),
+        Err(failure) => return Err(failure.refusal()),
     };
     let claims = &session.claims;
     let user_agent = parts
@@ -319,22 +319,6 @@ pub fn spawn_session_ends<A: Adapter>(
     task.abort_handle()
 }
 
-/// The `reason` label of [`names::DISCONNECTS`].
-pub(crate) fn disconnect_label(reason: DisconnectReason) -> &'static str {
-    match reason {
-        DisconnectReason::TransportClose => "transport_close",
-        DisconnectReason::MultipleHttpPollingError => "multiple_polling",
-        DisconnectReason::PacketParsingError => "bad_packet",
-        // Among others: the kernel's send timeout aborted the connection of
-        // a client that stopped reading (see `crate::transport`).
-        DisconnectReason::TransportError => "transport_error",
-        DisconnectReason::HeartbeatTimeout => "engineio_ping_timeout",
-        DisconnectReason::ClientNSDisconnect => "client_disconnect",
-        DisconnectReason::ServerNSDisconnect => "server_disconnect",
-        DisconnectReason::ClosingServer => "server_closing",
-    }
-}
-
 /// The disconnect handler: ends the socket's call, releases the presence
 /// slot and, for the user's last socket, tells their partners they went
 /// offline. Once per socket: see [`farewell`].
@@ -441,13 +425,4 @@ fn session_from(session: &AuthenticatedSession, connected_at: DateTime<Utc>) -> 
         connected_at,
         expires_at: session.expires_at,
     }
-}
-
-/// The contract's code for an authentication failure.
-pub fn auth_refusal(failure: &AuthFailure) -> Refusal {
-    let code = failure
-        .code()
-        .parse()
-        .unwrap_or(ErrorCode::AuthInvalidToken);
-    Refusal::new(code, failure.message())
 }

@@ -1,29 +1,34 @@
 //! The `lockstep` server: the generated handler traits of `lockstep-contract`
 //! implemented by domain, on top of one storage interface.
 //!
-//! See ARCHITECTURE.md at the repository root for how an event flows
-//! through these modules.
+//! The library's one public item is [`run`], what the binary does; every
+//! module is private to the crate. See ARCHITECTURE.md at the repository
+//! root for the layers these modules form and how an event flows through
+//! them.
 
-pub mod about;
-pub mod app;
-pub mod auth;
-pub mod call;
-pub mod chat;
-pub mod cli;
-pub mod cluster;
-pub mod config;
-pub mod connection;
-pub mod demo;
-pub mod expiry;
-pub mod health;
-pub mod limits;
-pub mod message;
-pub mod origin;
-pub mod presence;
-pub mod refusal;
-pub mod rest;
-pub mod session;
-pub mod store;
-pub mod telemetry;
-pub mod transport;
-pub mod version;
+mod about;
+mod app;
+mod auth;
+mod call;
+mod chat;
+mod cli;
+mod cluster;
+mod config;
+mod connection;
+mod demo;
+mod expiry;
+mod failure;
+mod health;
+mod limits;
+mod message;
+mod origin;
+mod presence;
+mod refusal;
+mod rest;
+mod session;
+mod store;
+mod telemetry;
+mod transport;
+mod version;
+
+pub use cli::run;

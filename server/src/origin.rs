@@ -76,6 +76,7 @@ impl OriginPolicy {
             .any(|host| same_origin(&origin, host))
     }
 
+    #[cfg(test)]
     /// Whether only the server's own origin is allowed.
     pub fn same_origin_only(&self) -> bool {
         self.allowed.is_empty()

@@ -9,8 +9,6 @@
 //! here, and [`not_found`] and [`method_not_allowed`] are the router's
 //! fallbacks, so no request gets the framework's plain-text or empty answers.
 
-use std::sync::Arc;
-
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::StatusCode;
@@ -21,9 +19,8 @@ use lockstep_contract::rest::Route;
 use lockstep_contract::types::{self, ErrorCode};
 use lockstep_contract::validate::Refusal;
 use serde::de::DeserializeOwned;
-use socketioxide::adapter::Adapter;
 
-use crate::app::App;
+use crate::auth::TokenVerifier;
 use crate::session::now;
 use crate::store::StoreError;
 
@@ -47,14 +44,6 @@ impl ApiError {
     /// `400 VALIDATION_ERROR`.
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, ErrorCode::ValidationError, message)
-    }
-
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
-
-    pub fn code(&self) -> ErrorCode {
-        self.code
     }
 }
 
@@ -147,20 +136,23 @@ pub struct Caller {
     pub profileid: String,
 }
 
-impl<A: Adapter> FromRequestParts<Arc<App<A>>> for Caller {
+/// The state of a router whose routes take a [`Caller`]: it knows how to
+/// check a token.
+pub trait Authenticates {
+    fn token_verifier(&self) -> &TokenVerifier;
+}
+
+impl<S: Authenticates + Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        app: &Arc<App<A>>,
-    ) -> Result<Self, Self::Rejection> {
-        match crate::auth::authenticate_request(&app.verifier, &parts.headers, now()) {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match crate::auth::authenticate_request(state.token_verifier(), &parts.headers, now()) {
             Ok(session) => Ok(Caller {
                 profileid: session.claims.profileid,
             }),
             Err(failure) => {
                 tracing::warn!(code = failure.code(), path = %parts.uri.path(), "REST authentication failed");
-                let refusal = crate::connection::auth_refusal(&failure);
+                let refusal = failure.refusal();
                 Err(ApiError::new(
                     StatusCode::UNAUTHORIZED,
                     refusal.code,

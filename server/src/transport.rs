@@ -38,6 +38,7 @@ use tokio::net::TcpStream;
 
 use crate::config::{Exposure, ServeConfig};
 use crate::limits::ConnectionRate;
+use crate::telemetry::RefusedBecause;
 
 /// The largest engine.io frame accepted: a 10 KB message with attachments
 /// and JSON escaping fits many times over. A bigger WebSocket message closes
@@ -179,22 +180,6 @@ pub enum Admission {
     Refused(RefusedBecause),
 }
 
-/// Why a connection was closed at accept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RefusedBecause {
-    TooManyConnections,
-    TooManyFromAddress,
-}
-
-impl RefusedBecause {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::TooManyConnections => "max_connections",
-            Self::TooManyFromAddress => "max_connections_per_address",
-        }
-    }
-}
-
 impl ConnectionGuard {
     /// With `trust_proxy` every TCP peer is the proxy, so the per-address
     /// cap is left to the proxy (which terminates the client's connection);
@@ -242,6 +227,7 @@ impl ConnectionGuard {
         }
     }
 
+    #[cfg(test)]
     /// Open connections (those in the health reserve included).
     pub fn open(&self) -> usize {
         let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());

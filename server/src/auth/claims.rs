@@ -1,6 +1,8 @@
 //! The claims Lockstep reads from (and writes into) its JWTs. The names are
 //! part of the fixed interface in DESIGN.md: other services mint these tokens.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -44,7 +46,54 @@ pub struct Claims {
     pub typ: Option<String>,
 }
 
+/// Which token [`Claims::issue`] makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    Access,
+    /// Carries `typ: "refresh"`.
+    Refresh,
+}
+
+/// Why [`Claims::issue`] made no claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum IssueError {
+    #[error("the system clock is before 1970")]
+    ClockBeforeEpoch,
+    #[error("the token's lifetime (--ttl) is too long")]
+    LifetimeTooLong,
+}
+
 impl Claims {
+    /// The claims of a new token for `profileid` (user `sub`), issued at
+    /// `now` and valid for `ttl`. The optional profile claims (`email`,
+    /// `displayname`, `avatar`, `permissions`) are left for the issuer.
+    pub fn issue(
+        sub: &str,
+        profileid: &str,
+        username: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+        kind: TokenKind,
+    ) -> Result<Self, IssueError> {
+        let issued_at = u64::try_from(now.timestamp()).map_err(|_| IssueError::ClockBeforeEpoch)?;
+        let expires_at = issued_at
+            .checked_add(ttl.as_secs())
+            .ok_or(IssueError::LifetimeTooLong)?;
+        Ok(Self {
+            sub: sub.to_owned(),
+            profileid: profileid.to_owned(),
+            username: username.to_owned(),
+            exp: expires_at,
+            iat: Some(issued_at),
+            nbf: None,
+            email: None,
+            displayname: None,
+            avatar: None,
+            permissions: None,
+            typ: (kind == TokenKind::Refresh).then(|| REFRESH_TOKEN_TYPE.to_owned()),
+        })
+    }
+
     /// Whether these are the claims of a refresh token.
     pub fn is_refresh(&self) -> bool {
         self.typ.as_deref() == Some(REFRESH_TOKEN_TYPE)

@@ -3,6 +3,9 @@
 
 use std::fmt;
 
+use lockstep_contract::types::ErrorCode;
+use lockstep_contract::validate::Refusal;
+
 /// An authentication failure.
 ///
 /// [`AuthFailure::code`] is the contract's `ErrorCode` string and stays
@@ -43,6 +46,12 @@ impl AuthFailure {
             Self::ProfileMismatch => "AUTH_PROFILE_MISMATCH",
             Self::HandshakeInvalid(_) => "AUTH_HANDSHAKE_INVALID",
         }
+    }
+
+    /// The contract's refusal for this failure (its code and message).
+    pub fn refusal(&self) -> Refusal {
+        let code = self.code().parse().unwrap_or(ErrorCode::AuthInvalidToken);
+        Refusal::new(code, self.message())
     }
 
     /// A human-readable explanation that is safe to send to the client.

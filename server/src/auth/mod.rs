@@ -15,14 +15,11 @@ mod handshake;
 mod secret;
 mod token;
 
-pub use claims::{ACCESS_TOKEN_TYPE, Claims, REFRESH_TOKEN_TYPE};
-pub use client_addr::{client_ip, peer_ip};
-pub use device::{RISK_NEW_DEVICE, RISK_NO_USER_AGENT, RISK_REFRESHED, fingerprint, risk_score};
-pub use failure::{AuthFailure, HandshakeProblem, InvalidTokenReason};
+pub use claims::{Claims, IssueError, TokenKind};
+pub use client_addr::client_ip;
+pub use device::{fingerprint, risk_score};
 pub use handshake::{
-    ACCESS_TOKEN_COOKIE, AuthenticatedSession, HandshakeAuth, PresentedTokens,
-    REFRESH_TOKEN_COOKIE, authenticate_handshake, authenticate_request, authenticate_tokens,
-    bearer_token, cookie_value, parse_handshake_auth,
+    AuthenticatedSession, authenticate_handshake, authenticate_request, parse_handshake_auth,
 };
-pub use secret::{EmptySecret, JwtSecret, RECOMMENDED_SECRET_BYTES};
-pub use token::{EXPIRY_LEEWAY_SECS, MintError, TokenVerifier};
+pub use secret::{JwtSecret, RECOMMENDED_SECRET_BYTES};
+pub use token::TokenVerifier;

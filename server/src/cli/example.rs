@@ -110,7 +110,8 @@ mod tests {
     use clap::CommandFactory;
 
     use super::*;
-    use crate::config::{Cli, Command, ServeConfig};
+    use crate::cli::{Cli, Command, ServeArgs};
+    use crate::config::ServeConfig;
 
     fn example() -> String {
         example_config(&Cli::command())
@@ -165,7 +166,7 @@ mod tests {
             ])
             .unwrap_or_else(|error| panic!("{error}\n{text}"));
             match cli.command {
-                Command::Serve(args) => ServeConfig::from_args(args),
+                Command::Serve(args) => ServeConfig::from(args),
                 other => panic!("not serve: {other:?}"),
             }
         };
@@ -176,7 +177,7 @@ mod tests {
         let settings = uncommented(&text);
         let all = run(&settings);
         // The uncommented defaults are the defaults.
-        let defaults = ServeConfig::new(all.jwt_secret.clone());
+        let defaults = ServeConfig::from(ServeArgs::defaults());
         assert_eq!(all.bind, defaults.bind);
         assert_eq!(all.database_url, defaults.database_url);
         assert_eq!(all.limits, defaults.limits);

@@ -1,18 +1,20 @@
-//! The operator's side of the command line: start-up failures that say what
-//! to do ([`failure`]), the commented example configuration `lockstep init`
+//! The operator's side of the command line: its definition ([`args`]),
+//! what each subcommand does ([`run`]), the commented example configuration `lockstep init`
 //! writes ([`example`]), shell completions and the man page.
 
+pub mod args;
 pub mod example;
-pub mod failure;
+mod run;
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, CommandFactory};
 
-pub use failure::Failure;
+use crate::failure::Failure;
 
-use crate::config::Cli;
+pub use args::{Cli, Command, MigrateArgs, ServeArgs, TokenArgs};
+pub use run::run;
 
 /// `lockstep init`.
 #[derive(Debug, Clone, Args)]

@@ -67,11 +67,6 @@ impl Cluster {
         self.connection.clone()
     }
 
-    /// Whether the last Redis round trip worked.
-    pub fn is_up(&self) -> bool {
-        self.up.load(Ordering::Relaxed)
-    }
-
     /// Records the outcome of a Redis call and passes it on.
     pub fn observe<T>(&self, result: redis::RedisResult<T>) -> redis::RedisResult<T> {
         let ok = result.is_ok();

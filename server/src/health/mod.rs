@@ -18,8 +18,8 @@ use metrics::gauge;
 use socketioxide::adapter::Adapter;
 
 use crate::app::App;
+use crate::telemetry::Answer;
 use crate::telemetry::{self, names};
-use heartbeat::Answer;
 
 /// How long `/ready` waits for each dependency before calling it down.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(2);

@@ -152,3 +152,12 @@ fn is_transient_sqlstate(code: &str) -> bool {
 fn is_transient_sqlite_code(code: i32) -> bool {
     matches!(code & 0xff, 5 | 6 | 8 | 10 | 13 | 14)
 }
+/// A connection attempt's failure: bad options are the operator's mistake,
+/// anything else means the database is not there for us.
+pub(crate) fn connect_error(error: sqlx::Error) -> StoreError {
+    match error {
+        sqlx::Error::Configuration(_) => StoreError::Config("invalid database URL options"),
+        sqlx::Error::Database(_) => StoreError::Unavailable(error),
+        other => StoreError::from(other),
+    }
+}

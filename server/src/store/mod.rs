@@ -57,6 +57,7 @@ pub use model::{
 };
 pub use sql::connect;
 
+#[cfg(test)]
 /// The contract's limit on queued offline messages per user.
 pub const DEFAULT_OFFLINE_CAP: u32 = lockstep_contract::limits::OFFLINE_QUEUE_MAX_MESSAGES;
 
@@ -88,8 +89,6 @@ pub trait Store: Send + Sync {
     /// the value already stored (a token without `displayname` does not
     /// erase it).
     async fn upsert_profile(&self, profile: &Profile) -> StoreResult<()>;
-
-    async fn get_profile(&self, profileid: &str) -> StoreResult<Option<Profile>>;
 
     /// The known profiles among `profileids`, in no particular order; unknown
     /// ids are left out.

@@ -190,6 +190,11 @@ fn skip_postgres(reason: &str) -> Option<TestDatabase> {
 
 // --- fixtures ---
 
+/// One profile by id, through [`Store::get_profiles`].
+async fn get_profile(store: &dyn Store, profileid: &str) -> StoreResult<Option<Profile>> {
+    Ok(store.get_profiles(&[profileid.to_owned()]).await?.pop())
+}
+
 /// A fixed instant plus `seconds` (whole milliseconds, as the store keeps).
 fn at(seconds: i64) -> Timestamp {
     chrono::DateTime::from_timestamp(1_700_000_000, 0).expect("valid base time")
@@ -273,10 +278,10 @@ async fn profiles_upsert_and_lookup(store: Arc<dyn Store>) {
     };
     store.upsert_profile(&alice).await.expect("insert profile");
     assert_eq!(
-        store.get_profile("p-alice").await.expect("get"),
+        get_profile(&*store, "p-alice").await.expect("get"),
         Some(alice.clone())
     );
-    assert_eq!(store.get_profile("p-nobody").await.expect("get"), None);
+    assert_eq!(get_profile(&*store, "p-nobody").await.expect("get"), None);
 
     // A later token without the optional claims keeps what we knew.
     let refreshed = Profile {
@@ -291,8 +296,7 @@ async fn profiles_upsert_and_lookup(store: Arc<dyn Store>) {
         .upsert_profile(&refreshed)
         .await
         .expect("update profile");
-    let stored = store
-        .get_profile("p-alice")
+    let stored = get_profile(&*store, "p-alice")
         .await
         .expect("get")
         .expect("present");

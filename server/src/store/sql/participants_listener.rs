@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 
-use super::{ACQUIRE_TIMEOUT, Cache};
+use super::cache::Cache;
 
 /// The notification channel; the payload is the chat's id.
 pub(super) const CHANNEL: &str = "lockstep_participants";
@@ -40,12 +40,16 @@ pub(super) const APPLICATION_NAME: &str = "lockstep-listener";
 /// Starts listening; returns the listener's one-connection pool, which
 /// [`Store::close`](super::Store::close) closes to stop it. The tasks also
 /// stop once `cache` is gone.
-pub(super) fn spawn(options: PgConnectOptions, cache: &Arc<Cache>) -> PgPool {
+pub(super) fn spawn(
+    options: PgConnectOptions,
+    acquire_timeout: Duration,
+    cache: &Arc<Cache>,
+) -> PgPool {
     let pool = PgPoolOptions::new()
         .max_connections(1)
         .max_lifetime(None)
         .idle_timeout(None)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .acquire_timeout(acquire_timeout)
         .connect_lazy_with(options.application_name(APPLICATION_NAME));
     tokio::spawn(listen(pool.clone(), Arc::downgrade(cache)));
     tokio::spawn(refresh(Arc::downgrade(cache)));
@@ -115,7 +119,8 @@ mod tests {
     use chrono::DateTime;
     use sqlx::{Connection, PgConnection};
 
-    use super::super::{SqlStore, open};
+    use super::super::SqlStore;
+    use super::super::pool::open;
     use super::*;
     use crate::store::tests::TestDatabase;
     use crate::store::{ChatType, NewChat, Role, Store};

@@ -20,10 +20,9 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use sqlx::types::Json;
 use tokio::sync::{Mutex, mpsc};
 
-use super::{
-    INSERT_MESSAGE_UNRETURNED, InsertJob, InsertOutcome, MAX_BATCH, MessageRow,
-    SELECT_MESSAGE_BY_CLIENT_ID, WriterCommand, millis,
-};
+use super::rows::{MessageRow, millis};
+use super::statements::{INSERT_MESSAGE_UNRETURNED, SELECT_MESSAGE_BY_CLIENT_ID};
+use super::writer::{InsertJob, InsertOutcome, MAX_BATCH, WriterCommand};
 use crate::store::{StoreError, StoreResult};
 
 /// A batch that takes longer than this is logged (at debug level).

@@ -23,11 +23,81 @@ use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gau
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
+use socketioxide::socket::DisconnectReason;
 use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
 use tower_http::trace::{MakeSpan, TraceLayer};
 use tracing::Span;
 
-use crate::health::heartbeat::Liveness;
+mod liveness;
+
+pub use liveness::{Answer, Beat, Liveness};
+
+/// The closed sets some labels take their values from.
+pub mod labels {
+    /// Every `op` label value: the store operations, so that their series exist
+    /// at zero from the first scrape. A test in `crate::store::metered` keeps it
+    /// in step with the store calls it times.
+    pub const DB_OPERATIONS: &[&str] = &[
+        "migrate",
+        "ping",
+        "upsert_profile",
+        "get_profiles",
+        "create_chat",
+        "get_chat",
+        "list_chats_for",
+        "list_participants",
+        "chat_partners",
+        "shared_chat",
+        "insert_message",
+        "get_message",
+        "get_messages",
+        "history",
+        "chat_heads",
+        "reactions_for",
+        "mark_read",
+        "take_offline",
+        "ack_offline",
+        "upsert_calls",
+        "call_exists",
+        "list_calls",
+    ];
+
+    /// Every `kind` label value of a failed store call (`crate::store::metered`).
+    pub const DB_FAILURE_KINDS: &[&str] =
+        &["unavailable", "corrupt", "config", "migrate", "database"];
+}
+
+/// Why a connection was closed at accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusedBecause {
+    TooManyConnections,
+    TooManyFromAddress,
+}
+
+impl RefusedBecause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TooManyConnections => "max_connections",
+            Self::TooManyFromAddress => "max_connections_per_address",
+        }
+    }
+}
+
+/// The `reason` label of [`names::DISCONNECTS`].
+pub fn disconnect_label(reason: DisconnectReason) -> &'static str {
+    match reason {
+        DisconnectReason::TransportClose => "transport_close",
+        DisconnectReason::MultipleHttpPollingError => "multiple_polling",
+        DisconnectReason::PacketParsingError => "bad_packet",
+        // Among others: the kernel's send timeout aborted the connection of
+        // a client that stopped reading (see `crate::transport`).
+        DisconnectReason::TransportError => "transport_error",
+        DisconnectReason::HeartbeatTimeout => "engineio_ping_timeout",
+        DisconnectReason::ClientNSDisconnect => "client_disconnect",
+        DisconnectReason::ServerNSDisconnect => "server_disconnect",
+        DisconnectReason::ClosingServer => "server_closing",
+    }
+}
 
 /// Every metric name, in one place.
 pub mod names {
@@ -166,7 +236,6 @@ pub fn collect_process_metrics() {
 /// never resets a series that already counts.
 fn register_at_zero() {
     use names::*;
-    use socketioxide::socket::DisconnectReason;
     for name in [
         OFFLINE_QUEUED,
         OFFLINE_DELIVERED,
@@ -198,10 +267,7 @@ fn register_at_zero() {
     for delivery in ["live", "queued"] {
         counter!(FANOUT, "delivery" => delivery).increment(0);
     }
-    for answer in [
-        crate::health::heartbeat::Answer::Heartbeat,
-        crate::health::heartbeat::Answer::Pong,
-    ] {
+    for answer in [Answer::Heartbeat, Answer::Pong] {
         counter!(HEARTBEAT_BAD_ANSWERS, "event" => answer.event()).increment(0);
         let _ = histogram!(HEARTBEAT_RTT, "event" => answer.event());
     }
@@ -215,11 +281,11 @@ fn register_at_zero() {
         DisconnectReason::ServerNSDisconnect,
         DisconnectReason::ClosingServer,
     ] {
-        counter!(DISCONNECTS, "reason" => crate::connection::disconnect_label(reason)).increment(0);
+        counter!(DISCONNECTS, "reason" => disconnect_label(reason)).increment(0);
     }
-    for op in crate::store::metered::OPERATIONS {
+    for op in labels::DB_OPERATIONS {
         let _ = histogram!(DB_QUERY_DURATION, "op" => *op);
-        for kind in crate::store::metered::FAILURE_KINDS {
+        for kind in labels::DB_FAILURE_KINDS {
             counter!(DB_QUERY_ERRORS, "op" => *op, "kind" => *kind).increment(0);
         }
     }
@@ -227,8 +293,8 @@ fn register_at_zero() {
         counter!(ORIGIN_REFUSED, "reason" => reason).increment(0);
     }
     for limit in [
-        crate::transport::RefusedBecause::TooManyConnections,
-        crate::transport::RefusedBecause::TooManyFromAddress,
+        RefusedBecause::TooManyConnections,
+        RefusedBecause::TooManyFromAddress,
     ] {
         counter!(CONNECTIONS_REFUSED, "limit" => limit.as_str()).increment(0);
     }

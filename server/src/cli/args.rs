@@ -1,85 +1,28 @@
-//! The command line (`lockstep serve | token | migrate`) and the
-//! configuration the server runs with.
+//! The command line of `lockstep serve | token | migrate` (and `init`,
+//! `completions`, `man`): clap definitions and their value parsers.
 //!
 //! Every flag also reads an environment variable `LOCKSTEP_<FLAG>`, so the
 //! same binary is configured by flags in development and by the environment
 //! in containers. Defaults follow the contract's numbers, so `lockstep serve`
 //! with nothing else set is a working development server.
 
-use std::borrow::Cow;
 use std::ffi::OsString;
-use std::fmt;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use clap::builder::{BoolishValueParser, NonEmptyStringValueParser};
 use clap::error::ErrorKind;
-use clap::parser::ValueSource;
-use clap::{
-    ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum,
-};
+use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use serde_json::{Map, Value};
 
-use crate::auth::{Claims, JwtSecret, REFRESH_TOKEN_TYPE, TokenVerifier};
-
-/// Default values, shared by the command line and [`ServeConfig::new`].
-/// The client-facing limits are the contract's (`lockstep_contract::limits`):
-/// none is written here, so changing one in the manifest and regenerating
-/// changes what the server enforces.
-pub mod defaults {
-    use lockstep_contract::limits;
-
-    /// Loopback only: a development server is not exposed by accident.
-    pub const BIND: &str = "127.0.0.1:3000";
-    /// An embedded SQLite file in the working directory.
-    pub const DATABASE_URL: &str = "sqlite://lockstep.db";
-
-    /// The contract's ring timeout.
-    pub const CALL_RING_TIMEOUT_SECS: u64 = limits::RING_TIMEOUT.as_secs();
-    /// The contract's maximum call duration.
-    pub const CALL_MAX_DURATION_SECS: u64 = limits::CALL_MAX_DURATION.as_secs();
-    /// The contract's sockets per user.
-    pub const MAX_SOCKETS_PER_USER: u32 = limits::SOCKETS_PER_USER;
-    /// New Socket.IO connections accepted per client address per minute.
-    pub const MAX_CONNECTIONS_PER_MINUTE: u32 = 600;
-    /// The contract's offline queue cap.
-    pub const OFFLINE_QUEUE_CAP: u32 = limits::OFFLINE_QUEUE_MAX_MESSAGES;
-    /// The contract's content size limit, in bytes of UTF-8.
-    pub const MAX_MESSAGE_BYTES: u32 = limits::CONTENT_MAX_BYTES;
-    /// The count of the contract's `send_message` rate (per its period).
-    pub const MESSAGES_PER_SECOND: u32 = limits::rate::SEND_MESSAGE.count;
-    /// The count of the contract's `initiate_call` rate (per its period).
-    pub const CALLS_PER_MINUTE: u32 = limits::rate::INITIATE_CALL.count;
-    /// The contract's typing timeout.
-    pub const TYPING_TIMEOUT_SECS: u64 = limits::TYPING_TIMEOUT.as_secs();
-    /// How long shutdown waits for connections to drain.
-    pub const SHUTDOWN_GRACE_SECS: u64 = 10;
-    /// Lifetime of a token minted by `lockstep token`.
-    pub const TOKEN_TTL: &str = "1h";
-    /// The contract's heartbeat interval (engine.io's own ping interval is
-    /// 25 s too).
-    pub const HEARTBEAT_INTERVAL_SECS: u64 = limits::HEARTBEAT_INTERVAL.as_secs();
-    /// The contract's allowed heartbeat misses.
-    pub const HEARTBEAT_MAX_MISSES: u32 = limits::HEARTBEAT_ALLOWED_MISSES;
-    /// TCP connections open at once: well under a raised file-descriptor
-    /// limit, well over what one node serves (BENCHMARKS.md: 10,000 idle
-    /// sockets).
-    pub const MAX_CONNECTIONS: u32 = 20_000;
-    /// TCP connections one address may hold open at once.
-    pub const MAX_CONNECTIONS_PER_ADDRESS: u32 = 256;
-    /// Seconds to send an HTTP request head.
-    pub const HEADER_READ_TIMEOUT_SECS: u64 = 10;
-    /// Seconds from a Socket.IO transport's opening to its CONNECT
-    /// (socketioxide's default is 45).
-    pub const CONNECT_TIMEOUT_SECS: u64 = 10;
-    /// Bytes queued for one socket (besides the kernel's socket buffers):
-    /// two hundred messages at the largest size, thousands of ordinary
-    /// events, so that a reading client on a busy machine is not dropped.
-    pub const MAX_SEND_BUFFER_BYTES: u64 = 2 * 1024 * 1024;
-}
+use crate::auth::{Claims, IssueError, JwtSecret, TokenKind};
+use crate::config::file::flags_from_config_file;
+use crate::config::{
+    Exposure, Limits, LogFormat, SecretUrl, ServeConfig, cap, defaults, nonzero, to_usize,
+};
 
 /// Contract-first real-time chat and call server.
 #[derive(Debug, Parser)]
@@ -417,118 +360,45 @@ pub struct MigrateArgs {
     pub config_file: ConfigFileArgs,
 }
 
-/// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line, for log collectors.
-    Json,
-}
-
-/// Per-user limits. Defaults are the contract's numbers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    pub max_sockets_per_user: usize,
-    /// New connections per client address per minute; `None`: unlimited.
-    pub connections_per_minute: Option<NonZeroU32>,
-    pub offline_queue_cap: usize,
-    pub max_message_bytes: usize,
-    pub messages_per_second: NonZeroU32,
-    pub calls_per_minute: NonZeroU32,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            max_sockets_per_user: to_usize(defaults::MAX_SOCKETS_PER_USER),
-            connections_per_minute: NonZeroU32::new(defaults::MAX_CONNECTIONS_PER_MINUTE),
-            offline_queue_cap: to_usize(defaults::OFFLINE_QUEUE_CAP),
-            max_message_bytes: to_usize(defaults::MAX_MESSAGE_BYTES),
-            messages_per_second: nonzero(defaults::MESSAGES_PER_SECOND),
-            calls_per_minute: nonzero(defaults::CALLS_PER_MINUTE),
-        }
+impl ServeArgs {
+    #[cfg(test)]
+    /// `lockstep serve` with no flag, no environment variable and no config
+    /// file: every setting at the default its flag declares (from
+    /// [`defaults`]), for embedding the server and for tests.
+    pub fn defaults() -> Self {
+        let command = Self::augment_args(clap::Command::new("serve").no_binary_name(true))
+            .mut_args(|arg| arg.env(None::<&str>));
+        let matches = command
+            .try_get_matches_from(std::iter::empty::<OsString>())
+            .expect("every setting of `serve` has a default or is optional");
+        Self::from_arg_matches(&matches).expect("the defaults parse")
     }
 }
 
-/// Everything `app::run` needs. `Debug` hides the JWT secret and any
-/// password in the database and Redis URLs, so the whole config can be logged.
-#[derive(Clone)]
-pub struct ServeConfig {
-    pub bind: SocketAddr,
-    pub database_url: String,
-    /// `Some` turns on multi-node mode through the Redis adapter.
-    pub redis_url: Option<String>,
-    pub jwt_secret: JwtSecret,
-    /// True when no secret was configured and `jwt_secret` was generated for
-    /// this process (tokens die with it).
-    pub dev_mode: bool,
-    /// How long an unanswered call rings before `call_missed`.
-    pub call_ring_timeout: Duration,
-    /// How long an answered call may last.
-    pub call_max_duration: Duration,
-    /// How long a typing indicator lasts without `typing_stop`.
-    pub typing_timeout: Duration,
-    /// How long shutdown waits for connections to drain.
-    pub shutdown_grace: Duration,
-    pub limits: Limits,
-    /// Whether deprecated events (`user_online`, `user_offline`, …) are still emitted.
-    pub legacy_events: bool,
-    /// Whether `X-Forwarded-For` is believed (see [`crate::auth::client_ip`]).
-    pub trust_proxy: bool,
-    pub log_format: LogFormat,
-    /// How often every socket gets `heartbeat` and `ping`.
-    pub heartbeat_interval: Duration,
-    /// Unanswered heartbeats in a row before a socket is disconnected.
-    pub heartbeat_max_misses: u32,
-    /// Browser origins allowed besides the server's own, normalised
-    /// (see [`crate::origin::parse_origin`]).
-    pub allowed_origins: Vec<String>,
-    /// What an unauthenticated or hostile peer may cost (see [`Exposure`]).
-    pub exposure: Exposure,
-    /// The TOML file the settings were read from, if any.
-    pub config_file: Option<PathBuf>,
-}
-
-impl ServeConfig {
-    /// A configuration with every default (those of `lockstep serve` without
-    /// flags) and the given secret. For embedding the server, e.g. in tests.
-    pub fn new(jwt_secret: JwtSecret) -> Self {
-        Self {
-            bind: defaults::BIND
-                .parse()
-                .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 3000))),
-            database_url: defaults::DATABASE_URL.to_owned(),
-            redis_url: None,
-            jwt_secret,
-            dev_mode: false,
-            call_ring_timeout: Duration::from_secs(defaults::CALL_RING_TIMEOUT_SECS),
-            call_max_duration: Duration::from_secs(defaults::CALL_MAX_DURATION_SECS),
-            typing_timeout: Duration::from_secs(defaults::TYPING_TIMEOUT_SECS),
-            shutdown_grace: Duration::from_secs(defaults::SHUTDOWN_GRACE_SECS),
-            limits: Limits::default(),
-            legacy_events: true,
-            trust_proxy: false,
-            log_format: LogFormat::Text,
-            heartbeat_interval: Duration::from_secs(defaults::HEARTBEAT_INTERVAL_SECS),
-            heartbeat_max_misses: defaults::HEARTBEAT_MAX_MISSES,
-            allowed_origins: Vec::new(),
-            exposure: Exposure::default(),
-            config_file: None,
-        }
-    }
-
-    /// The configuration for `lockstep serve`. Without a configured secret it
-    /// generates one and sets `dev_mode` (the caller announces it).
-    pub fn from_args(args: ServeArgs) -> Self {
+/// The configuration for `lockstep serve`. Without a configured secret it
+/// generates one and sets `dev_mode` (the caller announces it).
+///
+/// Why two structs and this one conversion, not a shared struct or a macro:
+/// the flags and the server want different types (seconds and `0 = off` on
+/// the command line, `Duration`s and `Option`s in the server; an optional
+/// secret, then always one), and `ServeConfig` sits below the shell where
+/// clap's attributes do not belong. Each field is declared once per side and
+/// converted here once; the defaults exist only as the flags' default values
+/// (`config::defaults`), so there is no third or fourth copy.
+impl From<ServeArgs> for ServeConfig {
+    fn from(args: ServeArgs) -> Self {
         let (jwt_secret, dev_mode) = match args.secret.jwt_secret {
             Some(secret) => (secret, false),
             None => (JwtSecret::generate(), true),
         };
+        let exposure = args.exposure;
         Self {
             bind: args.bind,
-            database_url: args.database.database_url,
-            redis_url: args.redis_url.filter(|url| !url.trim().is_empty()),
+            database_url: SecretUrl::new(args.database.database_url),
+            redis_url: args
+                .redis_url
+                .filter(|url| !url.trim().is_empty())
+                .map(SecretUrl::new),
             jwt_secret,
             dev_mode,
             call_ring_timeout: Duration::from_secs(args.call_ring_timeout),
@@ -549,60 +419,17 @@ impl ServeConfig {
             heartbeat_interval: Duration::from_secs(args.heartbeat_interval),
             heartbeat_max_misses: args.heartbeat_max_misses,
             allowed_origins: args.allowed_origins,
-            exposure: Exposure::from_args(&args.exposure),
+            exposure: Exposure {
+                max_connections: cap(exposure.max_connections.into()),
+                max_connections_per_address: cap(exposure.max_connections_per_address.into()),
+                header_read_timeout: (exposure.header_read_timeout > 0)
+                    .then(|| Duration::from_secs(exposure.header_read_timeout)),
+                connect_timeout: Duration::from_secs(exposure.connect_timeout),
+                max_send_buffer_bytes: cap(exposure.max_send_buffer_bytes),
+                wire_debug: exposure.wire_debug,
+            },
             config_file: args.config_file.config,
         }
-    }
-
-    /// A verifier for this configuration's secret.
-    pub fn token_verifier(&self) -> TokenVerifier {
-        TokenVerifier::new(&self.jwt_secret)
-    }
-}
-
-impl fmt::Debug for ServeConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Destructured so that a new field cannot be forgotten here.
-        let Self {
-            bind,
-            database_url,
-            redis_url,
-            jwt_secret,
-            dev_mode,
-            call_ring_timeout,
-            call_max_duration,
-            typing_timeout,
-            shutdown_grace,
-            limits,
-            legacy_events,
-            trust_proxy,
-            log_format,
-            heartbeat_interval,
-            heartbeat_max_misses,
-            allowed_origins,
-            exposure,
-            config_file,
-        } = self;
-        f.debug_struct("ServeConfig")
-            .field("bind", bind)
-            .field("database_url", &redact_url_password(database_url))
-            .field("redis_url", &redis_url.as_deref().map(redact_url_password))
-            .field("jwt_secret", jwt_secret)
-            .field("dev_mode", dev_mode)
-            .field("call_ring_timeout", call_ring_timeout)
-            .field("call_max_duration", call_max_duration)
-            .field("typing_timeout", typing_timeout)
-            .field("shutdown_grace", shutdown_grace)
-            .field("limits", limits)
-            .field("legacy_events", legacy_events)
-            .field("trust_proxy", trust_proxy)
-            .field("log_format", log_format)
-            .field("heartbeat_interval", heartbeat_interval)
-            .field("heartbeat_max_misses", heartbeat_max_misses)
-            .field("allowed_origins", allowed_origins)
-            .field("exposure", exposure)
-            .field("config_file", config_file)
-            .finish()
     }
 }
 
@@ -683,72 +510,28 @@ pub struct ExposureArgs {
     pub wire_debug: bool,
 }
 
-/// The limits of [`ExposureArgs`], `None` where a cap or timeout is off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Exposure {
-    pub max_connections: Option<usize>,
-    pub max_connections_per_address: Option<usize>,
-    pub header_read_timeout: Option<Duration>,
-    pub connect_timeout: Duration,
-    pub max_send_buffer_bytes: Option<usize>,
-    pub wire_debug: bool,
-}
-
-impl Default for Exposure {
-    fn default() -> Self {
-        Self {
-            max_connections: cap(defaults::MAX_CONNECTIONS.into()),
-            max_connections_per_address: cap(defaults::MAX_CONNECTIONS_PER_ADDRESS.into()),
-            header_read_timeout: Some(Duration::from_secs(defaults::HEADER_READ_TIMEOUT_SECS)),
-            connect_timeout: Duration::from_secs(defaults::CONNECT_TIMEOUT_SECS),
-            max_send_buffer_bytes: cap(defaults::MAX_SEND_BUFFER_BYTES),
-            wire_debug: false,
-        }
-    }
-}
-
-impl Exposure {
-    fn from_args(args: &ExposureArgs) -> Self {
-        Self {
-            max_connections: cap(args.max_connections.into()),
-            max_connections_per_address: cap(args.max_connections_per_address.into()),
-            header_read_timeout: (args.header_read_timeout > 0)
-                .then(|| Duration::from_secs(args.header_read_timeout)),
-            connect_timeout: Duration::from_secs(args.connect_timeout),
-            max_send_buffer_bytes: cap(args.max_send_buffer_bytes),
-            wire_debug: args.wire_debug,
-        }
-    }
-}
-
-/// A cap where 0 means none.
-fn cap(value: u64) -> Option<usize> {
-    (value > 0).then(|| usize::try_from(value).unwrap_or(usize::MAX))
-}
-
 impl TokenArgs {
     /// The claims to sign, issued at `now`.
-    pub fn claims(&self, now: DateTime<Utc>) -> anyhow::Result<Claims> {
-        let issued_at = u64::try_from(now.timestamp())
-            .map_err(|_| anyhow::anyhow!("the system clock is before 1970"))?;
-        let expires_at = issued_at
-            .checked_add(self.ttl.as_secs())
-            .ok_or_else(|| anyhow::anyhow!("--ttl is too long"))?;
+    pub fn claims(&self, now: DateTime<Utc>) -> Result<Claims, IssueError> {
+        let user_id = self.user_id.as_ref().unwrap_or(&self.profile_id);
+        let kind = if self.refresh {
+            TokenKind::Refresh
+        } else {
+            TokenKind::Access
+        };
         Ok(Claims {
-            sub: self
-                .user_id
-                .clone()
-                .unwrap_or_else(|| self.profile_id.clone()),
-            profileid: self.profile_id.clone(),
-            username: self.username.clone(),
-            exp: expires_at,
-            iat: Some(issued_at),
-            nbf: None,
             email: self.email.clone(),
             displayname: self.displayname.clone(),
             avatar: self.avatar.clone(),
             permissions: self.permissions.clone(),
-            typ: self.refresh.then(|| REFRESH_TOKEN_TYPE.to_owned()),
+            ..Claims::issue(
+                user_id,
+                &self.profile_id,
+                &self.username,
+                now,
+                self.ttl,
+                kind,
+            )?
         })
     }
 }
@@ -796,184 +579,6 @@ impl Cli {
         }
         Self::from_arg_matches(&matches).map_err(|error| error.format(&mut command))
     }
-}
-
-/// The `--key=value` arguments the config file at `path` adds to the
-/// subcommand `name`: one for each key whose setting came from neither the
-/// command line nor the environment.
-fn flags_from_config_file(
-    cli: &clap::Command,
-    name: &str,
-    matches: &ArgMatches,
-    path: &Path,
-) -> Result<Vec<OsString>, String> {
-    let shown = path.display();
-    let text = std::fs::read_to_string(path)
-        .map_err(|error| format!("cannot read the config file {shown}: {error}"))?;
-    let table: toml::Table = text.parse().map_err(|error: toml::de::Error| {
-        let line = error.span().map_or(String::new(), |span| {
-            format!(" line {}", line_of(&text, span.start))
-        });
-        format!(
-            "the config file {shown}{line} is not valid TOML: {}",
-            error.message().trim_end()
-        )
-    })?;
-    let (Some(serve), Some(this)) = (cli.find_subcommand("serve"), cli.find_subcommand(name))
-    else {
-        return Ok(Vec::new());
-    };
-    let by_long = |command: &clap::Command, long: &str| {
-        command
-            .get_arguments()
-            .find(|arg| arg.get_long() == Some(long))
-            .cloned()
-    };
-    let mut flags = Vec::new();
-    for (key, value) in &table {
-        let long = key.replace('_', "-");
-        let at = format!("{shown} line {}", key_line(&text, key));
-        if matches!(long.as_str(), "config" | "help" | "version") {
-            return Err(format!("{at}: `{key}` cannot be set in a config file"));
-        }
-        if by_long(serve, &long).is_none() {
-            let known: Vec<&str> = serve.get_arguments().filter_map(|a| a.get_long()).collect();
-            let suggestion = nearest_key(&long, &known)
-                .map_or(String::new(), |near| format!("did you mean `{near}`? "));
-            return Err(format!(
-                "{at}: unknown key `{key}` ({suggestion}the keys are the long flags of `lockstep serve --help`)"
-            ));
-        }
-        // A setting of `serve` that this subcommand does not have.
-        let Some(arg) = by_long(this, &long) else {
-            continue;
-        };
-        if matches!(
-            matches.value_source(arg.get_id().as_str()),
-            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
-        ) {
-            continue;
-        }
-        let value_text = config_value_text(key, value, arg.get_value_delimiter())
-            .map_err(|message| format!("{at}: {message}"))?;
-        check_config_value(&arg, &value_text)
-            .map_err(|reason| format!("{at}: `{key} = {value}`: {reason}"))?;
-        flags.push(OsString::from(format!("--{long}={value_text}")));
-    }
-    Ok(flags)
-}
-
-/// Runs `text` through the flag's own value parser (each item for a list),
-/// so that a bad value is reported with the file and line rather than as a
-/// flag nobody typed.
-fn check_config_value(arg: &clap::Arg, text: &str) -> Result<(), String> {
-    let items: Vec<&str> = match arg.get_value_delimiter() {
-        Some(delimiter) => text.split(delimiter).collect(),
-        None => vec![text],
-    };
-    // The flag alone, on a command of its own: `parse_ref` is not public.
-    let alone = clap::Command::new("lockstep")
-        .no_binary_name(true)
-        .arg(arg.clone().required(false).env(None::<&str>));
-    let long = arg.get_long().unwrap_or_default();
-    for item in items {
-        alone
-            .clone()
-            .try_get_matches_from([format!("--{long}={item}")])
-            .map_err(|error| {
-                let rendered = error.to_string();
-                let first = rendered.lines().next().unwrap_or_default();
-                let reason = first.strip_prefix("error: ").unwrap_or(first);
-                // "invalid value 'x' for '--flag <V>': why" → "why", the
-                // flag being the key the file already names.
-                match reason.split_once("': ") {
-                    Some((_, why)) if reason.starts_with("invalid value") => {
-                        format!("invalid value: {why}")
-                    }
-                    _ => reason.to_owned(),
-                }
-            })?;
-    }
-    Ok(())
-}
-
-/// The 1-based line of byte offset `at` in `text`.
-fn line_of(text: &str, at: usize) -> usize {
-    text.get(..at)
-        .map_or(1, |before| before.matches('\n').count() + 1)
-}
-
-/// The line on which the top-level `key` is set (1 if not found).
-fn key_line(text: &str, key: &str) -> usize {
-    text.lines()
-        .position(|line| {
-            let line = line.trim_start();
-            let rest = line
-                .strip_prefix(key)
-                .or_else(|| line.strip_prefix(&format!("\"{key}\"")))
-                .or_else(|| line.strip_prefix(&format!("'{key}'")));
-            rest.is_some_and(|rest| rest.trim_start().starts_with('='))
-        })
-        .map_or(1, |index| index + 1)
-}
-
-/// The known key closest to `key`, if one is close enough to be a typo.
-fn nearest_key<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
-    known
-        .iter()
-        .map(|candidate| (strsim::jaro_winkler(key, candidate), *candidate))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, candidate)| candidate)
-}
-
-/// A TOML value as the text a flag would take. Arrays are allowed for
-/// flags that take a list (joined with their delimiter).
-fn config_value_text(
-    key: &str,
-    value: &toml::Value,
-    delimiter: Option<char>,
-) -> Result<String, String> {
-    let scalar = |value: &toml::Value| match value {
-        toml::Value::String(text) => Ok(text.clone()),
-        toml::Value::Integer(number) => Ok(number.to_string()),
-        toml::Value::Float(number) => Ok(number.to_string()),
-        toml::Value::Boolean(flag) => Ok(flag.to_string()),
-        toml::Value::Datetime(at) => Ok(at.to_string()),
-        toml::Value::Array(_) | toml::Value::Table(_) => {
-            Err(format!("`{key}` takes a single value, not a list or table"))
-        }
-    };
-    match (value, delimiter) {
-        (toml::Value::Array(items), Some(delimiter)) => {
-            let items = items.iter().map(scalar).collect::<Result<Vec<_>, _>>()?;
-            Ok(items.join(&delimiter.to_string()))
-        }
-        (value, _) => scalar(value),
-    }
-}
-
-/// Replaces the password of `scheme://user:password@host…` with `***`.
-/// Anything without one is returned unchanged.
-pub fn redact_url_password(url: &str) -> Cow<'_, str> {
-    let Some(scheme_end) = url.find("://").map(|index| index + 3) else {
-        return Cow::Borrowed(url);
-    };
-    let authority_end = url[scheme_end..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |index| scheme_end + index);
-    let authority = &url[scheme_end..authority_end];
-    let Some(userinfo_end) = authority.rfind('@') else {
-        return Cow::Borrowed(url);
-    };
-    let Some(password_start) = authority[..userinfo_end].find(':') else {
-        return Cow::Borrowed(url);
-    };
-    Cow::Owned(format!(
-        "{}***{}",
-        &url[..scheme_end + password_start + 1],
-        &url[scheme_end + userinfo_end..]
-    ))
 }
 
 /// Parses a token lifetime such as `30s`, `15m`, `1h` or `7d`.
@@ -1027,18 +632,6 @@ fn parse_permissions(text: &str) -> Result<Map<String, Value>, String> {
     }
 }
 
-/// For the compile-time defaults, which are all non-zero.
-const fn nonzero(value: u32) -> NonZeroU32 {
-    match NonZeroU32::new(value) {
-        Some(value) => value,
-        None => NonZeroU32::MIN,
-    }
-}
-
-fn to_usize(value: u32) -> usize {
-    usize::try_from(value).unwrap_or(usize::MAX)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1075,7 +668,7 @@ mod tests {
     fn explicit_flags_reach_the_config() {
         // Every flag is given, so environment variables of the test process
         // cannot change the outcome.
-        let config = ServeConfig::from_args(serve_args(&[
+        let config = ServeConfig::from(serve_args(&[
             "--bind=0.0.0.0:4000",
             "--database-url=postgres://u:p@db/lockstep",
             "--redis-url=redis://localhost:6379",
@@ -1123,47 +716,6 @@ mod tests {
     }
 
     #[test]
-    fn defaults_match_the_contract() {
-        let config = ServeConfig::new(JwtSecret::new("s").expect("non-empty"));
-        assert_eq!(config.bind.to_string(), "127.0.0.1:3000");
-        assert_eq!(config.database_url, "sqlite://lockstep.db");
-        // The client-facing defaults are the contract's, not copies of it.
-        use lockstep_contract::limits;
-        assert_eq!(config.call_ring_timeout, limits::RING_TIMEOUT);
-        assert_eq!(config.call_max_duration, limits::CALL_MAX_DURATION);
-        assert_eq!(
-            config.limits.max_sockets_per_user,
-            to_usize(limits::SOCKETS_PER_USER)
-        );
-        assert_eq!(
-            config.limits.offline_queue_cap,
-            to_usize(limits::OFFLINE_QUEUE_MAX_MESSAGES)
-        );
-        assert_eq!(
-            config.limits.max_message_bytes,
-            to_usize(limits::CONTENT_MAX_BYTES)
-        );
-        assert_eq!(
-            config.limits.messages_per_second.get(),
-            limits::rate::SEND_MESSAGE.count
-        );
-        assert_eq!(
-            config.limits.calls_per_minute.get(),
-            limits::rate::INITIATE_CALL.count
-        );
-        assert_eq!(config.typing_timeout, limits::TYPING_TIMEOUT);
-        assert_eq!(config.shutdown_grace, Duration::from_secs(10));
-        assert!(config.legacy_events);
-        assert!(!config.trust_proxy);
-        assert_eq!(config.heartbeat_interval, limits::HEARTBEAT_INTERVAL);
-        assert_eq!(
-            config.heartbeat_max_misses,
-            limits::HEARTBEAT_ALLOWED_MISSES
-        );
-        assert!(config.allowed_origins.is_empty());
-    }
-
-    #[test]
     fn bool_flags_accept_bare_and_explicit_forms() {
         assert!(serve_args(&["--legacy-events"]).legacy_events);
         assert!(!serve_args(&["--legacy-events", "no"]).legacy_events);
@@ -1192,42 +744,9 @@ mod tests {
     fn missing_secret_means_dev_mode_with_a_strong_random_secret() {
         let mut args = serve_args(&[]);
         args.secret.jwt_secret = None;
-        let config = ServeConfig::from_args(args);
+        let config = ServeConfig::from(args);
         assert!(config.dev_mode);
         assert!(!config.jwt_secret.is_weak());
-    }
-
-    #[test]
-    fn debug_of_serve_config_hides_secrets() {
-        let mut config = ServeConfig::new(JwtSecret::new("the-jwt-secret").expect("non-empty"));
-        config.database_url = "postgres://lockstep:db-password@db:5432/lockstep".into();
-        config.redis_url = Some("redis://:redis-password@cache:6379".into());
-        let printed = format!("{config:?}");
-        for secret in ["the-jwt-secret", "db-password", "redis-password"] {
-            assert!(!printed.contains(secret), "{secret} leaked: {printed}");
-        }
-        assert!(
-            printed.contains("postgres://lockstep:***@db:5432/lockstep"),
-            "{printed}"
-        );
-        assert!(printed.contains("bind: 127.0.0.1:3000"), "{printed}");
-    }
-
-    #[test]
-    fn url_redaction_leaves_password_free_urls_alone() {
-        for url in [
-            "sqlite://lockstep.db",
-            "sqlite:///tmp/x.db?mode=rwc",
-            "redis://cache:6379",
-            "postgres://user@db/x",
-            "postgres://db/x?password=not:userinfo@x",
-        ] {
-            assert_eq!(redact_url_password(url), url);
-        }
-        assert_eq!(
-            redact_url_password("postgres://u:p%40ss@h/d?x=1"),
-            "postgres://u:***@h/d?x=1"
-        );
     }
 
     #[test]
@@ -1303,7 +822,7 @@ mod tests {
 
     fn serve_config(cli: Cli) -> ServeConfig {
         match cli.command {
-            Command::Serve(args) => ServeConfig::from_args(args),
+            Command::Serve(args) => ServeConfig::from(args),
             other => panic!("not serve: {other:?}"),
         }
     }
@@ -1498,11 +1017,11 @@ mod tests {
 
     #[test]
     fn exposure_flags_default_and_zero_turns_a_cap_off() {
-        let defaults = ServeConfig::from_args(serve_args(&[])).exposure;
+        let defaults = ServeConfig::from(serve_args(&[])).exposure;
         assert_eq!(defaults, Exposure::default());
         assert_eq!(defaults.max_connections_per_address, Some(256));
         assert_eq!(defaults.connect_timeout, Duration::from_secs(10));
-        let off = ServeConfig::from_args(serve_args(&[
+        let off = ServeConfig::from(serve_args(&[
             "--max-connections=0",
             "--max-connections-per-address=0",
             "--header-read-timeout=0",
@@ -1524,5 +1043,62 @@ mod tests {
         );
         // The CONNECT deadline is not a cap: it cannot be turned off.
         assert!(parse(&["serve", "--connect-timeout=0"]).is_err());
+    }
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let config = ServeConfig::from(ServeArgs::defaults());
+        assert_eq!(config.bind.to_string(), "127.0.0.1:3000");
+        assert_eq!(config.database_url, "sqlite://lockstep.db");
+        // The client-facing defaults are the contract's, not copies of it.
+        use lockstep_contract::limits;
+        assert_eq!(config.call_ring_timeout, limits::RING_TIMEOUT);
+        assert_eq!(config.call_max_duration, limits::CALL_MAX_DURATION);
+        assert_eq!(
+            config.limits.max_sockets_per_user,
+            to_usize(limits::SOCKETS_PER_USER)
+        );
+        assert_eq!(
+            config.limits.offline_queue_cap,
+            to_usize(limits::OFFLINE_QUEUE_MAX_MESSAGES)
+        );
+        assert_eq!(
+            config.limits.max_message_bytes,
+            to_usize(limits::CONTENT_MAX_BYTES)
+        );
+        assert_eq!(
+            config.limits.messages_per_second.get(),
+            limits::rate::SEND_MESSAGE.count
+        );
+        assert_eq!(
+            config.limits.calls_per_minute.get(),
+            limits::rate::INITIATE_CALL.count
+        );
+        assert_eq!(config.typing_timeout, limits::TYPING_TIMEOUT);
+        assert_eq!(config.shutdown_grace, Duration::from_secs(10));
+        assert!(config.legacy_events);
+        assert!(!config.trust_proxy);
+        assert_eq!(config.heartbeat_interval, limits::HEARTBEAT_INTERVAL);
+        assert_eq!(
+            config.heartbeat_max_misses,
+            limits::HEARTBEAT_ALLOWED_MISSES
+        );
+        assert!(config.allowed_origins.is_empty());
+    }
+
+    #[test]
+    fn debug_of_serve_config_hides_secrets() {
+        let mut config = ServeConfig::from(serve_args(&["--jwt-secret=the-jwt-secret"]));
+        config.database_url = SecretUrl::new("postgres://lockstep:db-password@db:5432/lockstep");
+        config.redis_url = Some(SecretUrl::new("redis://:redis-password@cache:6379"));
+        let printed = format!("{config:?}");
+        for secret in ["the-jwt-secret", "db-password", "redis-password"] {
+            assert!(!printed.contains(secret), "{secret} leaked: {printed}");
+        }
+        assert!(
+            printed.contains("postgres://lockstep:***@db:5432/lockstep"),
+            "{printed}"
+        );
+        assert!(printed.contains("bind: 127.0.0.1:3000"), "{printed}");
     }
 }
