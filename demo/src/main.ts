@@ -1,30 +1,33 @@
-// The Lockstep demo page: sign in with a dev token, list and open chats,
-// send messages, and make a WebRTC call through the server's signaling
-// relay. Plain DOM, no framework. Every event name and payload is typed by
-// the generated contract (`@lockstep/contract` is generated/ts), so this
-// file stops compiling when the contract changes under it.
+// The Lockstep demo page: the showcase of @lockstep/client. Chats named
+// after the people in them, typing indicators, delivered and read ticks,
+// online dots, reactions, sign-in errors in words, and a WebRTC call whose
+// offer, answer and ICE candidates the server relays. Plain DOM, no
+// framework.
 //
-// Built into dist/main.js by `node demo/build.mjs`; the server serves it at
-// /demo/main.js. socket.io-client is the npm package's ESM browser build,
-// resolved by the import map in index.html.
-import { io, type Socket } from 'socket.io-client';
+// Everything on the wire goes through @lockstep/client: one typed method
+// per client event, typed listeners for server events, messages handed
+// over exactly once in `seq` order (live, offline queue and catch-up after
+// a reconnect alike), the heartbeat answered. Payload types come from the
+// generated contract (`@lockstep/contract` = generated/ts), so this file
+// stops compiling when the contract changes under it.
+//
+// Built into dist/ by `node demo/build.mjs`; the server serves it at
+// /demo/main.js, and the import map in index.html resolves
+// `@lockstep/client` and `socket.io-client` to the copies in dist/.
+import { createClient, type ClientStatus, type LockstepClient } from '@lockstep/client';
 import type {
-  CallEnded,
+  CallEndReason,
+  CallType,
   ChatDetails,
   ChatList,
   ChatListEntry,
-  MessagePage,
-  RestError,
-  CallType,
-  ClientToServerEvents,
-  HandshakeAuth,
   IncomingCall,
   Message,
-  ServerToClientEvents,
+  RestError,
   SessionDescription,
 } from '@lockstep/contract';
 
-type LockstepSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+import { callEndWords, clock, wordsFor } from './words.js';
 
 /** The call this page takes part in (ringing, connecting or connected). */
 interface CallState {
@@ -43,17 +46,51 @@ interface CallState {
   signaling: Promise<void>;
   muted: boolean;
   videoOff: boolean;
+  connectedAt: number | null;
 }
+
+/** A message shown in a chat: stored (with `seq`) or still being sent. */
+interface ShownMessage {
+  message: Message;
+  /** Sent by this page and not acknowledged yet, or refused. */
+  sending?: 'pending' | 'failed';
+}
+
+/** Delivery and read receipts of one of the user's messages. */
+interface Receipts {
+  deliveredTo: Set<string>;
+  readBy: Set<string>;
+}
+
+type Presence = 'online' | 'offline' | 'unknown';
 
 interface State {
   profileid: string | null;
-  /** The access token, kept for REST (sent as a bearer token). */
+  displayname: string | null;
+  /** The `?as=` name when signed in through a development-mode link. */
+  demoUser: string | null;
+  /** The access token, kept for REST (sent as a bearer token) and the socket's cookie. */
   token: string | null;
-  socket: LockstepSocket | null;
+  client: LockstepClient | null;
+  status: ClientStatus | null;
   authenticated: boolean;
   chats: ChatListEntry[];
   openChatId: string | null;
-  messages: Map<string, Message[]>;
+  /** Per chat, by `seq` (messages being sent last). */
+  messages: Map<string, ShownMessage[]>;
+  /** Per chat, the people seen in it besides the user (senders, typers, joiners, reactors). */
+  members: Map<string, Set<string>>;
+  /** Display names learnt from what the server sends (`new_message.sender`, typing, joins, calls, reactions). */
+  names: Map<string, string>;
+  presence: Map<string, Presence>;
+  /** Per chat, who is typing now (with the timer that forgets them). */
+  typing: Map<string, Map<string, ReturnType<typeof setTimeout>>>;
+  receipts: Map<string, Receipts>;
+  /** Messages of others this page marked read (each once). */
+  markedRead: Set<string>;
+  unread: Map<string, number>;
+  /** `chatid\nprofileid` of the people this connection announced itself to (see `user_joined_chat`). */
+  greeted: Set<string>;
   call: CallState | null;
   incoming: IncomingCall | null;
   /** The last call outcome, for the page and tests. */
@@ -64,19 +101,38 @@ interface State {
 
 const state: State = {
   profileid: null,
+  displayname: null,
+  demoUser: null,
   token: null,
-  socket: null,
+  client: null,
+  status: null,
   authenticated: false,
   chats: [],
   openChatId: null,
   messages: new Map(),
+  members: new Map(),
+  names: new Map(),
+  presence: new Map(),
+  typing: new Map(),
+  receipts: new Map(),
+  markedRead: new Set(),
+  unread: new Map(),
+  greeted: new Set(),
   call: null,
   incoming: null,
   lastCallEnd: null,
   log: [],
 };
 
-const ACK_TIMEOUT_MS = 10_000;
+/** How long the page keeps sending "typing" after the last keystroke. */
+const TYPING_IDLE_MS = 3_000;
+/** Forget someone's typing if the server's stop never arrives. */
+const TYPING_FORGET_MS = 12_000;
+const QUICK_REACTIONS = ['👍', '❤️', '😂'];
+/** Where a tab keeps its sign-in (per tab: two tabs can be two people). */
+const SESSION_KEY = 'lockstep-demo-session';
+/** Display names learnt earlier, so a reload starts with them. */
+const NAMES_KEY = 'lockstep-demo-names';
 
 // ------------------------------------------------------------------ DOM
 
@@ -94,19 +150,116 @@ function show(id: string, visible: boolean): void {
   el(id).hidden = !visible;
 }
 
+function setText(id: string, text: string): void {
+  el(id).textContent = text;
+}
+
+function make<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  props: { className?: string; text?: string; title?: string } = {},
+  ...children: (Node | string)[]
+): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  if (props.className) node.className = props.className;
+  if (props.text !== undefined) node.textContent = props.text;
+  if (props.title) node.title = props.title;
+  node.append(...children);
+  return node;
+}
+
 function log(line: string): void {
   const stamped = `${new Date().toISOString().slice(11, 23)} ${line}`;
   state.log.push(stamped);
   if (state.log.length > 500) state.log.splice(0, state.log.length - 500);
   const list = el('log');
-  const item = document.createElement('li');
-  item.textContent = stamped;
-  list.prepend(item);
+  list.prepend(make('li', { text: stamped }));
   while (list.childElementCount > 200) list.lastElementChild?.remove();
 }
 
-function setStatus(id: string, text: string): void {
-  el(id).textContent = text;
+// ------------------------------------------------------------------ people
+
+/** A person's name as the page shows it: their display name once known. */
+function nameOf(profileid: string): string {
+  if (profileid === state.profileid) return state.displayname ?? 'You';
+  return state.names.get(profileid) ?? profileid;
+}
+
+function learnName(profileid: string, name: string | undefined): void {
+  if (!name || profileid === state.profileid || state.names.get(profileid) === name) return;
+  state.names.set(profileid, name);
+  try {
+    localStorage.setItem(NAMES_KEY, JSON.stringify([...state.names]));
+  } catch {
+    // storage full or disabled: names are learnt again
+  }
+  renderAll();
+}
+
+function loadNames(): void {
+  try {
+    const saved: unknown = JSON.parse(localStorage.getItem(NAMES_KEY) ?? '[]');
+    if (Array.isArray(saved)) {
+      for (const entry of saved) {
+        if (Array.isArray(entry) && typeof entry[0] === 'string' && typeof entry[1] === 'string') state.names.set(entry[0], entry[1]);
+      }
+    }
+  } catch {
+    // nothing saved
+  }
+}
+
+function learnMember(chatid: string, profileid: string): void {
+  if (profileid === state.profileid) return;
+  const members = state.members.get(chatid) ?? new Set<string>();
+  if (members.has(profileid)) return;
+  members.add(profileid);
+  state.members.set(chatid, members);
+  renderAll();
+}
+
+function setPresence(profileid: string, presence: Presence): void {
+  if (profileid === state.profileid || state.presence.get(profileid) === presence) return;
+  state.presence.set(profileid, presence);
+  renderAll();
+}
+
+function presenceOf(profileid: string): Presence {
+  return state.presence.get(profileid) ?? 'unknown';
+}
+
+/** The people in a chat besides the user, as far as the page knows them. */
+function others(chatid: string): string[] {
+  return [...(state.members.get(chatid) ?? [])];
+}
+
+/** A chat's title: its name, else the names of the people in it. */
+function chatTitle(chat: ChatListEntry | undefined, chatid: string): string {
+  if (chat?.chatName) return chat.chatName;
+  const people = others(chatid).map(nameOf);
+  if (people.length) return people.join(', ');
+  if (chat?.chatType === 'direct') return 'Direct chat (waiting to hear from the other person)';
+  return `Group of ${chat?.participantCount ?? '?'}`;
+}
+
+/** The person on the other side of a direct chat, once known. */
+function peerOf(chatid: string): string | undefined {
+  const chat = state.chats.find((c) => c.chatid === chatid);
+  if (chat && chat.chatType !== 'direct') return undefined;
+  return others(chatid)[0];
+}
+
+function initial(text: string): string {
+  return (text.trim()[0] ?? '?').toUpperCase();
+}
+
+function dot(presence: Presence, who: string): HTMLSpanElement {
+  const span = make('span', { className: 'dot', title: `${who}: ${presenceWords(presence)}` });
+  span.dataset.presence = presence;
+  return span;
+}
+
+function presenceWords(presence: Presence): string {
+  return presence === 'online' ? 'online' : presence === 'offline' ? 'offline' : 'not seen yet';
 }
 
 // ------------------------------------------------------------------ sign in
@@ -127,109 +280,207 @@ function profileidOfToken(token: string): string | null {
   return null;
 }
 
-function signIn(token: string, profileid?: string): void {
+function authStatus(text: string, kind: 'info' | 'error' = 'info'): void {
+  const status = el('auth-status');
+  status.textContent = text;
+  status.dataset.kind = kind;
+}
+
+/**
+ * Signs in with `token`. `demoUser` is set when the token came from the
+ * development-mode link `/demo?as=NAME`: a refusal then offers that link
+ * again (a development server makes a new secret at every start, so its
+ * old tokens stop working).
+ */
+function signIn(token: string, profileid?: string, demoUser?: string): void {
   token = token.trim();
   const who = profileid?.trim() || profileidOfToken(token);
   if (!token || !who) {
-    setStatus('auth-status', 'paste a token from `lockstep token …` (and the profile id if the token has none)');
+    authStatus('Paste a token (from `lockstep token …`), and the profile id if the token has none.', 'error');
     return;
   }
-  state.socket?.close();
+  const previous = state.client;
+  state.client = null;
+  previous?.close();
   // The socket's handshake carries the token in this cookie. Cookies are
   // shared by every tab of a browser profile, so it is set again before
-  // each reconnection (another tab may have signed in as someone else), and
-  // REST calls send the token as a bearer token instead.
+  // each reconnection (another tab may have signed in as someone else),
+  // and REST calls send the token as a bearer token instead.
   const setCookie = () => {
     document.cookie = `accessToken=${token}; path=/; SameSite=Strict`;
   };
   setCookie();
+  sessionStorage.setItem(SESSION_KEY, JSON.stringify({ token, profileid: who, demoUser }));
+  state.demoUser = demoUser ?? null;
   state.token = token;
   state.profileid = who;
   state.authenticated = false;
-  setStatus('auth-status', `connecting as ${who}…`);
+  authStatus(`Connecting as ${who}…`);
 
-  const socket: LockstepSocket = io(location.origin, {
-    withCredentials: true,
-    transports: ['websocket'],
-    // A function, so a reconnection sends a fresh timestamp.
-    auth: (send) => {
-      const auth: HandshakeAuth = { profileid: who, timestamp: Date.now() };
-      send(auth);
-    },
+  const client = createClient({
+    url: location.origin,
+    profileid: who,
+    io: { transports: ['websocket'], withCredentials: true },
   });
-  socket.io.on('reconnect_attempt', setCookie);
-  state.socket = socket;
-  listen(socket);
+  client.socket.io.on('reconnect_attempt', setCookie);
+  state.client = client;
+  listen(client);
 }
 
-function listen(socket: LockstepSocket): void {
-  socket.on('connect_error', (error) => {
-    setStatus('auth-status', `cannot connect: ${error.message}`);
-    log(`connect_error ${error.message}`);
+function signOut(reason: string): void {
+  const client = state.client;
+  // Detached first: the closing client's last status is not this page's.
+  state.client = null;
+  client?.close();
+  state.authenticated = false;
+  sessionStorage.removeItem(SESSION_KEY);
+  show('signed-in', false);
+  show('auth', true);
+  authStatus(reason, 'error');
+  const again = el<HTMLAnchorElement>('auth-again');
+  again.hidden = !state.demoUser;
+  if (state.demoUser) {
+    again.href = `/demo?as=${encodeURIComponent(state.demoUser)}`;
+    again.textContent = `Sign in as ${state.demoUser} again`;
+  }
+}
+
+function renderConnection(status: ClientStatus): void {
+  const box = el('connection');
+  box.dataset.state = status.state;
+  const words: Record<ClientStatus['state'], string> = {
+    connecting: 'connecting…',
+    connected: 'connected',
+    disconnected: 'offline, reconnecting…',
+    refused: 'signed out',
+  };
+  setText('connection-text', words[status.state]);
+}
+
+function listen(client: LockstepClient): void {
+  let wasConnected = false;
+  client.onStatus((status) => {
+    if (client !== state.client) return;
+    state.status = status;
+    renderConnection(status);
+    log(`status ${status.state}${status.code ? ` ${status.code}` : ''}${status.error ? `: ${status.error}` : ''}`);
+    if (status.state === 'connected') {
+      wasConnected = true;
+      state.authenticated = true;
+      state.greeted.clear();
+      show('auth', false);
+      show('signed-in', true);
+      void loadChats();
+      if (state.openChatId) client.joinChat({ chatid: state.openChatId });
+    } else {
+      state.authenticated = false;
+    }
+    if (status.state === 'refused') {
+      const why = wordsFor(status.code, status.error ?? 'the server refused the sign-in');
+      signOut(`${wasConnected ? 'Signed out' : 'Cannot sign in'}: ${why}.`);
+      renderConnection(status);
+    }
+    if (status.state === 'disconnected' && !wasConnected) {
+      authStatus(`Cannot reach the server${status.error ? ` (${status.error})` : ''}; trying again…`, 'error');
+    }
+    if (status.state === 'disconnected' && state.call) endLocally(state.call.callId, 'disconnected', 'the connection dropped');
   });
-  socket.on('disconnect', (reason) => {
-    state.authenticated = false;
-    setStatus('auth-status', `disconnected (${reason})`);
-    log(`disconnected: ${reason}`);
-    if (state.call) endLocally(state.call.callId, 'disconnected');
-  });
-  socket.on('authenticated', ({ profile }) => {
-    state.authenticated = true;
-    setStatus('auth-status', `signed in as ${profile.displayname} (${profile.profileid})`);
-    log(`authenticated as ${profile.profileid}`);
-    show('signed-in', true);
-    void loadChats();
-  });
-  socket.on('auth_error', ({ error, message }) => {
-    setStatus('auth-status', `sign-in refused: ${error}: ${message}`);
-    log(`auth_error ${error}`);
-  });
-  socket.on('auth_required', () => {
-    setStatus('auth-status', 'the token expired: paste a new one');
-    log('auth_required');
+  client.onViolation(({ event, path, message }) => log(`contract violation in ${event}${path ? ` at ${path}` : ''}: ${message}`));
+
+  client.on('authenticated', ({ profile }) => {
+    state.displayname = profile.displayname || profile.username;
+    setText('me', state.displayname);
+    setText('local-label', `You (${state.displayname})`);
+    log(`signed in as ${profile.profileid}`);
   });
 
-  // Keep-alives the server expects answers to.
-  socket.on('ping', (timestamp) => socket.emit('pong', timestamp));
-  socket.on('heartbeat', ({ timestamp }) =>
-    socket.emit('heartbeat_response', { timestamp, clientTime: new Date().toISOString() }),
-  );
+  client.on('error', ({ error, message, event }) => log(`error ${error}${event ? ` (${event})` : ''}: ${message}`));
+  client.on('chat_error', ({ error, message }) => log(`chat_error ${error}: ${message}`));
+  client.on('rate_limited', ({ event, retryAfter }) => log(`rate limited${event ? ` (${event})` : ''}: retry in ${retryAfter}s`));
 
-  socket.on('error', ({ error, message, event }) => log(`error ${error}${event ? ` (${event})` : ''}: ${message}`));
-  socket.on('chat_error', ({ error, message }) => log(`chat_error ${error}: ${message}`));
-  socket.on('rate_limited', ({ event, retryAfter }) => log(`rate limited${event ? ` (${event})` : ''}: retry in ${retryAfter}s`));
-
-  socket.on('new_message', ({ message, chat }) => {
-    addMessage(message);
+  // Messages: each exactly once, in seq order, whichever way it came.
+  client.onMessage(addMessage);
+  client.on('new_message', ({ message, sender, chat, isOfflineDelivery }) => {
+    learnName(sender.profileid, sender.displayname || sender.username);
+    learnMember(message.chatid, sender.profileid);
+    // Sent live: the sender is online now.
+    if (!isOfflineDelivery) setPresence(sender.profileid, 'online');
+    stopTyping(message.chatid, sender.profileid);
     if (!state.chats.some((c) => c.chatid === chat.chatid)) void loadChats();
-    if (message.senderid !== state.profileid) rememberPeer(message.chatid, message.senderid);
   });
-  socket.on('user_status_changed', ({ profileid, isOnline }) => log(`${profileid} is ${isOnline ? 'online' : 'offline'}`));
+  client.on('message_delivered', ({ messageid, deliveredTo }) => {
+    receiptsOf(messageid).deliveredTo.add(deliveredTo);
+    renderMessagesOf(chatOfMessage(messageid));
+  });
+  client.on('message_read', ({ messageid, readBy }) => {
+    const receipts = receiptsOf(messageid);
+    receipts.readBy.add(readBy);
+    receipts.deliveredTo.add(readBy);
+    renderMessagesOf(chatOfMessage(messageid));
+  });
+  client.on('message_reaction_added', ({ messageid, chatid, reaction }) => {
+    learnName(reaction.profileid, reaction.username);
+    learnMember(chatid, reaction.profileid);
+    const shown = (state.messages.get(chatid) ?? []).find((m) => m.message.messageid === messageid);
+    if (shown && !shown.message.reactions.some((r) => r.emoji === reaction.emoji && r.profileid === reaction.profileid)) {
+      shown.message.reactions.push({ emoji: reaction.emoji, profileid: reaction.profileid, timestamp: reaction.timestamp });
+      renderMessagesOf(chatid);
+    }
+  });
 
-  socket.on('incoming_call', onIncomingCall);
-  socket.on('call_answered', ({ callId, answeredBy }) => void onCallAnswered(callId, answeredBy));
-  socket.on('call_rejected', ({ callId, rejectedBy }) => endLocally(callId, 'call_rejected', `rejected by ${rejectedBy}`));
-  socket.on('call_missed', ({ callId }) => endLocally(callId, 'call_missed', 'no answer'));
-  socket.on('call_ended', (ended: CallEnded) => endLocally(ended.callId, 'call_ended', ended.reason, ended.duration));
+  // Typing.
+  client.on('user_typing', ({ chatid, profileid, username }) => {
+    if (!state.names.has(profileid)) learnName(profileid, username);
+    learnMember(chatid, profileid);
+    setPresence(profileid, 'online');
+    startTyping(chatid, profileid);
+  });
+  client.on('user_stopped_typing', ({ chatid, profileid }) => stopTyping(chatid, profileid));
 
-  socket.on('webrtc_offer_received', ({ callId, offer }) =>
+  // Presence.
+  client.on('user_status_changed', ({ profileid, isOnline }) => {
+    setPresence(profileid, isOnline ? 'online' : 'offline');
+    log(`${nameOf(profileid)} is ${isOnline ? 'online' : 'offline'}`);
+  });
+  client.on('user_joined_chat', ({ chatid, profileid, username, isOnline }) => {
+    if (!state.names.has(profileid)) learnName(profileid, username);
+    learnMember(chatid, profileid);
+    setPresence(profileid, isOnline ? 'online' : 'offline');
+    // Hello back: joining again announces this user to the newcomer, who
+    // otherwise could not know who is here (the contract has no "who is in
+    // this chat"). Once per person per chat and connection, so it ends.
+    const key = `${chatid}\n${profileid}`;
+    if (chatid === state.openChatId && !state.greeted.has(key)) {
+      state.greeted.add(key);
+      client.joinChat({ chatid });
+    }
+  });
+
+  // Calls.
+  client.on('incoming_call', onIncomingCall);
+  client.on('call_answered', ({ callId, answeredBy }) => void onCallAnswered(callId, answeredBy));
+  client.on('call_rejected', ({ callId, rejectedBy }) => endLocally(callId, 'call_rejected', 'rejected', undefined, rejectedBy));
+  client.on('call_missed', ({ callId }) => endLocally(callId, 'call_missed', 'no answer'));
+  client.on('call_ended', ({ callId, reason, duration, endedBy }) => endLocally(callId, 'call_ended', reason, duration, endedBy));
+
+  client.on('webrtc_offer_received', ({ callId, offer }) =>
     signal(callId, 'offer', async (call) => {
       const pc = ensurePeerConnection(call);
       await pc.setRemoteDescription(toDescription(offer));
       await flushCandidates(call);
       const answer = await pc.createAnswer();
       await pc.setLocalDescription(answer);
-      socket.emit('webrtc_answer', { callId, targetId: call.peerId, answer: fromDescription(answer) });
+      client.webrtcAnswer({ callId, targetId: call.peerId, answer: fromDescription(answer) });
     }),
   );
-  socket.on('webrtc_answer_received', ({ callId, answer }) =>
+  client.on('webrtc_answer_received', ({ callId, answer }) =>
     signal(callId, 'answer', async (call) => {
       const pc = ensurePeerConnection(call);
       await pc.setRemoteDescription(toDescription(answer));
       await flushCandidates(call);
     }),
   );
-  socket.on('webrtc_ice_candidate_received', ({ callId, candidate }) =>
+  client.on('webrtc_ice_candidate_received', ({ callId, candidate }) =>
     signal(callId, 'candidate', async (call) => {
       const init: RTCIceCandidateInit = {
         candidate: candidate.candidate ?? '',
@@ -243,12 +494,14 @@ function listen(socket: LockstepSocket): void {
     }),
   );
 
-  socket.on('participant_muted', ({ profileid, muted }) => setStatus('peer-status', `${profileid} ${muted ? 'muted' : 'unmuted'}`));
-  socket.on('participant_video_toggled', ({ profileid, videoEnabled }) =>
-    setStatus('peer-status', `${profileid} turned video ${videoEnabled ? 'on' : 'off'}`),
+  client.on('participant_muted', ({ profileid, muted }) =>
+    setText('peer-status', `${nameOf(profileid)} ${muted ? 'muted' : 'unmuted'} their microphone`),
   );
-  socket.on('participant_screen_share_toggled', ({ profileid, screenSharing }) =>
-    setStatus('peer-status', `${profileid} ${screenSharing ? 'shares' : 'stopped sharing'} their screen`),
+  client.on('participant_video_toggled', ({ profileid, videoEnabled }) =>
+    setText('peer-status', `${nameOf(profileid)} turned their camera ${videoEnabled ? 'on' : 'off'}`),
+  );
+  client.on('participant_screen_share_toggled', ({ profileid, screenSharing }) =>
+    setText('peer-status', `${nameOf(profileid)} ${screenSharing ? 'is sharing' : 'stopped sharing'} their screen`),
   );
 }
 
@@ -264,191 +517,405 @@ async function rest<T>(method: string, path: string, body?: unknown): Promise<T>
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  const text = await response.text();
-  const parsed: unknown = text ? JSON.parse(text) : undefined;
+  const json: unknown = await response.json().catch(() => null);
   if (!response.ok) {
-    const failure = parsed as RestError | undefined;
-    throw new Error(`${failure?.error ?? response.status}: ${failure?.message ?? text}`);
+    const refusal = json as RestError | null;
+    throw new Error(wordsFor(refusal?.error, `the server answered ${response.status}`));
   }
-  return parsed as T;
+  return json as T;
 }
 
 async function loadChats(): Promise<void> {
   try {
     const { chats } = await rest<ChatList>('GET', '/api/chats');
     state.chats = chats;
+    setText('chats-status', chats.length ? '' : 'No chats yet: start one below.');
     renderChats();
+    // Open the first chat straight away: the page is useful at once.
+    const first = chats[0];
+    if (!state.openChatId && first) openChat(first.chatid);
   } catch (error) {
-    log(`cannot list chats: ${(error as Error).message}`);
+    setText('chats-status', `Cannot load your chats: ${(error as Error).message}.`);
   }
 }
 
-function chatLabel(chat: ChatListEntry): string {
-  return chat.chatName || `${chat.chatType} chat ${chat.chatid.slice(-6)}`;
-}
-
 function renderChats(): void {
-  const list = el('chats');
-  list.replaceChildren(
+  el('chats').replaceChildren(
     ...state.chats.map((chat) => {
-      const item = document.createElement('li');
-      const button = document.createElement('button');
+      const title = chatTitle(chat, chat.chatid);
+      const button = make('button', { className: chat.chatid === state.openChatId ? 'open' : '' });
       button.type = 'button';
-      button.className = 'chat';
       button.dataset.chatid = chat.chatid;
-      button.textContent = `${chatLabel(chat)} (${chat.participantCount})`;
-      if (chat.chatid === state.openChatId) button.classList.add('open');
-      button.addEventListener('click', () => void openChat(chat.chatid));
-      item.append(button);
-      return item;
+      const avatar = make('span', { className: 'avatar', text: initial(title) });
+      const peer = peerOf(chat.chatid);
+      if (peer) avatar.append(dot(presenceOf(peer), nameOf(peer)));
+      const typers = typingIn(chat.chatid);
+      const last = (state.messages.get(chat.chatid) ?? []).at(-1)?.message;
+      const preview = typers.length
+        ? make('span', { className: 'chat-preview typing', text: typingWords(typers) })
+        : make('span', {
+            className: 'chat-preview',
+            text: last ? `${last.senderid === state.profileid ? 'You: ' : ''}${last.content}` : chatKind(chat),
+          });
+      const text = make('span', { className: 'chat-text' }, make('span', { className: 'chat-name', text: title }), preview);
+      button.append(avatar, text);
+      const unread = state.unread.get(chat.chatid) ?? 0;
+      if (unread) button.append(make('span', { className: 'badge', text: String(unread), title: `${unread} unread` }));
+      button.addEventListener('click', () => openChat(chat.chatid));
+      return make('li', {}, button);
     }),
   );
-  setStatus('chats-status', state.chats.length ? '' : 'no chats yet');
+}
+
+function chatKind(chat: ChatListEntry): string {
+  return chat.chatType === 'direct' ? 'direct chat' : `${chat.chatType} · ${chat.participantCount} people`;
 }
 
 async function createChat(): Promise<void> {
   const participants = input('new-chat-participants')
-    .value.split(/[\s,]+/)
-    .filter((p) => p.length > 0);
-  const chatType = el<HTMLSelectElement>('new-chat-type').value;
+    .value.split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
+  const chatType = el<HTMLSelectElement>('new-chat-type').value === 'group' ? 'group' : 'direct';
   const chatName = input('new-chat-name').value.trim();
+  if (!participants.length) {
+    setText('chats-status', 'Enter the profile id of the people to chat with.');
+    return;
+  }
   try {
     const chat = await rest<ChatDetails>('POST', '/api/chats', {
       chatType,
       participants,
-      ...(chatName ? { chatName } : {}),
+      ...(chatType === 'group' && chatName ? { chatName } : {}),
     });
-    for (const p of chat.participants) if (p.profileid !== state.profileid) rememberPeer(chat.chatid, p.profileid);
+    for (const p of chat.participants) learnMember(chat.chatid, p.profileid);
     await loadChats();
-    await openChat(chat.chatid);
+    openChat(chat.chatid);
   } catch (error) {
-    log(`cannot create the chat: ${(error as Error).message}`);
+    setText('chats-status', `Cannot create the chat: ${(error as Error).message}.`);
   }
 }
 
-/** Someone else in a chat: the default target of a call from it. */
-const peers = new Map<string, string>();
-function rememberPeer(chatid: string, profileid: string): void {
-  if (!peers.has(chatid)) peers.set(chatid, profileid);
-  if (chatid === state.openChatId && !input('call-target').value) input('call-target').value = profileid;
-}
-
-async function openChat(chatid: string): Promise<void> {
+function openChat(chatid: string): void {
+  if (state.openChatId && state.openChatId !== chatid) stopOwnTyping();
   state.openChatId = chatid;
-  renderChats();
+  state.unread.delete(chatid);
+  show('no-chat', false);
   show('chat', true);
-  const chat = state.chats.find((c) => c.chatid === chatid);
-  setStatus('chat-title', chat ? chatLabel(chat) : chatid);
-  state.socket?.emit('join_chat', { chatid });
-  const peer = peers.get(chatid);
+  // Room events (typing, joins) flow once the socket is in the chat's room.
+  state.client?.joinChat({ chatid });
+  const peer = peerOf(chatid);
   if (peer) input('call-target').value = peer;
-  try {
-    const { messages } = await rest<MessagePage>(
-      'GET',
-      `/api/chats/${encodeURIComponent(chatid)}/messages?limit=50`,
-    );
-    const known = state.messages.get(chatid) ?? [];
-    const merged = new Map<string, Message>();
-    for (const m of [...messages.slice().reverse(), ...known]) merged.set(m.messageid, m);
-    state.messages.set(
-      chatid,
-      [...merged.values()].sort((a, b) => a.timestamp.localeCompare(b.timestamp)),
-    );
-    for (const m of messages) if (m.senderid !== state.profileid) rememberPeer(chatid, m.senderid);
-  } catch (error) {
-    log(`cannot load the history: ${(error as Error).message}`);
-  }
-  renderMessages();
+  renderAll();
+  markVisibleRead();
 }
 
 function addMessage(message: Message): void {
   const list = state.messages.get(message.chatid) ?? [];
-  if (!list.some((m) => m.messageid === message.messageid)) list.push(message);
-  state.messages.set(message.chatid, list);
-  if (message.chatid === state.openChatId) renderMessages();
-  else log(`new message in ${message.chatid} from ${message.senderid}`);
+  // Replaces this page's own pending copy (same clientMessageId).
+  const pending = list.findIndex(
+    (m) => m.sending && message.clientMessageId && m.message.clientMessageId === message.clientMessageId,
+  );
+  if (pending >= 0) list.splice(pending, 1);
+  if (list.some((m) => m.message.messageid === message.messageid)) return;
+  const stored = list.filter((m) => !m.sending);
+  const waiting = list.filter((m) => m.sending);
+  stored.push({ message });
+  stored.sort((a, b) => a.message.seq - b.message.seq);
+  state.messages.set(message.chatid, [...stored, ...waiting]);
+  if (message.senderid !== state.profileid) {
+    learnMember(message.chatid, message.senderid);
+    if (message.messageStatus === 'read') state.markedRead.add(message.messageid);
+    if (message.chatid !== state.openChatId && !state.markedRead.has(message.messageid)) {
+      state.unread.set(message.chatid, (state.unread.get(message.chatid) ?? 0) + 1);
+    }
+  } else if (message.messageStatus !== 'sent') {
+    // History carries how far the message got before this page saw it.
+    const receipts = receiptsOf(message.messageid);
+    receipts.deliveredTo.add('*');
+    if (message.messageStatus === 'read') receipts.readBy.add('*');
+  }
+  if (!state.chats.some((c) => c.chatid === message.chatid)) void loadChats();
+  renderChats();
+  renderMessagesOf(message.chatid);
+  markVisibleRead();
+}
+
+function receiptsOf(messageid: string): Receipts {
+  let receipts = state.receipts.get(messageid);
+  if (!receipts) {
+    receipts = { deliveredTo: new Set(), readBy: new Set() };
+    state.receipts.set(messageid, receipts);
+  }
+  return receipts;
+}
+
+function chatOfMessage(messageid: string): string | undefined {
+  for (const [chatid, list] of state.messages) if (list.some((m) => m.message.messageid === messageid)) return chatid;
+  return undefined;
+}
+
+/** Tells the senders that the user saw their messages in the open chat. */
+function markVisibleRead(): void {
+  const chatid = state.openChatId;
+  const client = state.client;
+  if (!chatid || !client || document.visibilityState !== 'visible' || !state.authenticated) return;
+  for (const { message, sending } of state.messages.get(chatid) ?? []) {
+    if (sending || message.senderid === state.profileid || state.markedRead.has(message.messageid)) continue;
+    state.markedRead.add(message.messageid);
+    client.markMessageRead({ messageid: message.messageid, chatid });
+  }
+}
+
+/** ✓ stored, ✓✓ delivered, blue ✓✓ read; a clock while sending. */
+function ticks(shown: ShownMessage): HTMLSpanElement {
+  const span = make('span', { className: 'ticks' });
+  let status: string;
+  if (shown.sending === 'pending') {
+    status = 'sending';
+    span.textContent = '🕓';
+    span.title = 'sending…';
+  } else if (shown.sending === 'failed') {
+    status = 'failed';
+    span.textContent = 'not sent';
+  } else {
+    const receipts = state.receipts.get(shown.message.messageid);
+    if (receipts?.readBy.size) {
+      status = 'read';
+      span.textContent = '✓✓';
+      span.title = `read${readers(receipts.readBy)}`;
+    } else if (receipts?.deliveredTo.size) {
+      status = 'delivered';
+      span.textContent = '✓✓';
+      span.title = `delivered${readers(receipts.deliveredTo)}`;
+    } else {
+      status = 'sent';
+      span.textContent = '✓';
+      span.title = 'sent: stored by the server';
+    }
+  }
+  span.dataset.status = status;
+  span.setAttribute('aria-label', span.title || status);
+  return span;
+}
+
+function readers(who: Set<string>): string {
+  const named = [...who].filter((p) => p !== '*').map(nameOf);
+  return named.length ? ` by ${named.join(', ')}` : '';
+}
+
+function renderMessagesOf(chatid: string | undefined): void {
+  if (chatid && chatid === state.openChatId) renderMessages();
 }
 
 function renderMessages(): void {
   const list = el('messages');
-  const messages = state.openChatId ? state.messages.get(state.openChatId) ?? [] : [];
+  const chatid = state.openChatId;
+  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  const shown = chatid ? state.messages.get(chatid) ?? [] : [];
   list.replaceChildren(
-    ...messages.map((m) => {
-      const item = document.createElement('li');
-      item.className = m.senderid === state.profileid ? 'message mine' : 'message';
-      item.dataset.messageid = m.messageid;
-      const who = document.createElement('b');
-      who.textContent = m.senderid === state.profileid ? 'me' : m.senderid;
-      item.append(who, `: ${m.content}`);
+    ...shown.map((entry) => {
+      const m = entry.message;
+      const mine = m.senderid === state.profileid;
+      const item = make('li', { className: mine ? 'message mine' : 'message' });
+      if (!entry.sending) item.dataset.messageid = m.messageid;
+      item.dataset.seq = String(m.seq);
+      const time = new Date(m.timestamp).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+      const meta = make('span', { className: 'meta' });
+      if (!entry.sending) meta.append(reactBar(m));
+      meta.append(make('time', { text: time }));
+      if (mine) meta.append(ticks(entry));
+      item.append(make('span', { className: 'sender', text: nameOf(m.senderid) }), make('span', { className: 'content', text: m.content }));
+      if (m.reactions.length) item.append(reactionChips(m));
+      item.append(meta);
       return item;
     }),
   );
+  if (atBottom) list.scrollTop = list.scrollHeight;
+}
+
+function reactBar(message: Message): HTMLSpanElement {
+  const bar = make('span', { className: 'react-bar' });
+  for (const emoji of QUICK_REACTIONS) {
+    const button = make('button', { text: emoji, title: `react with ${emoji}` });
+    button.type = 'button';
+    button.dataset.react = emoji;
+    button.addEventListener('click', () => state.client?.reactToMessage({ messageid: message.messageid, chatid: message.chatid, emoji }));
+    bar.append(button);
+  }
+  return bar;
+}
+
+function reactionChips(message: Message): HTMLDivElement {
+  const byEmoji = new Map<string, string[]>();
+  for (const r of message.reactions) byEmoji.set(r.emoji, [...(byEmoji.get(r.emoji) ?? []), nameOf(r.profileid)]);
+  const chips = make('div', { className: 'reactions' });
+  for (const [emoji, people] of byEmoji) {
+    const chip = make('span', { className: 'reaction', text: `${emoji} ${people.length}`, title: people.join(', ') });
+    chip.dataset.emoji = emoji;
+    chips.append(chip);
+  }
+  return chips;
+}
+
+function renderChatHead(): void {
+  const chatid = state.openChatId;
+  if (!chatid) return;
+  const chat = state.chats.find((c) => c.chatid === chatid);
+  const title = chatTitle(chat, chatid);
+  setText('chat-title', title);
+  const avatar = el('chat-avatar');
+  avatar.replaceChildren(initial(title));
+  const peer = peerOf(chatid);
+  if (peer) {
+    avatar.append(dot(presenceOf(peer), nameOf(peer)));
+    setText('chat-presence', presenceWords(presenceOf(peer)));
+    if (!input('call-target').value) input('call-target').value = peer;
+  } else {
+    const people = others(chatid);
+    const online = people.filter((p) => presenceOf(p) === 'online').map(nameOf);
+    setText('chat-presence', online.length ? `${online.join(', ')} online` : chat ? chatKind(chat) : '');
+  }
+  const typers = typingIn(chatid);
+  setText('typing', typers.length ? typingWords(typers) : '');
+}
+
+function renderAll(): void {
+  renderChats();
+  renderChatHead();
+  renderMessages();
+  renderCall();
 }
 
 async function sendMessage(): Promise<void> {
-  const socket = state.socket;
+  const client = state.client;
   const chatid = state.openChatId;
   const box = input('message-text');
   const content = box.value;
-  if (!socket || !chatid || !content.trim()) return;
+  if (!client || !chatid || !content.trim()) return;
   box.value = '';
-  try {
-    const clientMessageId = crypto.randomUUID();
-    const ack = await socket.timeout(ACK_TIMEOUT_MS).emitWithAck('send_message', {
+  stopOwnTyping();
+  setText('send-status', '');
+  // Shown at once; replaced by the stored message when the client hands it over.
+  const clientMessageId = crypto.randomUUID();
+  const shown: ShownMessage = {
+    sending: 'pending',
+    message: {
+      messageid: `pending-${clientMessageId}`,
       chatid,
+      seq: Number.MAX_SAFE_INTEGER,
+      senderid: state.profileid ?? '',
       clientMessageId,
       messageType: 'text',
       content,
-    });
-    if (ack.success && ack.serverMessageId && ack.seq !== undefined) {
-      // The sending socket learns of its message from the ack (and
-      // `message_sent`), not from `new_message`.
-      addMessage({
-        messageid: ack.serverMessageId,
-        chatid,
-        seq: ack.seq,
-        senderid: state.profileid ?? '',
-        clientMessageId,
-        messageType: 'text',
-        content,
-        attachments: [],
-        mentions: [],
-        reactions: [],
-        timestamp: ack.timestamp ?? new Date().toISOString(),
-        messageStatus: 'sent',
-      });
-    } else {
-      log(`message refused: ${ack.code}: ${ack.error}`);
-      box.value = content;
-    }
-  } catch (error) {
-    log(`no answer to send_message: ${(error as Error).message}`);
-    box.value = content;
+      attachments: [],
+      mentions: [],
+      reactions: [],
+      timestamp: new Date().toISOString(),
+      messageStatus: 'sent',
+    },
+  };
+  state.messages.set(chatid, [...(state.messages.get(chatid) ?? []), shown]);
+  renderMessages();
+  // Retried with the same clientMessageId until the server acks it (stored once).
+  const ack = await client.sendMessage({ chatid, clientMessageId, messageType: 'text', content });
+  if (!ack.success) {
+    shown.sending = 'failed';
+    setText('send-status', `Not sent: ${wordsFor(ack.code, ack.error)}.`);
+    log(`message refused: ${ack.code}: ${ack.error}`);
+    renderMessagesOf(chatid);
   }
+}
+
+// ------------------------------------------------------------------ typing
+
+function typingIn(chatid: string): string[] {
+  return [...(state.typing.get(chatid)?.keys() ?? [])];
+}
+
+function typingWords(typers: string[]): string {
+  const names = typers.map(nameOf);
+  if (names.length === 1) return `${names[0]} is typing…`;
+  return `${names.slice(0, -1).join(', ')} and ${names.at(-1)} are typing…`;
+}
+
+function startTyping(chatid: string, profileid: string): void {
+  const chat = state.typing.get(chatid) ?? new Map<string, ReturnType<typeof setTimeout>>();
+  clearTimeout(chat.get(profileid));
+  chat.set(profileid, setTimeout(() => stopTyping(chatid, profileid), TYPING_FORGET_MS));
+  state.typing.set(chatid, chat);
+  renderChats();
+  renderChatHead();
+}
+
+function stopTyping(chatid: string, profileid: string): void {
+  const chat = state.typing.get(chatid);
+  if (!chat?.has(profileid)) return;
+  clearTimeout(chat.get(profileid));
+  chat.delete(profileid);
+  renderChats();
+  renderChatHead();
+}
+
+/** The user's own typing: started on a keystroke, stopped when idle, on send, or on leaving the chat. */
+const ownTyping: { chatid: string | null; idle?: ReturnType<typeof setTimeout> } = { chatid: null };
+
+function onComposerInput(): void {
+  const chatid = state.openChatId;
+  if (!chatid || !state.client) return;
+  if (!input('message-text').value) {
+    stopOwnTyping();
+    return;
+  }
+  if (ownTyping.chatid !== chatid) {
+    stopOwnTyping();
+    ownTyping.chatid = chatid;
+    state.client.typingStart({ chatid });
+  }
+  clearTimeout(ownTyping.idle);
+  ownTyping.idle = setTimeout(stopOwnTyping, TYPING_IDLE_MS);
+}
+
+function stopOwnTyping(): void {
+  clearTimeout(ownTyping.idle);
+  if (ownTyping.chatid) state.client?.typingStop({ chatid: ownTyping.chatid });
+  ownTyping.chatid = null;
 }
 
 // ------------------------------------------------------------------ calls
 
+/** The call in plain words, for the call panel. */
 function renderCall(): void {
   const call = state.call;
-  show('incoming', state.incoming !== null && call === null);
-  if (state.incoming && !call) {
-    setStatus(
-      'incoming-text',
-      `${state.incoming.callerName || state.incoming.callerId} is calling (${state.incoming.callType})`,
-    );
+  const incoming = state.incoming;
+  show('incoming', incoming !== null && call === null);
+  if (incoming && !call) {
+    setText('incoming-text', `${nameOf(incoming.callerId)} is calling you (${incoming.callType === 'video' ? 'video' : 'voice'} call)`);
   }
   show('in-call', call !== null);
-  el<HTMLButtonElement>('call-video').disabled = call !== null;
-  el<HTMLButtonElement>('call-voice').disabled = call !== null;
+  const canCall = call === null && state.openChatId !== null;
+  el<HTMLButtonElement>('call-video').disabled = !canCall;
+  el<HTMLButtonElement>('call-voice').disabled = !canCall;
   if (call) {
-    const connection = call.pc ? ` · ${call.pc.connectionState}` : '';
-    setStatus('call-status', `${call.role === 'caller' ? 'calling' : 'in a call with'} ${call.peerId} · ${call.phase}${connection}`);
+    const peer = nameOf(call.peerId);
+    const kind = call.callType === 'video' ? 'video call' : 'voice call';
+    let words: string;
+    if (call.phase === 'ringing') words = `Calling ${peer}… (ringing)`;
+    else if (call.phase === 'connecting') words = `Connecting the ${kind} with ${peer}…`;
+    else words = `In a ${kind} with ${peer} · ${clock(((performance.now() - (call.connectedAt ?? performance.now())) / 1000))}`;
+    setText('call-status', words);
+    setText('remote-label', peer);
     el('mute').textContent = call.muted ? 'Unmute' : 'Mute';
     el('toggle-video').textContent = call.videoOff ? 'Camera on' : 'Camera off';
+  } else if (incoming) {
+    setText('call-status', `${nameOf(incoming.callerId)} is calling…`);
   }
-  document.body.dataset.call = call ? call.phase : state.incoming ? 'incoming' : 'idle';
+  document.body.dataset.call = call ? call.phase : incoming ? 'incoming' : 'idle';
 }
+
+setInterval(() => {
+  if (state.call?.phase === 'connected') renderCall();
+}, 1_000);
 
 async function media(callType: CallType): Promise<MediaStream> {
   const stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: callType === 'video' });
@@ -470,61 +937,62 @@ function newCall(callId: string, peerId: string, role: CallState['role'], callTy
     signaling: Promise.resolve(),
     muted: false,
     videoOff: false,
+    connectedAt: null,
   };
 }
 
 async function startCall(callType: CallType): Promise<void> {
-  const socket = state.socket;
-  const targetId = input('call-target').value.trim();
-  if (!socket || state.call) return;
+  const client = state.client;
+  const targetId = input('call-target').value.trim() || (state.openChatId ? peerOf(state.openChatId) : undefined);
+  if (!client || state.call) return;
   if (!targetId) {
-    setStatus('call-status', 'enter the profile id to call');
+    setText('call-status', 'Whom to call? Wait until the other person wrote, or enter their profile id below.');
     return;
   }
+  setText('call-status', `Starting the camera and microphone to call ${nameOf(targetId)}…`);
   let stream: MediaStream;
   try {
     stream = await media(callType);
   } catch (error) {
-    setStatus('call-status', `no camera or microphone: ${(error as Error).message}`);
+    setText('call-status', `No camera or microphone: ${(error as Error).message}.`);
     return;
   }
-  try {
-    const ack = await socket.timeout(ACK_TIMEOUT_MS).emitWithAck('initiate_call', {
-      targetId,
-      callType,
-      ...(state.openChatId ? { chatid: state.openChatId } : {}),
-    });
-    if (!ack.success || !ack.callId) {
-      stopStream(stream);
-      setStatus('call-status', `call refused: ${ack.code}: ${ack.error}`);
-      log(`initiate_call refused: ${ack.code}`);
-      return;
-    }
-    state.call = newCall(ack.callId, targetId, 'caller', callType, stream);
-    log(`calling ${targetId} (${ack.callId})`);
-    renderCall();
-  } catch (error) {
+  const ack = await client.initiateCall({
+    targetId,
+    callType,
+    ...(state.openChatId ? { chatid: state.openChatId } : {}),
+  });
+  if (!ack.success) {
     stopStream(stream);
-    setStatus('call-status', `no answer to initiate_call: ${(error as Error).message}`);
+    el<HTMLVideoElement>('local-video').srcObject = null;
+    setText('call-status', `Cannot call ${nameOf(targetId)}: ${wordsFor(ack.code, ack.error)}.`);
+    log(`initiate_call refused: ${ack.code}`);
+    return;
   }
+  state.call = newCall(ack.callId, targetId, 'caller', callType, stream);
+  setText('peer-status', '');
+  log(`calling ${targetId} (${ack.callId})`);
+  renderCall();
 }
 
 function onIncomingCall(incoming: IncomingCall): void {
+  learnName(incoming.callerId, incoming.callerName);
   log(`incoming ${incoming.callType} call ${incoming.callId} from ${incoming.callerId}`);
   if (state.call) return; // busy here; the server refuses calls to busy users anyway
   state.incoming = incoming;
+  setText('peer-status', '');
   renderCall();
 }
 
 async function answerCall(): Promise<void> {
   const incoming = state.incoming;
-  const socket = state.socket;
-  if (!incoming || !socket || state.call) return;
+  const client = state.client;
+  if (!incoming || !client || state.call) return;
   let stream: MediaStream;
   try {
     stream = await media(incoming.callType);
   } catch (error) {
-    setStatus('call-status', `no camera or microphone: ${(error as Error).message}`);
+    setText('call-status', `No camera or microphone: ${(error as Error).message}.`);
     return;
   }
   if (state.incoming?.callId !== incoming.callId) {
@@ -538,7 +1006,7 @@ async function answerCall(): Promise<void> {
   state.call = call;
   // Ready before the caller's offer can arrive.
   ensurePeerConnection(call);
-  socket.emit('answer_call', { callId: call.callId, acceptsVideo: incoming.callType === 'video' });
+  client.answerCall({ callId: call.callId, acceptsVideo: incoming.callType === 'video' });
   log(`answered ${call.callId}`);
   renderCall();
 }
@@ -546,17 +1014,19 @@ async function answerCall(): Promise<void> {
 function rejectCall(): void {
   const incoming = state.incoming;
   if (!incoming) return;
-  state.socket?.emit('reject_call', { callId: incoming.callId });
+  state.client?.rejectCall({ callId: incoming.callId });
   state.incoming = null;
+  state.lastCallEnd = { callId: incoming.callId, event: 'reject' };
+  setText('call-status', callEndWords('rejected', nameOf(incoming.callerId), true));
   renderCall();
 }
 
 function hangUp(): void {
   const call = state.call;
   if (!call) return;
-  if (call.role === 'caller' && call.phase === 'ringing') state.socket?.emit('call_cancelled', { callId: call.callId });
-  else state.socket?.emit('end_call', { callId: call.callId, reason: 'user_ended' });
-  endLocally(call.callId, 'hang_up');
+  if (call.role === 'caller' && call.phase === 'ringing') state.client?.callCancelled({ callId: call.callId });
+  else state.client?.endCall({ callId: call.callId, reason: 'user_ended' });
+  endLocally(call.callId, 'hang_up', undefined, undefined, state.profileid ?? undefined);
 }
 
 async function onCallAnswered(callId: string, answeredBy: string): Promise<void> {
@@ -564,6 +1034,7 @@ async function onCallAnswered(callId: string, answeredBy: string): Promise<void>
     // Answered on another of this user's devices: stop ringing here.
     log(`${callId} was answered on another device`);
     state.incoming = null;
+    setText('call-status', 'Answered on another of your devices.');
     renderCall();
     return;
   }
@@ -576,7 +1047,7 @@ async function onCallAnswered(callId: string, answeredBy: string): Promise<void>
     const pc = ensurePeerConnection(current);
     const offer = await pc.createOffer();
     await pc.setLocalDescription(offer);
-    state.socket?.emit('webrtc_offer', { callId, targetId: current.peerId, offer: fromDescription(offer) });
+    state.client?.webrtcOffer({ callId, targetId: current.peerId, offer: fromDescription(offer) });
   });
 }
 
@@ -602,7 +1073,7 @@ function ensurePeerConnection(call: CallState): RTCPeerConnection {
   pc.addEventListener('icecandidate', ({ candidate }) => {
     if (!candidate || state.call !== call) return;
     const json = candidate.toJSON();
-    state.socket?.emit('webrtc_ice_candidate', {
+    state.client?.webrtcIceCandidate({
       callId: call.callId,
       targetId: call.peerId,
       candidate: {
@@ -620,7 +1091,11 @@ function ensurePeerConnection(call: CallState): RTCPeerConnection {
   });
   pc.addEventListener('connectionstatechange', () => {
     log(`peer connection ${pc.connectionState}`);
-    if (pc.connectionState === 'connected') call.phase = 'connected';
+    if (pc.connectionState === 'connected' && call.phase !== 'connected') {
+      call.phase = 'connected';
+      call.connectedAt = performance.now();
+    }
+    if (pc.connectionState === 'failed') setText('peer-status', 'The media connection failed (no route between the two browsers).');
     renderCall();
   });
   return pc;
@@ -644,12 +1119,15 @@ function stopStream(stream: MediaStream | null): void {
   for (const track of stream?.getTracks() ?? []) track.stop();
 }
 
-/** Tears the call down on this page (whoever ended it). */
-function endLocally(callId: string, event: string, reason?: string, duration?: number): void {
+/** Tears the call down on this page (whoever ended it) and says how it ended. */
+function endLocally(callId: string, event: string, reason?: string, duration?: number, endedBy?: string): void {
+  const endedByMe = endedBy === state.profileid;
   if (state.incoming?.callId === callId) {
+    const caller = nameOf(state.incoming.callerId);
     state.incoming = null;
     state.lastCallEnd = { callId, event, reason, duration };
     log(`${callId} stopped ringing (${event}${reason ? `: ${reason}` : ''})`);
+    setText('call-status', event === 'call_missed' ? `You missed a call from ${caller}.` : isReason(reason) ? callEndWords(reason, caller, endedByMe, duration) : `${caller}'s call stopped ringing.`);
     renderCall();
     return;
   }
@@ -661,11 +1139,28 @@ function endLocally(callId: string, event: string, reason?: string, duration?: n
   el<HTMLVideoElement>('remote-video').srcObject = null;
   state.call = null;
   state.lastCallEnd = { callId, event, reason, duration };
-  const detail = [reason, duration === undefined ? '' : `${duration}s`].filter(Boolean).join(', ');
-  log(`call ${callId} over: ${event}${detail ? ` (${detail})` : ''}`);
-  setStatus('call-status', `call over: ${event}${detail ? ` (${detail})` : ''}`);
-  setStatus('peer-status', '');
+  const peer = nameOf(call.peerId);
+  let words: string;
+  if (event === 'call_missed') words = `${peer} did not answer.`;
+  else if (event === 'hang_up') words = call.phase === 'ringing' ? `You cancelled the call to ${peer}.` : `You hung up on ${peer}.`;
+  else if (event === 'disconnected') words = `The call with ${peer} ended: ${reason ?? 'the connection dropped'}.`;
+  else if (isReason(reason)) words = `${callEndWords(reason, peer, endedByMe, duration)}.`;
+  else words = `The call with ${peer} ended.`;
+  log(`call ${callId} over: ${event}${reason ? ` (${reason}${duration === undefined ? '' : `, ${duration}s`})` : ''}`);
+  setText('call-status', words);
+  setText('peer-status', '');
   renderCall();
+}
+
+function isReason(reason: string | undefined): reason is CallEndReason {
+  return (
+    reason === 'user_ended' ||
+    reason === 'timeout' ||
+    reason === 'network_issue' ||
+    reason === 'participant_disconnected' ||
+    reason === 'cancelled' ||
+    reason === 'rejected'
+  );
 }
 
 function toggleMute(): void {
@@ -673,7 +1168,7 @@ function toggleMute(): void {
   if (!call) return;
   call.muted = !call.muted;
   for (const track of call.localStream?.getAudioTracks() ?? []) track.enabled = !call.muted;
-  state.socket?.emit('toggle_mute', { callId: call.callId, muted: call.muted });
+  state.client?.toggleMute({ callId: call.callId, muted: call.muted });
   renderCall();
 }
 
@@ -682,17 +1177,20 @@ function toggleVideo(): void {
   if (!call) return;
   call.videoOff = !call.videoOff;
   for (const track of call.localStream?.getVideoTracks() ?? []) track.enabled = !call.videoOff;
-  state.socket?.emit('toggle_video', { callId: call.callId, videoEnabled: !call.videoOff });
+  state.client?.toggleVideo({ callId: call.callId, videoEnabled: !call.videoOff });
   renderCall();
 }
 
 // ------------------------------------------------------------------ wiring
 
-/** What the page exposes for the console and the end-to-end test. */
+/** What the page exposes for the console and the end-to-end tests. */
 const demo = {
   state,
-  get socket(): LockstepSocket | null {
-    return state.socket;
+  get client(): LockstepClient | null {
+    return state.client;
+  },
+  get socket(): LockstepClient['socket'] | null {
+    return state.client?.socket ?? null;
   },
   get call(): CallState | null {
     return state.call;
@@ -724,7 +1222,6 @@ function on(id: string, handler: () => unknown): void {
 on('sign-in', () => signIn(input('token').value, input('profileid').value));
 on('refresh-chats', loadChats);
 on('new-chat', createChat);
-on('send', sendMessage);
 on('call-video', () => startCall('video'));
 on('call-voice', () => startCall('voice'));
 on('answer', answerCall);
@@ -732,20 +1229,48 @@ on('reject', rejectCall);
 on('hang-up', hangUp);
 on('mute', toggleMute);
 on('toggle-video', toggleVideo);
-input('message-text').addEventListener('keydown', (event) => {
-  if (event.key === 'Enter') {
-    event.preventDefault();
-    void sendMessage();
-  }
+el('composer').addEventListener('submit', (event) => {
+  event.preventDefault();
+  void sendMessage();
 });
+input('message-text').addEventListener('input', onComposerInput);
+document.addEventListener('visibilitychange', markVisibleRead);
+loadNames();
 renderCall();
 
-// `/demo?token=…&profileid=…` signs in straight away (the token then stays
-// in the address bar and history: fine for a development token only).
-const params = new URLSearchParams(location.search);
-const initialToken = params.get('token');
-if (initialToken) {
-  input('token').value = initialToken;
-  input('profileid').value = params.get('profileid') ?? '';
-  signIn(initialToken, params.get('profileid') ?? undefined);
+/**
+ * Where the sign-in comes from, first match wins: the fragment the
+ * development-mode shortcut (`/demo?as=alice`) redirects to, the query
+ * (`/demo?token=…&profileid=…`; the token then stays in the history: fine
+ * for a development token only), or this tab's earlier sign-in.
+ */
+function initialSignIn(): { token: string; profileid?: string; demoUser?: string } | null {
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  const fromFragment = fragment.get('token');
+  if (fromFragment) {
+    // Out of the address bar and the history.
+    history.replaceState(null, '', location.pathname);
+    return { token: fromFragment, profileid: fragment.get('profileid') ?? undefined, demoUser: fragment.get('as') ?? undefined };
+  }
+  const query = new URLSearchParams(location.search);
+  const fromQuery = query.get('token');
+  if (fromQuery) return { token: fromQuery, profileid: query.get('profileid') ?? undefined };
+  try {
+    const saved: unknown = JSON.parse(sessionStorage.getItem(SESSION_KEY) ?? 'null');
+    if (saved && typeof saved === 'object' && 'token' in saved && typeof saved.token === 'string') {
+      const profileid = 'profileid' in saved && typeof saved.profileid === 'string' ? saved.profileid : undefined;
+      const demoUser = 'demoUser' in saved && typeof saved.demoUser === 'string' ? saved.demoUser : undefined;
+      return { token: saved.token, profileid, demoUser };
+    }
+  } catch {
+    // nothing saved
+  }
+  return null;
+}
+
+const startup = initialSignIn();
+if (startup) {
+  input('token').value = startup.token;
+  input('profileid').value = startup.profileid ?? '';
+  signIn(startup.token, startup.profileid, startup.demoUser);
 }

@@ -377,6 +377,10 @@ fn announce<A: Adapter>(app: &App<A>, listen: SocketAddr) {
     let demo = config
         .dev_mode
         .then(|| format!("http://{listen}{}", crate::about::DEMO_PATH));
+    // Development mode only: one link per demo user that signs in by itself.
+    let demo_links = config
+        .dev_mode
+        .then(|| crate::demo::dev_links(&format!("http://{listen}")).join(" "));
     let redis = config
         .redis_url
         .as_deref()
@@ -390,6 +394,7 @@ fn announce<A: Adapter>(app: &App<A>, listen: SocketAddr) {
         contract_version = crate::version::contract(),
         version = crate::version::SERVER,
         demo = demo.as_deref(),
+        demo_links = demo_links.as_deref(),
         "lockstep is listening"
     );
 }

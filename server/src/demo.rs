@@ -1,33 +1,62 @@
-//! `GET /demo`: a small browser client of the contract (sign in with a dev
-//! token, chats, messages, a WebRTC video call), embedded in the binary so
-//! that `lockstep serve` alone serves it.
+//! `GET /demo`: the showcase of `@lockstep/client` (chats with names,
+//! typing, delivery and read ticks, presence, reactions, a WebRTC call),
+//! embedded in the binary so that `lockstep serve` alone serves it.
 //!
 //! The page lives in `demo/` at the repository root: `index.html` by hand,
-//! `dist/` built from the TypeScript in `demo/src` by `node demo/build.mjs`
-//! (checked in; a JavaScript test fails when it is stale).
+//! `dist/` built from the TypeScript in `demo/src` (and the client package
+//! it runs on) by `node demo/build.mjs` (checked in; a JavaScript test fails
+//! when it is stale). `dist/assets.rs`, written by the same build, lists
+//! every file of `dist/` that is served.
+//!
+//! In development mode only, `/demo?as=alice` and `/demo?as=bob` sign in
+//! without a token: the server mints one for that demo user, makes sure
+//! the two demo users share a chat, and redirects to the page with the
+//! token in the address's fragment (never sent to a server, never logged).
+//! Outside development mode the shortcut does not exist: `?as=` is 404.
 
+use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
 use axum::Router;
-use axum::http::{HeaderValue, header};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use chrono::Duration;
 use sha2::{Digest, Sha256};
 use socketioxide::adapter::Adapter;
 
 use crate::app::App;
+use crate::auth::Claims;
+use crate::store::{ChatType, NewChat, Profile};
 
 const INDEX_HTML: &str = include_str!("../../demo/index.html");
-const MAIN_JS: &str = include_str!("../../demo/dist/main.js");
-const SOCKET_IO_JS: &str = include_str!("../../demo/dist/socket.io.esm.min.js");
+
+/// `(file name under /demo/, contents)` of every built asset.
+const ASSETS: &[(&str, &str)] = include!("../../demo/dist/assets.rs");
 
 /// The demo's routes.
 pub fn routes<A: Adapter>() -> Router<Arc<App<A>>> {
     Router::new()
-        .route("/demo", get(index))
-        .route("/demo/", get(index))
-        .route("/demo/main.js", get(main_js))
-        .route("/demo/socket.io.esm.min.js", get(socket_io_js))
+        .route("/demo", get(index::<A>))
+        .route("/demo/", get(index::<A>))
+        .route("/demo/{*file}", get(asset_file))
+}
+
+/// The people the development-mode shortcut signs in as:
+/// `(name in ?as=, display name)`. The name is also the profile id, so the
+/// links read `/demo?as=alice`; the display name is also the username.
+pub const DEMO_USERS: [(&str, &str); 2] = [("alice", "Alice"), ("bob", "Bob")];
+
+/// How long a token minted by the shortcut lasts: a working day of demos.
+const DEMO_TOKEN_TTL_HOURS: i64 = 12;
+
+/// The development-mode links the start-up line prints, one per demo user.
+pub fn dev_links(base: &str) -> Vec<String> {
+    DEMO_USERS
+        .iter()
+        .map(|(name, _)| format!("{base}{}?as={name}", crate::about::DEMO_PATH))
+        .collect()
 }
 
 /// The page's Content-Security-Policy: its own scripts, the inline import
@@ -46,7 +75,120 @@ static CSP: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-async fn index() -> Response {
+async fn index<A: Adapter>(
+    State(app): State<Arc<App<A>>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    match query.get("as") {
+        None => page(),
+        Some(_) if !app.config.dev_mode => (
+            StatusCode::NOT_FOUND,
+            "signing in with ?as= exists only in development mode\n",
+        )
+            .into_response(),
+        Some(name) => sign_in_as(&app, name).await,
+    }
+}
+
+/// The development-mode shortcut: signs in as the demo user `name`.
+async fn sign_in_as<A: Adapter>(app: &App<A>, name: &str) -> Response {
+    let Some(&(name, _)) = DEMO_USERS.iter().find(|(known, _)| *known == name) else {
+        let known: Vec<&str> = DEMO_USERS.iter().map(|(name, _)| *name).collect();
+        return (
+            StatusCode::NOT_FOUND,
+            format!(
+                "no demo user by that name: use ?as={}\n",
+                known.join(" or ?as=")
+            ),
+        )
+            .into_response();
+    };
+    match prepare_demo(app, name).await {
+        Ok(token) => {
+            // The fragment stays in the browser: the page reads it, keeps
+            // the token for this tab, and removes it from the address.
+            let location = format!(
+                "{}#as={name}&profileid={name}&token={token}",
+                crate::about::DEMO_PATH
+            );
+            let mut response = StatusCode::SEE_OTHER.into_response();
+            let headers = response.headers_mut();
+            if let Ok(location) = HeaderValue::from_str(&location) {
+                headers.insert(header::LOCATION, location);
+            }
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            headers.insert(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            );
+            response
+        }
+        Err(error) => {
+            tracing::warn!(%error, "could not prepare the demo users");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the demo users could not be prepared; see the server log\n",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Stores both demo users' profiles (so each sees the other's name before
+/// they ever connected), makes sure they share a direct chat (through the
+/// store, as `POST /api/chats` does; a second call finds the same chat), and
+/// mints an access token for `name`.
+async fn prepare_demo<A: Adapter>(app: &App<A>, name: &str) -> anyhow::Result<String> {
+    let now = crate::session::now();
+    for (profileid, displayname) in DEMO_USERS {
+        app.store
+            .upsert_profile(&Profile {
+                profileid: profileid.to_owned(),
+                user_id: profileid.to_owned(),
+                username: displayname.to_owned(),
+                displayname: Some(displayname.to_owned()),
+                avatar: None,
+                email: None,
+                updated_at: now,
+            })
+            .await?;
+    }
+    let [(first, _), (second, _)] = DEMO_USERS;
+    app.store
+        .create_chat(&NewChat {
+            creator: first.to_owned(),
+            chat_type: ChatType::Direct,
+            chat_name: None,
+            participants: vec![second.to_owned()],
+            created_at: now,
+        })
+        .await?;
+    let displayname = DEMO_USERS
+        .iter()
+        .find(|(known, _)| *known == name)
+        .map_or(name, |(_, displayname)| *displayname)
+        .to_owned();
+    let issued_at = u64::try_from(now.timestamp())?;
+    let expires_at = u64::try_from((now + Duration::hours(DEMO_TOKEN_TTL_HOURS)).timestamp())?;
+    let claims = Claims {
+        sub: name.to_owned(),
+        profileid: name.to_owned(),
+        // The display name: payloads that carry only the username
+        // (`user_typing`, `user_joined_chat`) then read "Alice is typing".
+        username: displayname.clone(),
+        exp: expires_at,
+        iat: Some(issued_at),
+        nbf: None,
+        email: None,
+        displayname: Some(displayname),
+        avatar: None,
+        permissions: None,
+        typ: None,
+    };
+    Ok(app.verifier.mint(&claims)?)
+}
+
+fn page() -> Response {
     let mut response = asset("text/html; charset=utf-8", INDEX_HTML);
     let headers = response.headers_mut();
     if let Ok(csp) = HeaderValue::from_str(&CSP) {
@@ -60,12 +202,21 @@ async fn index() -> Response {
     response
 }
 
-async fn main_js() -> Response {
-    asset("text/javascript; charset=utf-8", MAIN_JS)
+async fn asset_file(Path(file): Path<String>) -> Response {
+    match ASSETS.iter().find(|(name, _)| *name == file) {
+        Some((name, body)) => asset(content_type(name), body),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
-async fn socket_io_js() -> Response {
-    asset("text/javascript; charset=utf-8", SOCKET_IO_JS)
+fn content_type(name: &str) -> &'static str {
+    if name.ends_with(".js") {
+        "text/javascript; charset=utf-8"
+    } else if name.ends_with(".css") {
+        "text/css; charset=utf-8"
+    } else {
+        "text/plain; charset=utf-8"
+    }
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
@@ -136,29 +287,51 @@ mod tests {
             "index.html has one inline script, the import map"
         );
         assert!(scripts[0].contains("socket.io-client"));
+        assert!(scripts[0].contains("@lockstep/client"));
         assert!(CSP.contains("'sha256-"), "{}", *CSP);
     }
 
     #[test]
     fn the_page_loads_the_embedded_bundle() {
         assert!(INDEX_HTML.contains(r#"src="/demo/main.js""#));
-        assert!(INDEX_HTML.contains("/demo/socket.io.esm.min.js"));
-        assert!(MAIN_JS.contains("from 'socket.io-client'"));
-        assert!(SOCKET_IO_JS.contains("Socket.IO v4"));
+        let served = |name: &str| {
+            ASSETS
+                .iter()
+                .find(|(file, _)| *file == name)
+                .map(|(_, body)| *body)
+        };
+        assert!(served("main.js").is_some_and(|js| js.contains("lockstepDemo")));
+        assert!(served("socket.io.esm.min.js").is_some_and(|js| js.contains("Socket.IO v4")));
+        for (name, _) in ASSETS {
+            assert!(!name.contains(".."), "{name}");
+        }
+    }
+
+    #[test]
+    fn every_demo_user_has_a_link() {
+        assert_eq!(
+            dev_links("http://127.0.0.1:3000"),
+            [
+                "http://127.0.0.1:3000/demo?as=alice",
+                "http://127.0.0.1:3000/demo?as=bob"
+            ]
+        );
     }
 
     #[tokio::test]
     async fn assets_are_served_with_their_types() {
-        let page = index().await;
+        let page = page();
         assert_eq!(
             page.headers()[header::CONTENT_TYPE],
             "text/html; charset=utf-8"
         );
         assert!(page.headers().contains_key(header::CONTENT_SECURITY_POLICY));
-        let script = main_js().await;
+        let script = asset_file(Path("main.js".to_owned())).await;
         assert_eq!(
             script.headers()[header::CONTENT_TYPE],
             "text/javascript; charset=utf-8"
         );
+        let missing = asset_file(Path("nothing.js".to_owned())).await;
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     }
 }

@@ -3,15 +3,22 @@
 // message, and one video-calls the other through the UI. Both
 // RTCPeerConnections must reach `connected` with the offer, answer and ICE
 // candidates relayed by the server, and media must flow both ways
-// (inbound-rtp bytes grow on each side). Then the caller hangs up and the
-// call is in both users' history.
+// (inbound-rtp bytes grow on each side); the page names both videos and
+// says the call's state in words. Then the caller hangs up and the call is
+// in both users' history. The page runs on @lockstep/client.
 import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { browserSkip, describePage, launchBrowser, openDemo, rtpStats, waitFor } from '../support/browser.mjs';
 import { api, createChat, show, sleep, startServer, users } from '../support/index.mjs';
 
 const skip = browserSkip();
+
+/** Where the call's screenshots go (not committed). */
+const SHOTS = join(tmpdir(), `lockstep-demo-screenshots-${process.pid}`);
 
 describe('two browsers call each other through /demo', { skip, timeout: 180_000 }, () => {
   let server;
@@ -61,12 +68,18 @@ describe('two browsers call each other through /demo', { skip, timeout: 180_000 
   });
 
   test('alice video-calls bob: both peer connections connect and media flows both ways', async () => {
+    // The explicit target (the chat's header button calls the chat's other person).
+    await pageA.click('#call-by-id summary');
     await pageA.fill('#call-target', bob.profileid);
     await pageA.click('#call-video');
+    await pageA
+      .locator('#call-status', { hasText: 'Calling ' })
+      .waitFor({ timeout: 15_000 })
+      .catch(async (error) => assert.fail(`alice's page does not say it is calling: ${error.message}\n${await context()}`));
     await pageB.locator('#incoming').waitFor({ state: 'visible', timeout: 15_000 }).catch(async (error) => {
       assert.fail(`bob's page never rang: ${error.message}\n${await context()}`);
     });
-    assert.match(await pageB.textContent('#incoming-text'), /calling \(video\)/);
+    assert.equal(await pageB.textContent('#incoming-text'), `${alice.displayname} is calling you (video call)`);
     await pageB.click('#answer');
 
     for (const page of [pageA, pageB]) {
@@ -88,18 +101,33 @@ describe('two browsers call each other through /demo', { skip, timeout: 180_000 
       assert.ok(second[i].inbound.video > first[i].inbound.video, `${who} receives video: ${detail}`);
       assert.ok(second[i].inbound.audio > first[i].inbound.audio, `${who} receives audio: ${detail}`);
     }
-    // The remote <video> actually plays frames.
+    // The remote <video> actually plays frames, and both videos say whose they are.
     for (const page of [pageA, pageB]) {
       await waitFor(page, () => document.getElementById('remote-video').videoWidth > 0, {
         what: 'the remote video to show frames',
       });
     }
+    assert.equal(await pageA.textContent('#remote-label'), bob.displayname);
+    assert.equal(await pageB.textContent('#remote-label'), alice.displayname);
+    assert.equal(await pageA.textContent('#local-label'), `You (${alice.displayname})`);
+    // The call in plain words.
+    assert.match(await pageA.textContent('#call-status'), new RegExp(`^In a video call with ${bob.displayname} · \\d+:\\d\\d$`));
+    assert.match(await pageB.textContent('#call-status'), new RegExp(`^In a video call with ${alice.displayname} · `));
+    // The call fits a phone: no sideways scrolling with both videos showing.
+    await pageB.setViewportSize({ width: 390, height: 844 });
+    await sleep(200);
+    const fit = await pageB.evaluate(() => ({ scroll: document.documentElement.scrollWidth, inner: window.innerWidth }));
+    mkdirSync(SHOTS, { recursive: true });
+    await pageB.screenshot({ path: join(SHOTS, 'call-bob-390.png'), fullPage: true });
+    await pageA.screenshot({ path: join(SHOTS, 'call-alice-1280.png'), fullPage: true });
+    console.log(`call screenshots in ${SHOTS}`);
+    assert.ok(fit.scroll <= fit.inner, `the call scrolls sideways at 390 px: ${JSON.stringify(fit)}`);
   });
 
   test('muting shows on the other page, and hanging up ends the call on both', async () => {
     await pageA.click('#mute');
     await pageB
-      .locator('#peer-status', { hasText: `${alice.profileid} muted` })
+      .locator('#peer-status', { hasText: `${alice.displayname} muted their microphone` })
       .waitFor({ timeout: 10_000 })
       .catch(async (error) => assert.fail(`${error.message}\n${await context()}`));
 
@@ -110,6 +138,8 @@ describe('two browsers call each other through /demo', { skip, timeout: 180_000 
         what: 'the call to end',
       });
     }
+    assert.match(await pageA.textContent('#call-status'), new RegExp(`^You hung up on ${bob.displayname}\\.$`));
+    assert.match(await pageB.textContent('#call-status'), new RegExp(`^${alice.displayname} ended the call after \\d+:\\d\\d\\.$`));
     const ended = await pageB.evaluate(() => window.lockstepDemo.state.lastCallEnd);
     assert.equal(ended.callId, callId);
     assert.equal(ended.event, 'call_ended');
