@@ -14,8 +14,10 @@ use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use lockstep_contract::handler::ContractHandler;
+use lockstep_contract::handler::{ContractHandler, Observe};
+use lockstep_contract::types::ErrorCode;
 use lockstep_contract::validate::Refusal;
+use lockstep_runtime::Drain;
 use socketioxide::SocketIo;
 use socketioxide::adapter::{Adapter, LocalAdapter};
 use socketioxide::extract::SocketRef;
@@ -65,6 +67,9 @@ pub struct App<A: Adapter> {
     pub goodbyes: TaskTracker,
     /// Live deliveries waiting to be recorded (`message::receipts`).
     pub receipts: crate::message::receipts::ReceiptLog,
+    /// Stops the sockets taking events at shutdown and counts the events
+    /// still queued; every socket's dispatch gets a clone.
+    pub drain: Drain,
 }
 
 impl<A: Adapter> Drop for App<A> {
@@ -74,8 +79,36 @@ impl<A: Adapter> Drop for App<A> {
 }
 
 impl<A: Adapter> ContractHandler<A> for App<A> {
+    type Session = crate::session::Session;
+    type Chat = Self;
+    type Message = Self;
+    type Call = Self;
+    type Health = Self;
+
+    fn chat(&self) -> &Self {
+        self
+    }
+
+    fn message(&self) -> &Self {
+        self
+    }
+
+    fn call(&self) -> &Self {
+        self
+    }
+
+    fn health(&self) -> &Self {
+        self
+    }
+}
+
+impl<A: Adapter> Observe<A, ErrorCode> for App<A> {
     fn refused(&self, socket: &SocketRef<A>, event: &str, refusal: &Refusal) {
         crate::telemetry::event_received(event);
+        crate::refusal::log(socket, event, refusal);
+    }
+
+    fn declined(&self, socket: &SocketRef<A>, event: &'static str, refusal: &Refusal) {
         crate::refusal::log(socket, event, refusal);
     }
 
@@ -126,6 +159,7 @@ impl<A: Adapter> App<A> {
             )),
             cluster: parts.cluster,
             receipts: crate::message::receipts::ReceiptLog::spawn(store.clone()),
+            drain: Drain::new(),
             io,
             store,
             config,
@@ -453,8 +487,8 @@ async fn shutdown_signal<A: Adapter>(app: Arc<App<A>>) {
     }
     tracing::info!("shutting down: refusing new events, finishing queued ones");
     let grace = app.config.shutdown_grace;
-    lockstep_contract::runtime::begin_drain();
-    if !lockstep_contract::runtime::drained(grace).await {
+    app.drain.begin();
+    if !app.drain.drained(grace).await {
         tracing::warn!("queued events did not finish within the grace period");
     }
     if tokio::time::timeout(grace, crate::connection::farewell(&app))

@@ -20,8 +20,8 @@ use socketioxide::operators::BroadcastOperators;
 
 use crate::app::App;
 use crate::limits::RateLimitError;
-use crate::refusal::{self, Refusal, Refused};
-use crate::session::{CHAT_ROOM_PREFIX, Session, chat_room, iso, now, session_of, user_room};
+use crate::refusal::{self, Refusal};
+use crate::session::{CHAT_ROOM_PREFIX, Session, chat_room, iso, now, user_room};
 use crate::store::{Chat, Role};
 
 /// Chat rooms one socket may be in at once: a client joins the chats on
@@ -74,17 +74,14 @@ impl<A: Adapter> App<A> {
         socket: &socketioxide::extract::SocketRef<A>,
         event: &'static str,
         session: &Session,
-    ) -> Result<(), Refused> {
+    ) -> Result<(), Refusal> {
         match self.rate_limits.check(event, &session.profileid).await {
             Ok(()) => Ok(()),
-            Err(RateLimitError::Unavailable) => Err(crate::refusal::cluster_unavailable().into()),
+            Err(RateLimitError::Unavailable) => Err(crate::refusal::cluster_unavailable()),
             Err(RateLimitError::Limited(retry_after)) => {
                 tracing::info!(profileid = %session.profileid, event, "rate limited");
                 refusal::rate_limited_event(socket, event, retry_after).await;
-                Err(Refused {
-                    refusal: refusal::rate_limited(event, retry_after),
-                    retry_after: Some(retry_after),
-                })
+                Err(refusal::rate_limited(event, retry_after).retry_after(retry_after))
             }
         }
     }
@@ -234,46 +231,40 @@ fn others_in_room<A: Adapter>(
         .except(user_room(&session.profileid))
 }
 
-/// Runs a chat-room handler and answers its refusal with `chat_error`.
-async fn answer<A: Adapter, F>(ctx: &EventContext<A>, chatid: &str, work: F)
-where
-    F: Future<Output = Result<(), Refusal>>,
-{
-    if let Err(refusal) = work.await {
-        refusal::chat_error(&ctx.socket, ctx.event, Some(chatid), refusal).await;
-    }
-}
-
-impl<A: Adapter> ChatEvents<A> for App<A> {
-    async fn join_chat(&self, ctx: EventContext<A>, payload: types::ChatRef) {
-        let Some(session) = session_of(&ctx.socket) else {
-            return;
-        };
-        let chatid = chatid_of(&payload);
-        answer(&ctx, chatid, self.join_room(&ctx, &session, chatid)).await;
+impl<A: Adapter> ChatEvents<A, Session> for App<A> {
+    async fn join_chat(
+        &self,
+        ctx: EventContext<A>,
+        session: &Session,
+        payload: types::ChatRef,
+    ) -> Result<(), Refusal> {
+        self.join_room(&ctx, session, chatid_of(&payload)).await
     }
 
-    async fn leave_chat(&self, ctx: EventContext<A>, payload: types::ChatRef) {
-        let Some(session) = session_of(&ctx.socket) else {
-            return;
-        };
-        let chatid = chatid_of(&payload);
-        answer(&ctx, chatid, self.leave_room(&ctx, &session, chatid)).await;
+    async fn leave_chat(
+        &self,
+        ctx: EventContext<A>,
+        session: &Session,
+        payload: types::ChatRef,
+    ) -> Result<(), Refusal> {
+        self.leave_room(&ctx, session, chatid_of(&payload)).await
     }
 
-    async fn typing_start(&self, ctx: EventContext<A>, payload: types::ChatRef) {
-        let Some(session) = session_of(&ctx.socket) else {
-            return;
-        };
-        let chatid = chatid_of(&payload);
-        answer(&ctx, chatid, self.start_typing(&ctx, &session, chatid)).await;
+    async fn typing_start(
+        &self,
+        ctx: EventContext<A>,
+        session: &Session,
+        payload: types::ChatRef,
+    ) -> Result<(), Refusal> {
+        self.start_typing(&ctx, session, chatid_of(&payload)).await
     }
 
-    async fn typing_stop(&self, ctx: EventContext<A>, payload: types::ChatRef) {
-        let Some(session) = session_of(&ctx.socket) else {
-            return;
-        };
-        let chatid = chatid_of(&payload);
-        answer(&ctx, chatid, self.stop_typing(&ctx, &session, chatid)).await;
+    async fn typing_stop(
+        &self,
+        ctx: EventContext<A>,
+        session: &Session,
+        payload: types::ChatRef,
+    ) -> Result<(), Refusal> {
+        self.stop_typing(&ctx, session, chatid_of(&payload)).await
     }
 }

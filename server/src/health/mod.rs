@@ -18,6 +18,8 @@ use metrics::gauge;
 use socketioxide::adapter::Adapter;
 
 use crate::app::App;
+use crate::refusal::Refusal;
+use crate::session::Session;
 use crate::telemetry::{self, names};
 use heartbeat::Answer;
 
@@ -152,13 +154,25 @@ async fn scrape<A: Adapter>(State(app): State<Arc<App<A>>>) -> impl IntoResponse
     )
 }
 
-impl<A: Adapter> HealthEvents<A> for App<A> {
-    async fn pong(&self, ctx: EventContext<A>, payload: types::EpochMillis) {
+impl<A: Adapter> HealthEvents<A, Session> for App<A> {
+    async fn pong(
+        &self,
+        ctx: EventContext<A>,
+        _session: &Session,
+        payload: types::EpochMillis,
+    ) -> Result<(), Refusal> {
         heartbeat::answered(self, &ctx.socket, Answer::Pong, *payload);
+        Ok(())
     }
 
-    async fn heartbeat_response(&self, ctx: EventContext<A>, payload: types::HeartbeatResponse) {
+    async fn heartbeat_response(
+        &self,
+        ctx: EventContext<A>,
+        _session: &Session,
+        payload: types::HeartbeatResponse,
+    ) -> Result<(), Refusal> {
         let echoed_ms = payload.timestamp.timestamp_millis();
         heartbeat::answered(self, &ctx.socket, Answer::Heartbeat, echoed_ms);
+        Ok(())
     }
 }

@@ -10,15 +10,15 @@ pub mod receipts;
 pub mod render;
 pub mod sync;
 
-use lockstep_contract::handler::{AckResult, EventContext, MessageEvents};
+use lockstep_contract::handler::{EventContext, MessageEvents};
 use lockstep_contract::types::{self, ErrorCode};
 use lockstep_contract::{emit, events};
 use socketioxide::adapter::Adapter;
 
 use crate::app::App;
 use crate::chat::permissions::permissions;
-use crate::refusal::{self, Refusal, Refused};
-use crate::session::{Session, iso, now, session_of, user_room};
+use crate::refusal::{self, Refusal};
+use crate::session::{Session, iso, now, user_room};
 use crate::store::{self, StoredMessage};
 
 impl<A: Adapter> App<A> {
@@ -29,7 +29,7 @@ impl<A: Adapter> App<A> {
         ctx: &EventContext<A>,
         session: &Session,
         payload: &types::SendMessage,
-    ) -> Result<StoredMessage, Refused> {
+    ) -> Result<StoredMessage, Refusal> {
         let chatid = payload.chatid.as_str();
         // The same checks as `App::participant` (unknown chat, then not a
         // participant), made on the participant list the fan-out needs
@@ -59,8 +59,7 @@ impl<A: Adapter> App<A> {
             return Err(Refusal::new(
                 ErrorCode::Forbidden,
                 "your role cannot send messages in this chat",
-            )
-            .into());
+            ));
         }
         self.within_rate(&ctx.socket, events::SEND_MESSAGE, session)
             .await?;
@@ -73,16 +72,14 @@ impl<A: Adapter> App<A> {
                     "content is {} bytes; at most {max_bytes} are allowed",
                     payload.content.len()
                 ),
-            )
-            .into());
+            ));
         }
         let is_participant = |id: &str| participants.iter().any(|p| p.profileid == id);
         if !payload.mentions.iter().all(|m| is_participant(m)) {
             return Err(Refusal::new(
                 ErrorCode::InvalidMention,
                 "a mentioned profile is not a participant of this chat",
-            )
-            .into());
+            ));
         }
         let reply_to = match &payload.reply_to {
             None => None,
@@ -97,8 +94,7 @@ impl<A: Adapter> App<A> {
                     return Err(Refusal::new(
                         ErrorCode::InvalidReply,
                         "replyTo must be a message of the same chat",
-                    )
-                    .into());
+                    ));
                 }
             },
         };
@@ -369,68 +365,52 @@ struct Handed {
     remote_accepted: bool,
 }
 
-impl<A: Adapter> MessageEvents<A> for App<A> {
+impl<A: Adapter> MessageEvents<A, Session> for App<A> {
     async fn send_message(
         &self,
         ctx: EventContext<A>,
+        session: &Session,
         payload: types::SendMessage,
-    ) -> AckResult<types::SendMessageAccepted> {
-        let outcome = match session_of(&ctx.socket) {
-            Some(session) => self.send(&ctx, &session, &payload).await,
-            None => Err(Refusal::new(ErrorCode::AuthMissingToken, "not authenticated").into()),
-        };
-        match outcome {
-            Ok(stored) => Ok(types::SendMessageAccepted {
-                success: true,
-                client_message_id: payload.client_message_id.to_string(),
-                server_message_id: stored.messageid,
-                seq: render::seq(stored.seq),
-                timestamp: iso(stored.created_at),
-            }),
-            // The generated code echoes `clientMessageId` in the refusal.
-            Err(refused) => {
-                refusal::log(&ctx.socket, ctx.event, &refused.refusal);
-                Err(refused.into())
-            }
-        }
+    ) -> Result<types::SendMessageAccepted, Refusal> {
+        // A refusal echoes `clientMessageId` (the generated table does it).
+        let stored = self.send(&ctx, session, &payload).await?;
+        Ok(types::SendMessageAccepted {
+            success: true,
+            client_message_id: payload.client_message_id.to_string(),
+            server_message_id: stored.messageid,
+            seq: render::seq(stored.seq),
+            timestamp: iso(stored.created_at),
+        })
     }
 
     async fn sync(
         &self,
         ctx: EventContext<A>,
+        session: &Session,
         payload: types::Sync,
-    ) -> AckResult<types::SyncAccepted> {
-        let outcome = match session_of(&ctx.socket) {
-            Some(session) => sync::serve(self, &ctx.socket, &session, &payload).await,
-            None => Err(Refusal::new(ErrorCode::AuthMissingToken, "not authenticated").into()),
-        };
-        match outcome {
-            Ok(chats) => Ok(types::SyncAccepted {
-                success: true,
-                chats,
-            }),
-            Err(refused) => {
-                refusal::log(&ctx.socket, ctx.event, &refused.refusal);
-                Err(refused.into())
-            }
-        }
+    ) -> Result<types::SyncAccepted, Refusal> {
+        let chats = sync::serve(self, &ctx.socket, session, &payload).await?;
+        Ok(types::SyncAccepted {
+            success: true,
+            chats,
+        })
     }
 
-    async fn mark_message_read(&self, ctx: EventContext<A>, payload: types::MarkMessageRead) {
-        let Some(session) = session_of(&ctx.socket) else {
-            return;
-        };
-        if let Err(refusal) = self.mark_read(&ctx, &session, &payload).await {
-            refusal::chat_error(&ctx.socket, ctx.event, Some(&payload.chatid), refusal).await;
-        }
+    async fn mark_message_read(
+        &self,
+        ctx: EventContext<A>,
+        session: &Session,
+        payload: types::MarkMessageRead,
+    ) -> Result<(), Refusal> {
+        self.mark_read(&ctx, session, &payload).await
     }
 
-    async fn react_to_message(&self, ctx: EventContext<A>, payload: types::ReactToMessage) {
-        let Some(session) = session_of(&ctx.socket) else {
-            return;
-        };
-        if let Err(refusal) = self.react(&ctx, &session, &payload).await {
-            refusal::chat_error(&ctx.socket, ctx.event, Some(&payload.chatid), refusal).await;
-        }
+    async fn react_to_message(
+        &self,
+        ctx: EventContext<A>,
+        session: &Session,
+        payload: types::ReactToMessage,
+    ) -> Result<(), Refusal> {
+        self.react(&ctx, session, &payload).await
     }
 }

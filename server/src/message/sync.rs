@@ -21,7 +21,7 @@ use socketioxide::extract::SocketRef;
 
 use crate::app::App;
 use crate::message::render;
-use crate::refusal::{self, Refusal, Refused};
+use crate::refusal::{self, Refusal};
 use crate::session::{Session, iso, now, user_room};
 use crate::store::StoredMessage;
 
@@ -32,7 +32,7 @@ pub async fn serve<A: Adapter>(
     socket: &SocketRef<A>,
     session: &Session,
     payload: &types::Sync,
-) -> Result<Vec<types::SyncChat>, Refused> {
+) -> Result<Vec<types::SyncChat>, Refusal> {
     app.within_rate(socket, events::SYNC, session).await?;
 
     let mut positions: HashMap<&str, i64> = HashMap::with_capacity(payload.positions.len());
@@ -47,8 +47,7 @@ pub async fn serve<A: Adapter>(
                     "chat {} is listed twice in positions",
                     position.chatid.as_str()
                 ),
-            )
-            .into());
+            ));
         }
     }
     let mut heads = app
@@ -65,8 +64,7 @@ pub async fn serve<A: Adapter>(
             return Err(Refusal::new(
                 ErrorCode::NotParticipant,
                 "you are not a participant of this chat",
-            )
-            .into());
+            ));
         }
     }
     heads.sort_by(|a, b| a.chatid.cmp(&b.chatid));
@@ -132,7 +130,7 @@ struct Context {
 async fn load_context<A: Adapter>(
     app: &App<A>,
     messages: &[&StoredMessage],
-) -> Result<Context, Refused> {
+) -> Result<Context, Refusal> {
     if messages.is_empty() {
         return Ok(Context {
             reactions: HashMap::new(),
