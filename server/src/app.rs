@@ -29,9 +29,9 @@ use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
 use crate::auth::TokenVerifier;
-use crate::call::Calls;
 use crate::call::registry::{CallRegistry, LocalCalls};
-use crate::chat::typing::Typing;
+use crate::call::{CallHandlers, Calls};
+use crate::chat::ChatRooms;
 use crate::cli::{Failure, failure};
 use crate::cluster::Cluster;
 use crate::cluster::calls::RedisCalls;
@@ -39,8 +39,11 @@ use crate::cluster::limits::RedisRateLimits;
 use crate::cluster::presence::RedisPresence;
 use crate::config::ServeConfig;
 use crate::expiry::Deadlines;
+use crate::health::HeartbeatAnswers;
 use crate::limits::{ConnectionRate, RateLimiter, RateLimits};
+use crate::message::Messages;
 use crate::presence::{Presence, PresenceRegistry};
+use crate::services::Services;
 use crate::store::{self, Store};
 use crate::transport::{Admission, ConnectionGuard, SlottedStream};
 
@@ -54,8 +57,12 @@ pub struct App<A: Adapter> {
     pub rate_limits: Arc<dyn RateLimiter>,
     /// New connections per client address; `None` when unlimited.
     pub connection_rate: Option<ConnectionRate>,
-    pub typing: Arc<Typing>,
     pub calls: Arc<Calls<A>>,
+    /// The domains, each with its own state, serving the client events.
+    pub chat: ChatRooms<A>,
+    pub messages: Messages<A>,
+    pub call_handlers: CallHandlers<A>,
+    pub heartbeat_answers: HeartbeatAnswers,
     /// The Redis cluster state, when this node is one of several.
     pub cluster: Option<Cluster>,
     /// When each socket's session ends (`crate::connection`).
@@ -65,8 +72,6 @@ pub struct App<A: Adapter> {
     /// only starts them; the store must stay open until they finished, or
     /// a user's partners on other nodes are never told they went offline.
     pub goodbyes: TaskTracker,
-    /// Live deliveries waiting to be recorded (`message::receipts`).
-    pub receipts: crate::message::receipts::ReceiptLog,
     /// Stops the sockets taking events at shutdown and counts the events
     /// still queued; every socket's dispatch gets a clone.
     pub drain: Drain,
@@ -80,25 +85,25 @@ impl<A: Adapter> Drop for App<A> {
 
 impl<A: Adapter> ContractHandler<A> for App<A> {
     type Session = crate::session::Session;
-    type Chat = Self;
-    type Message = Self;
-    type Call = Self;
-    type Health = Self;
+    type Chat = ChatRooms<A>;
+    type Message = Messages<A>;
+    type Call = CallHandlers<A>;
+    type Health = HeartbeatAnswers;
 
-    fn chat(&self) -> &Self {
-        self
+    fn chat(&self) -> &ChatRooms<A> {
+        &self.chat
     }
 
-    fn message(&self) -> &Self {
-        self
+    fn message(&self) -> &Messages<A> {
+        &self.messages
     }
 
-    fn call(&self) -> &Self {
-        self
+    fn call(&self) -> &CallHandlers<A> {
+        &self.call_handlers
     }
 
-    fn health(&self) -> &Self {
-        self
+    fn health(&self) -> &HeartbeatAnswers {
+        &self.heartbeat_answers
     }
 }
 
@@ -141,6 +146,19 @@ impl<A: Adapter> App<A> {
         let session_ends = Arc::new(Deadlines::default());
         let session_ends_task =
             crate::connection::spawn_session_ends(io.clone(), session_ends.clone());
+        let services = Services {
+            io: io.clone(),
+            store: store.clone(),
+            presence: parts.presence.clone(),
+            rate_limits: parts.rate_limits.clone(),
+        };
+        let calls = Arc::new(Calls::new(
+            io.clone(),
+            store.clone(),
+            parts.calls,
+            config.call_ring_timeout,
+            config.call_max_duration,
+        ));
         Arc::new(App {
             session_ends,
             session_ends_task,
@@ -149,16 +167,19 @@ impl<A: Adapter> App<A> {
             presence: parts.presence,
             rate_limits: parts.rate_limits,
             connection_rate: ConnectionRate::new(config.limits.connections_per_minute),
-            typing: Arc::default(),
-            calls: Arc::new(Calls::new(
-                io.clone(),
-                store.clone(),
-                parts.calls,
-                config.call_ring_timeout,
-                config.call_max_duration,
-            )),
+            chat: ChatRooms::new(services.clone(), config.typing_timeout),
+            messages: Messages::new(
+                services.clone(),
+                config.limits.max_message_bytes,
+                config.limits.offline_queue_cap,
+            ),
+            call_handlers: CallHandlers::new(Arc::clone(&calls), services),
+            heartbeat_answers: HeartbeatAnswers::new(
+                config.heartbeat_interval,
+                config.heartbeat_max_misses,
+            ),
+            calls,
             cluster: parts.cluster,
-            receipts: crate::message::receipts::ReceiptLog::spawn(store.clone()),
             drain: Drain::new(),
             io,
             store,

@@ -258,7 +258,7 @@ async fn greet<A: Adapter>(app: &Arc<App<A>>, socket: SocketRef<A>) {
     if welcome.first_socket {
         announce_presence(app, &session.profileid, true).await;
     }
-    crate::message::offline::deliver(app, &socket, &session).await;
+    crate::message::offline::deliver(app.messages.services(), &socket, &session).await;
     expire_session_at(app, &socket, session.expires_at);
 }
 

@@ -22,6 +22,7 @@ pub mod origin;
 pub mod presence;
 pub mod refusal;
 pub mod rest;
+pub mod services;
 pub mod session;
 pub mod store;
 pub mod telemetry;

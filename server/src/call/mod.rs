@@ -24,8 +24,8 @@ use socketioxide::adapter::Adapter;
 use socketioxide::operators::BroadcastOperators;
 use socketioxide::socket::Sid;
 
-use crate::app::App;
 use crate::refusal::{self, Refusal};
+use crate::services::Services;
 use crate::session::{Session, iso, now, user_room};
 use crate::store::{CallRecord, Store};
 use log::CallLog;
@@ -250,7 +250,18 @@ fn not_a_party() -> Refusal {
     Refusal::new(ErrorCode::NotCallParty, "you are not a party of this call")
 }
 
-impl<A: Adapter> App<A> {
+/// The call domain's event handlers: the call service and the services
+/// every domain shares.
+pub struct CallHandlers<A: Adapter> {
+    calls: Arc<Calls<A>>,
+    services: Services<A>,
+}
+
+impl<A: Adapter> CallHandlers<A> {
+    pub fn new(calls: Arc<Calls<A>>, services: Services<A>) -> Self {
+        Self { calls, services }
+    }
+
     /// The live call `call_id` with `session` as one of its parties.
     async fn call_of_party(&self, call_id: &str, session: &Session) -> Result<LiveCall, Refusal> {
         let call = self
@@ -278,8 +289,12 @@ impl<A: Adapter> App<A> {
         }
         let shared = match &payload.chatid {
             Some(chatid) => {
-                let caller_in = self.store.get_participant(chatid, &session.profileid).await;
-                let callee_in = self.store.get_participant(chatid, target).await;
+                let caller_in = self
+                    .services
+                    .store
+                    .get_participant(chatid, &session.profileid)
+                    .await;
+                let callee_in = self.services.store.get_participant(chatid, target).await;
                 match (caller_in, callee_in) {
                     (Ok(Some(_)), Ok(Some(_))) => Some(chatid.to_string()),
                     (Err(error), _) | (_, Err(error)) => return Err(Refusal::from(error)),
@@ -287,6 +302,7 @@ impl<A: Adapter> App<A> {
                 }
             }
             None => self
+                .services
                 .store
                 .shared_chat(&session.profileid, target)
                 .await
@@ -298,9 +314,11 @@ impl<A: Adapter> App<A> {
                 "you can only call someone you share a chat with",
             ));
         };
-        self.within_rate(&ctx.socket, events::INITIATE_CALL, session)
+        self.services
+            .within_rate(&ctx.socket, events::INITIATE_CALL, session)
             .await?;
         let online = self
+            .services
             .presence
             .is_online(target)
             .await
@@ -315,7 +333,14 @@ impl<A: Adapter> App<A> {
         // A client-chosen id is used only if no call ever had it: the
         // record of an old call must not be overwritten.
         let chosen = match &payload.call_id {
-            Some(id) if !self.store.call_exists(id).await.map_err(Refusal::from)? => {
+            Some(id)
+                if !self
+                    .services
+                    .store
+                    .call_exists(id)
+                    .await
+                    .map_err(Refusal::from)? =>
+            {
                 Some(id.to_string())
             }
             _ => None,
@@ -498,7 +523,7 @@ fn new_call_id() -> String {
     ulid::Ulid::new().to_string()
 }
 
-impl<A: Adapter> CallEvents<A, Session> for App<A> {
+impl<A: Adapter> CallEvents<A, Session> for CallHandlers<A> {
     async fn initiate_call(
         &self,
         ctx: EventContext<A>,
@@ -612,7 +637,8 @@ impl<A: Adapter> CallEvents<A, Session> for App<A> {
         let call = self
             .signaling_call(session, &payload.call_id, &payload.target_id)
             .await?;
-        self.within_rate(&ctx.socket, events::WEBRTC_ICE_CANDIDATE, session)
+        self.services
+            .within_rate(&ctx.socket, events::WEBRTC_ICE_CANDIDATE, session)
             .await?;
         let relayed = types::WebrtcIceCandidateReceived {
             call_id: call.call_id.clone(),

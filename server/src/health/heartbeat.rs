@@ -224,11 +224,14 @@ fn drop_unresponsive<A: Adapter>(
 }
 
 /// Records an answer (`heartbeat_response` or `pong`) of `socket`.
-pub fn answered<A: Adapter>(app: &App<A>, socket: &SocketRef<A>, answer: Answer, echoed_ms: i64) {
-    let window = answer_window(
-        app.config.heartbeat_interval,
-        app.config.heartbeat_max_misses,
-    );
+pub fn answered<A: Adapter>(
+    socket: &SocketRef<A>,
+    interval: Duration,
+    max_misses: u32,
+    answer: Answer,
+    echoed_ms: i64,
+) {
+    let window = answer_window(interval, max_misses);
     let now_ms = Utc::now().timestamp_millis();
     let round_trip = SocketTelemetry::get(socket)
         .and_then(|t| t.liveness.answered(answer, echoed_ms, now_ms, window));

@@ -154,14 +154,37 @@ async fn scrape<A: Adapter>(State(app): State<Arc<App<A>>>) -> impl IntoResponse
     )
 }
 
-impl<A: Adapter> HealthEvents<A, Session> for App<A> {
+/// The health domain's event handlers: answers to the heartbeat and ping.
+pub struct HeartbeatAnswers {
+    /// How often the heartbeat goes out, and how many may go unanswered:
+    /// together, how old an echoed timestamp may be.
+    interval: Duration,
+    max_misses: u32,
+}
+
+impl HeartbeatAnswers {
+    pub fn new(interval: Duration, max_misses: u32) -> Self {
+        Self {
+            interval,
+            max_misses,
+        }
+    }
+}
+
+impl<A: Adapter> HealthEvents<A, Session> for HeartbeatAnswers {
     async fn pong(
         &self,
         ctx: EventContext<A>,
         _session: &Session,
         payload: types::EpochMillis,
     ) -> Result<(), Refusal> {
-        heartbeat::answered(self, &ctx.socket, Answer::Pong, *payload);
+        heartbeat::answered(
+            &ctx.socket,
+            self.interval,
+            self.max_misses,
+            Answer::Pong,
+            *payload,
+        );
         Ok(())
     }
 
@@ -172,7 +195,13 @@ impl<A: Adapter> HealthEvents<A, Session> for App<A> {
         payload: types::HeartbeatResponse,
     ) -> Result<(), Refusal> {
         let echoed_ms = payload.timestamp.timestamp_millis();
-        heartbeat::answered(self, &ctx.socket, Answer::Heartbeat, echoed_ms);
+        heartbeat::answered(
+            &ctx.socket,
+            self.interval,
+            self.max_misses,
+            Answer::Heartbeat,
+            echoed_ms,
+        );
         Ok(())
     }
 }

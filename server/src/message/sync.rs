@@ -19,16 +19,16 @@ use lockstep_contract::{emit, events};
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 
-use crate::app::App;
 use crate::message::render;
 use crate::refusal::{self, Refusal};
+use crate::services::Services;
 use crate::session::{Session, iso, now, user_room};
 use crate::store::StoredMessage;
 
 /// Answers one `sync`: the news of each of the caller's chats, in chat id
 /// order, or a refusal (and then nothing).
 pub async fn serve<A: Adapter>(
-    app: &App<A>,
+    app: &Services<A>,
     socket: &SocketRef<A>,
     session: &Session,
     payload: &types::Sync,
@@ -128,7 +128,7 @@ struct Context {
 }
 
 async fn load_context<A: Adapter>(
-    app: &App<A>,
+    app: &Services<A>,
     messages: &[&StoredMessage],
 ) -> Result<Context, Refusal> {
     if messages.is_empty() {
@@ -161,7 +161,11 @@ async fn load_context<A: Adapter>(
 /// Records the caller's first delivery of each message others sent and
 /// tells their senders. A failure here loses a receipt, not a message: it
 /// is logged and the answer still goes out.
-async fn report_delivery<A: Adapter>(app: &App<A>, session: &Session, messages: &[&StoredMessage]) {
+async fn report_delivery<A: Adapter>(
+    app: &Services<A>,
+    session: &Session,
+    messages: &[&StoredMessage],
+) {
     let received: Vec<String> = messages
         .iter()
         .filter(|m| m.senderid != session.profileid)
