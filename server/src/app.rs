@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use axum::extract::ConnectInfo;
+use axum::extract::{ConnectInfo, FromRef};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use lockstep_contract::handler::{ContractHandler, Observe};
@@ -30,8 +30,10 @@ use tower::ServiceExt;
 
 use crate::auth::TokenVerifier;
 use crate::call::registry::{CallRegistry, LocalCalls};
+use crate::call::rest::CallApi;
 use crate::call::{CallHandlers, Calls};
 use crate::chat::ChatRooms;
+use crate::chat::rest::ChatApi;
 use crate::cli::{Failure, failure};
 use crate::cluster::Cluster;
 use crate::cluster::calls::RedisCalls;
@@ -119,6 +121,25 @@ impl<A: Adapter> Observe<A, ErrorCode> for App<A> {
 
     fn served(&self, event: &'static str, elapsed: Duration) {
         crate::telemetry::event_served(event, elapsed);
+    }
+}
+
+/// The chat REST API's part of the shell's state.
+impl<A: Adapter> FromRef<Arc<App<A>>> for ChatApi {
+    fn from_ref(app: &Arc<App<A>>) -> Self {
+        ChatApi {
+            store: Arc::clone(&app.store),
+        }
+    }
+}
+
+/// The call REST API's part of the shell's state.
+impl<A: Adapter> FromRef<Arc<App<A>>> for CallApi<A> {
+    fn from_ref(app: &Arc<App<A>>) -> Self {
+        CallApi {
+            calls: Arc::clone(&app.calls),
+            store: Arc::clone(&app.store),
+        }
     }
 }
 
@@ -291,7 +312,7 @@ where
     ));
     let router = Router::new()
         .merge(crate::chat::rest::routes())
-        .merge(crate::call::rest::routes())
+        .merge(crate::call::rest::routes::<A, _>())
         .merge(crate::health::routes())
         .merge(crate::demo::routes())
         .merge(crate::about::routes());
