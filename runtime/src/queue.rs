@@ -224,6 +224,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_drain_counts_queued_jobs_until_they_finish() {
+        let drain = Drain::new();
+        let queue = SocketQueue::new(drain.clone());
+        let release = Arc::new(Notify::new());
+        let gate = Arc::clone(&release);
+        queue.push(async move { gate.notified().await }).unwrap();
+        queue.push(async {}).unwrap();
+        assert_eq!(drain.in_flight(), 2);
+        assert!(
+            !drain.drained(Duration::from_millis(20)).await,
+            "a job is still running"
+        );
+        release.notify_one();
+        assert!(drain.drained(Duration::from_secs(5)).await);
+        assert_eq!(drain.in_flight(), 0);
+    }
+
+    #[tokio::test]
     async fn a_panicking_job_does_not_wedge_the_queue() {
         let queue = SocketQueue::new(Drain::new());
         queue.push(async { panic!("a handler bug") }).unwrap();
