@@ -41,7 +41,7 @@ use crate::cluster::limits::RedisRateLimits;
 use crate::cluster::presence::RedisPresence;
 use crate::config::ServeConfig;
 use crate::expiry::Deadlines;
-use crate::health::HeartbeatAnswers;
+use crate::health::{HealthApi, HeartbeatAnswers};
 use crate::limits::{ConnectionRate, RateLimiter, RateLimits};
 use crate::message::Messages;
 use crate::presence::{Presence, PresenceRegistry};
@@ -139,6 +139,19 @@ impl<A: Adapter> FromRef<Arc<App<A>>> for CallApi<A> {
         CallApi {
             calls: Arc::clone(&app.calls),
             store: Arc::clone(&app.store),
+        }
+    }
+}
+
+/// The health routes' part of the shell's state.
+impl<A: Adapter> FromRef<Arc<App<A>>> for HealthApi<A> {
+    fn from_ref(app: &Arc<App<A>>) -> Self {
+        HealthApi {
+            store: Arc::clone(&app.store),
+            cluster: app.cluster.clone(),
+            redis_url: app.config.redis_url.clone(),
+            presence: Arc::clone(&app.presence),
+            calls: Arc::clone(&app.calls),
         }
     }
 }
@@ -304,7 +317,11 @@ where
     App<A>: ContractHandler<A>,
 {
     spawn_housekeeping(&app);
-    crate::health::heartbeat::spawn(&app);
+    let heartbeat = crate::health::heartbeat::spawn(
+        app.io.clone(),
+        app.config.heartbeat_interval,
+        app.config.heartbeat_max_misses,
+    );
     let config = app.config.clone();
     let origins = Arc::new(crate::origin::OriginPolicy::new(
         config.allowed_origins.clone(),
@@ -313,7 +330,7 @@ where
     let router = Router::new()
         .merge(crate::chat::rest::routes())
         .merge(crate::call::rest::routes::<A, _>())
-        .merge(crate::health::routes())
+        .merge(crate::health::routes::<A, _>())
         .merge(crate::demo::routes())
         .merge(crate::about::routes());
     let router: Router = crate::rest::with_fallbacks(router)
@@ -331,7 +348,7 @@ where
         .layer(crate::origin::cors_layer(origins))
         .layer(crate::telemetry::http_trace_layer(config.trust_proxy));
 
-    let health_router: Router = crate::health::routes().with_state(app.clone());
+    let health_router: Router = crate::health::routes::<A, _>().with_state(app.clone());
 
     announce(&app, listener.local_addr().unwrap_or(config.bind));
 
@@ -343,6 +360,7 @@ where
         shutdown_signal(app.clone()),
     )
     .await;
+    heartbeat.abort();
     app.store.close().await;
     tracing::info!("lockstep stopped");
     Ok(())

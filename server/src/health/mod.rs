@@ -7,7 +7,7 @@ pub mod heartbeat;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -17,9 +17,12 @@ use lockstep_contract::{rest, types};
 use metrics::gauge;
 use socketioxide::adapter::Adapter;
 
-use crate::app::App;
+use crate::call::Calls;
+use crate::cluster::Cluster;
+use crate::presence::PresenceRegistry;
 use crate::refusal::Refusal;
 use crate::session::Session;
+use crate::store::Store;
 use crate::telemetry::{self, names};
 use heartbeat::Answer;
 
@@ -31,12 +34,41 @@ const SCRAPE_LOOKUP_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// `GET /health`, `GET /ready` and `GET /metrics`. Building the routes
 /// installs the process's metrics recorder.
-pub fn routes<A: Adapter>() -> Router<Arc<App<A>>> {
+pub fn routes<A, S>() -> Router<S>
+where
+    A: Adapter,
+    S: Clone + Send + Sync + 'static,
+    HealthApi<A>: FromRef<S>,
+{
     telemetry::handle();
     Router::new()
         .route(rest::HEALTH.path, get(health))
         .route(rest::READY.path, get(ready::<A>))
         .route(rest::METRICS.path, get(scrape::<A>))
+}
+
+/// What the health routes read: the dependencies to probe and the state
+/// to count; the shell builds it from its own.
+pub struct HealthApi<A: Adapter> {
+    pub store: Arc<dyn Store>,
+    /// The cluster's Redis connection, when this node is one of several.
+    pub cluster: Option<Cluster>,
+    /// The Redis URL, probed on its own when there is no cluster connection.
+    pub redis_url: Option<String>,
+    pub presence: Arc<dyn PresenceRegistry>,
+    pub calls: Arc<Calls<A>>,
+}
+
+impl<A: Adapter> Clone for HealthApi<A> {
+    fn clone(&self) -> Self {
+        Self {
+            store: Arc::clone(&self.store),
+            cluster: self.cluster.clone(),
+            redis_url: self.redis_url.clone(),
+            presence: Arc::clone(&self.presence),
+            calls: Arc::clone(&self.calls),
+        }
+    }
 }
 
 /// The process is alive and serving HTTP.
@@ -93,9 +125,11 @@ async fn ping_redis(url: &str) -> redis::RedisResult<()> {
 
 /// The dependencies answer within [`READY_TIMEOUT`] each (checked at the
 /// same time): `200`, else `503` naming what is down in `down`.
-async fn ready<A: Adapter>(State(app): State<Arc<App<A>>>) -> (StatusCode, Json<types::Readiness>) {
+async fn ready<A: Adapter>(
+    State(app): State<HealthApi<A>>,
+) -> (StatusCode, Json<types::Readiness>) {
     let redis = async {
-        match (&app.cluster, app.config.redis_url.as_deref()) {
+        match (&app.cluster, app.redis_url.as_deref()) {
             // The cluster's own connection, which has a timeout of its own.
             (Some(cluster), _) => {
                 check(async { cluster.ping().await.then_some(()).ok_or(()) }).await
@@ -135,7 +169,7 @@ async fn ready<A: Adapter>(State(app): State<Arc<App<A>>>) -> (StatusCode, Json<
 
 /// The Prometheus text format. Gauges of state the server already keeps
 /// (sockets, users, calls) are read at scrape time.
-async fn scrape<A: Adapter>(State(app): State<Arc<App<A>>>) -> impl IntoResponse {
+async fn scrape<A: Adapter>(State(app): State<HealthApi<A>>) -> impl IntoResponse {
     telemetry::collect_process_metrics();
     let (sockets, users) = app.presence.counts();
     gauge!(names::CONNECTED_SOCKETS).set(sockets as f64);
