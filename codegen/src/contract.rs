@@ -220,6 +220,7 @@ impl Contract {
                             replaced_by: target.clone(),
                         }),
                         client_alias_of: None,
+                        refusals: None,
                     };
                     let mut view = self.view(&alias);
                     view.key = format!("{}_from_client", event.name);
@@ -327,6 +328,29 @@ impl Contract {
         Self::def_name(&self.manifest.ack_failure).unwrap_or_default()
     }
 
+    /// How the handler's refusals of client event `event` reach the client:
+    /// [`REFUSALS_IN_ACK`] or the name of a server event (an alias answers
+    /// as its target; without a declaration, the ack if the event has one,
+    /// else the error event).
+    pub fn refusals_of(&self, event: &str) -> String {
+        let Some(event) = self.event(event) else {
+            return self.manifest.error_event.clone();
+        };
+        let target = event
+            .alias_of
+            .as_deref()
+            .or(event.client_alias_of.as_deref())
+            .and_then(|t| self.event(t))
+            .unwrap_or(event);
+        target.refusals.clone().unwrap_or_else(|| {
+            if target.ack.is_some() {
+                REFUSALS_IN_ACK.to_string()
+            } else {
+                self.manifest.error_event.clone()
+            }
+        })
+    }
+
     /// Name of the handshake `auth` definition.
     pub fn handshake_auth_type(&self) -> &str {
         Self::def_name(&self.manifest.handshake.auth).unwrap_or_default()
@@ -403,6 +427,23 @@ impl Contract {
                     )));
                 };
                 self.check_ack_branches(event, &success, &failure)?;
+            }
+            if let Some(refusals) = &event.refusals {
+                let valid = if refusals == REFUSALS_IN_ACK {
+                    event.ack.is_some()
+                } else {
+                    self.event(refusals).is_some_and(|via| {
+                        via.direction == Direction::ServerToClient && via.payload.is_some()
+                    })
+                };
+                if event.direction != Direction::ClientToServer
+                    || event.alias_of.is_some()
+                    || !valid
+                {
+                    return Err(invalid(format!(
+                        "event `{name}`: `refusals` is for a client event that is not an alias: `ack` when it has an ack, or a server event with a payload"
+                    )));
+                }
             }
             if let Some(target) = &event.client_alias_of {
                 let valid_target = self.event(target).is_some_and(|t| {
@@ -552,6 +593,9 @@ pub struct EventView {
     /// The refusal branch of the ack (for aliases: the target's).
     pub ack_failure_type: Option<String>,
 }
+
+/// The `refusals` of an event whose handler's refusals travel in its ack.
+pub const REFUSALS_IN_ACK: &str = "ack";
 
 impl EventView {
     pub fn is_client(&self) -> bool {

@@ -256,6 +256,15 @@ pub struct Event {
     /// deprecated legacy alias of that event).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_alias_of: Option<String>,
+    /// For a client event: how its handler's refusals reach the client:
+    /// `ack` (its ack; the default for an event with one) or the name of the
+    /// server event that carries them (the default: `errorEvent`). The
+    /// refusal event's payload has `error` and `message`; request fields it
+    /// shares with the refused payload (such as `chatid`) are echoed. A
+    /// payload refused before its handler ran is always answered in the ack,
+    /// or with `errorEvent`. Aliases share their target's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refusals: Option<String>,
 }
 
 /// Limits that apply to one client event.

@@ -323,8 +323,8 @@ fn acks_are_results_with_required_success_fields() {
         }
         if event.alias_of.is_none() {
             assert!(
-                handler.contains(&format!("AckResult<types::{success}>")),
-                "{}: the handler returns AckResult<{success}>",
+                handler.contains(&format!("Result<types::{success}, Refusal>")),
+                "{}: the handler returns Result<{success}, Refusal>",
                 event.name
             );
         }
@@ -411,4 +411,71 @@ fn a_refusal_field_the_server_never_sends_is_refused() {
             .contains("SendMessageRefused.serverMessageId"),
         "{error}"
     );
+}
+
+/// The generated table answers each client event's refusals the way the
+/// manifest's `refusals` declares: chat-room events with `chat_error`
+/// (echoing the chat id, a bare string payload included), events with an
+/// ack in it, the rest with the error event; an alias shares its target's
+/// row.
+#[test]
+fn the_table_routes_refusals_as_the_manifest_declares() {
+    let handler = generate(&contract())
+        .unwrap()
+        .into_iter()
+        .find(|f| f.path == Path::new("generated/rust/src/handler.rs"))
+        .unwrap()
+        .contents;
+    let row = |pattern: &str| -> String {
+        let start = handler
+            .find(&format!("{pattern} => {{"))
+            .unwrap_or_else(|| panic!("no row `{pattern}`"));
+        handler[start..]
+            .lines()
+            .take(6)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(row("events::JOIN_CHAT").contains("answer: AS_CHAT_ERROR_ECHOING_CHATID"));
+    assert!(row("events::MARK_MESSAGE_READ").contains("answer: AS_CHAT_ERROR_ECHOING_CHATID"));
+    assert!(handler.contains("bare: Some(\"chatid\")"));
+    assert!(row("events::SEND_MESSAGE").contains("answer: IN_ACK_ECHOING_CLIENT_MESSAGE_ID"));
+    assert!(row("events::INITIATE_CALL | events::CALL_OFFER").contains("answer: IN_ACK"));
+    assert!(row("events::ANSWER_CALL | events::CALL_ANSWER").contains("answer: AS_ERROR"));
+    assert!(row("events::PONG").contains("answer: AS_ERROR"));
+    assert!(
+        !handler
+            .lines()
+            .any(|line| line.trim_start().starts_with("events::CALL_OFFER")),
+        "an alias has no row of its own"
+    );
+}
+
+#[test]
+fn refusals_must_name_the_ack_of_an_event_with_one_or_a_server_event() {
+    for (event, refusals) in [
+        // `ack` on an event without one.
+        ("\"name\": \"join_chat\",", "ack"),
+        // A client event cannot carry refusals.
+        ("\"name\": \"answer_call\",", "leave_chat"),
+        // Not an event of the manifest.
+        ("\"name\": \"toggle_mute\",", "nowhere"),
+    ] {
+        let refused = edited_contract(|dir| {
+            replace_in(
+                &dir.join("manifest.json"),
+                event,
+                &format!("{event} \"refusals\": \"{refusals}\","),
+            );
+        });
+        assert!(refused.is_err(), "{event} refusals {refusals} was accepted");
+    }
+    let accepted = edited_contract(|dir| {
+        replace_in(
+            &dir.join("manifest.json"),
+            "\"name\": \"toggle_mute\",",
+            "\"name\": \"toggle_mute\", \"refusals\": \"chat_error\",",
+        );
+    });
+    assert!(accepted.is_ok(), "{:?}", accepted.err());
 }

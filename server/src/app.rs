@@ -11,11 +11,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use axum::extract::ConnectInfo;
+use axum::extract::{ConnectInfo, FromRef};
+use futures::future::BoxFuture;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use lockstep_contract::handler::ContractHandler;
+use lockstep_contract::handler::{ContractHandler, Observe};
+use lockstep_contract::types::ErrorCode;
 use lockstep_contract::validate::Refusal;
+use lockstep_runtime::Drain;
 use socketioxide::SocketIo;
 use socketioxide::adapter::{Adapter, LocalAdapter};
 use socketioxide::extract::SocketRef;
@@ -27,9 +30,11 @@ use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
 use crate::auth::TokenVerifier;
-use crate::call::Calls;
 use crate::call::registry::{CallRegistry, LocalCalls};
-use crate::chat::typing::Typing;
+use crate::call::rest::CallApi;
+use crate::call::{CallHandlers, Calls};
+use crate::chat::ChatRooms;
+use crate::chat::rest::ChatApi;
 use crate::cluster::Cluster;
 use crate::cluster::calls::RedisCalls;
 use crate::cluster::limits::RedisRateLimits;
@@ -37,8 +42,11 @@ use crate::cluster::presence::RedisPresence;
 use crate::config::ServeConfig;
 use crate::expiry::Deadlines;
 use crate::failure::{self, Failure};
+use crate::health::{HealthApi, HeartbeatAnswers, NodeState};
 use crate::limits::{ConnectionRate, RateLimiter, RateLimits};
+use crate::message::Messages;
 use crate::presence::{Presence, PresenceRegistry};
+use crate::services::Services;
 use crate::store::{self, Store};
 use crate::transport::{Admission, ConnectionGuard, SlottedStream};
 
@@ -52,8 +60,12 @@ pub struct App<A: Adapter> {
     pub rate_limits: Arc<dyn RateLimiter>,
     /// New connections per client address; `None` when unlimited.
     pub connection_rate: Option<ConnectionRate>,
-    pub typing: Arc<Typing>,
     pub calls: Arc<Calls<A>>,
+    /// The domains, each with its own state, serving the client events.
+    pub chat: ChatRooms<A>,
+    pub messages: Messages<A>,
+    pub call_handlers: CallHandlers<A>,
+    pub heartbeat_answers: HeartbeatAnswers,
     /// The Redis cluster state, when this node is one of several.
     pub cluster: Option<Cluster>,
     /// When each socket's session ends (`crate::connection`).
@@ -63,8 +75,9 @@ pub struct App<A: Adapter> {
     /// only starts them; the store must stay open until they finished, or
     /// a user's partners on other nodes are never told they went offline.
     pub goodbyes: TaskTracker,
-    /// Live deliveries waiting to be recorded (`message::receipts`).
-    pub receipts: crate::message::receipts::ReceiptLog,
+    /// Stops the sockets taking events at shutdown and counts the events
+    /// still queued; every socket's dispatch gets a clone.
+    pub drain: Drain,
 }
 
 impl<A: Adapter> Drop for App<A> {
@@ -74,13 +87,85 @@ impl<A: Adapter> Drop for App<A> {
 }
 
 impl<A: Adapter> ContractHandler<A> for App<A> {
+    type Session = crate::session::Session;
+    type Chat = ChatRooms<A>;
+    type Message = Messages<A>;
+    type Call = CallHandlers<A>;
+    type Health = HeartbeatAnswers;
+
+    fn chat(&self) -> &ChatRooms<A> {
+        &self.chat
+    }
+
+    fn message(&self) -> &Messages<A> {
+        &self.messages
+    }
+
+    fn call(&self) -> &CallHandlers<A> {
+        &self.call_handlers
+    }
+
+    fn health(&self) -> &HeartbeatAnswers {
+        &self.heartbeat_answers
+    }
+}
+
+impl<A: Adapter> Observe<A, ErrorCode> for App<A> {
     fn refused(&self, socket: &SocketRef<A>, event: &str, refusal: &Refusal) {
         crate::telemetry::event_received(event);
         crate::refusal::log(socket, event, refusal);
     }
 
+    fn declined(&self, socket: &SocketRef<A>, event: &'static str, refusal: &Refusal) {
+        crate::refusal::log(socket, event, refusal);
+    }
+
     fn served(&self, event: &'static str, elapsed: Duration) {
         crate::telemetry::event_served(event, elapsed);
+    }
+}
+
+/// The chat REST API's part of the shell's state.
+impl<A: Adapter> FromRef<Arc<App<A>>> for ChatApi {
+    fn from_ref(app: &Arc<App<A>>) -> Self {
+        ChatApi {
+            store: Arc::clone(&app.store),
+        }
+    }
+}
+
+/// The call REST API's part of the shell's state.
+impl<A: Adapter> FromRef<Arc<App<A>>> for CallApi<A> {
+    fn from_ref(app: &Arc<App<A>>) -> Self {
+        CallApi {
+            calls: Arc::clone(&app.calls),
+            store: Arc::clone(&app.store),
+        }
+    }
+}
+
+/// The health routes' part of the shell's state.
+impl<A: Adapter> FromRef<Arc<App<A>>> for HealthApi {
+    fn from_ref(app: &Arc<App<A>>) -> Self {
+        HealthApi {
+            store: Arc::clone(&app.store),
+            redis_url: app.config.redis_url.clone(),
+            presence: Arc::clone(&app.presence),
+            node: Arc::clone(app) as Arc<dyn NodeState>,
+        }
+    }
+}
+
+impl<A: Adapter> NodeState for App<A> {
+    fn ping_cluster(&self) -> Option<BoxFuture<'_, Result<(), ()>>> {
+        let cluster = self.cluster.as_ref()?;
+        Some(Box::pin(async move {
+            cluster.ping().await.then_some(()).ok_or(())
+        }))
+    }
+
+    fn live_calls(&self) -> BoxFuture<'_, usize> {
+        Box::pin(self.calls.live_count())
     }
 }
 
@@ -108,6 +193,19 @@ impl<A: Adapter> App<A> {
         let session_ends = Arc::new(Deadlines::default());
         let session_ends_task =
             crate::connection::spawn_session_ends(io.clone(), session_ends.clone());
+        let services = Services {
+            io: io.clone(),
+            store: store.clone(),
+            presence: parts.presence.clone(),
+            rate_limits: parts.rate_limits.clone(),
+        };
+        let calls = Arc::new(Calls::new(
+            io.clone(),
+            store.clone(),
+            parts.calls,
+            config.call_ring_timeout,
+            config.call_max_duration,
+        ));
         Arc::new(App {
             session_ends,
             session_ends_task,
@@ -116,16 +214,20 @@ impl<A: Adapter> App<A> {
             presence: parts.presence,
             rate_limits: parts.rate_limits,
             connection_rate: ConnectionRate::new(config.limits.connections_per_minute),
-            typing: Arc::default(),
-            calls: Arc::new(Calls::new(
-                io.clone(),
-                store.clone(),
-                parts.calls,
-                config.call_ring_timeout,
-                config.call_max_duration,
-            )),
+            chat: ChatRooms::new(services.clone(), config.typing_timeout),
+            messages: Messages::new(
+                services.clone(),
+                config.limits.max_message_bytes,
+                config.limits.offline_queue_cap,
+            ),
+            call_handlers: CallHandlers::new(Arc::clone(&calls), services),
+            heartbeat_answers: HeartbeatAnswers::new(
+                config.heartbeat_interval,
+                config.heartbeat_max_misses,
+            ),
+            calls,
             cluster: parts.cluster,
-            receipts: crate::message::receipts::ReceiptLog::spawn(store.clone()),
+            drain: Drain::new(),
             io,
             store,
             config,
@@ -220,7 +322,11 @@ where
     App<A>: ContractHandler<A>,
 {
     spawn_housekeeping(&app);
-    crate::health::heartbeat::spawn(&app);
+    let heartbeat = crate::health::heartbeat::spawn(
+        app.io.clone(),
+        app.config.heartbeat_interval,
+        app.config.heartbeat_max_misses,
+    );
     let config = app.config.clone();
     let origins = Arc::new(crate::origin::OriginPolicy::new(
         config.allowed_origins.clone(),
@@ -228,7 +334,7 @@ where
     ));
     let router = Router::new()
         .merge(crate::chat::rest::routes())
-        .merge(crate::call::rest::routes())
+        .merge(crate::call::rest::routes::<A, _>())
         .merge(crate::health::routes())
         .merge(crate::demo::routes())
         .merge(crate::about::routes(config.dev_mode));
@@ -259,6 +365,7 @@ where
         shutdown_signal(app.clone()),
     )
     .await;
+    heartbeat.abort();
     app.store.close().await;
     tracing::info!("lockstep stopped");
     Ok(())
@@ -450,8 +557,8 @@ async fn shutdown_signal<A: Adapter>(app: Arc<App<A>>) {
     }
     tracing::info!("shutting down: refusing new events, finishing queued ones");
     let grace = app.config.shutdown_grace;
-    lockstep_contract::runtime::begin_drain();
-    if !lockstep_contract::runtime::drained(grace).await {
+    app.drain.begin();
+    if !app.drain.drained(grace).await {
         tracing::warn!("queued events did not finish within the grace period");
     }
     if tokio::time::timeout(grace, crate::connection::farewell(&app))

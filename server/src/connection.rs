@@ -163,7 +163,7 @@ where
         user_room(&session_info.profileid),
         socket.id.to_string(),
     ]);
-    handler::register(socket, Arc::clone(app));
+    handler::register(socket, Arc::clone(app), app.drain.clone());
     socket.on_disconnect({
         let app = Arc::clone(app);
         move |socket: SocketRef<A>, reason: DisconnectReason| {
@@ -259,7 +259,7 @@ async fn greet<A: Adapter>(app: &Arc<App<A>>, socket: SocketRef<A>) {
     if welcome.first_socket {
         announce_presence(app, &session.profileid, true).await;
     }
-    crate::message::offline::deliver(app, &socket, &session).await;
+    crate::message::offline::deliver(app.messages.services(), &socket, &session).await;
     expire_session_at(app, &socket, session.expires_at);
 }
 
@@ -375,7 +375,7 @@ pub async fn farewell<A: Adapter>(app: &Arc<App<A>>) {
 pub async fn announce_presence<A: Adapter>(app: &Arc<App<A>>, profileid: &str, is_online: bool) {
     // A lone node shutting down closes every partner's socket too: there is
     // nobody to tell. Nor is there once the namespace is gone.
-    let lone_node_stopping = app.cluster.is_none() && lockstep_contract::runtime::is_draining();
+    let lone_node_stopping = app.cluster.is_none() && app.drain.is_draining();
     if lone_node_stopping || app.io.of("/").is_none() {
         return;
     }

@@ -1,7 +1,9 @@
-//! Refusing a client event: the stable code, the human message, and where
-//! the refusal travels (the ack, `chat_error`, or `error`).
+//! Refusing a client event: the stable code and the human message, and the
+//! log line of every refusal.
 //!
-//! Handlers return `Result<_, Refusal>` and answer at one place, so every
+//! Handlers return `Result<_, Refusal>`; the generated table sends each
+//! refusal the way the contract declares for its event (the ack,
+//! `chat_error`, or `error`) and the server logs it in [`log`], so every
 //! refusal is logged the same way and none is dropped.
 
 use std::collections::HashMap;
@@ -17,50 +19,9 @@ use socketioxide::extract::SocketRef;
 
 use crate::store::StoreError;
 
-/// A refusal and, when it is a rate limit, how long to wait before retrying
-/// (acks carry it as `retryAfter`).
-#[derive(Debug, Clone)]
-pub struct Refused {
-    pub refusal: Refusal,
-    pub retry_after: Option<Duration>,
-}
-
-impl From<Refusal> for Refused {
-    fn from(refusal: Refusal) -> Self {
-        Self {
-            refusal,
-            retry_after: None,
-        }
-    }
-}
-
-impl From<Refused> for Refusal {
-    fn from(refused: Refused) -> Self {
-        refused.refusal
-    }
-}
-
-/// The refusal of an event with an ack, as the generated handler traits
-/// take it (the ack carries `retryAfter`).
-impl From<Refused> for lockstep_contract::handler::AckRefusal {
-    fn from(refused: Refused) -> Self {
-        Self {
-            refusal: refused.refusal,
-            retry_after: refused.retry_after,
-        }
-    }
-}
-
-impl From<StoreError> for Refused {
+impl From<StoreError> for Refusal {
     fn from(error: StoreError) -> Self {
-        from_store(error).into()
-    }
-}
-
-impl Refused {
-    /// `retryAfter` for an ack, in seconds.
-    pub fn retry_after_seconds(&self) -> Option<f64> {
-        self.retry_after.map(|wait| wait.as_secs_f64())
+        from_store(error)
     }
 }
 
@@ -219,36 +180,6 @@ fn summarise(client: &str, suppressed: u64) {
             "refusals not logged (one per client and interval is)"
         );
     }
-}
-
-/// Answers a refused chat-room event with `chat_error`.
-pub async fn chat_error<A: Adapter>(
-    socket: &SocketRef<A>,
-    event: &str,
-    chatid: Option<&str>,
-    refusal: Refusal,
-) {
-    log(socket, event, &refusal);
-    let payload = types::ChatError {
-        error: refusal.code,
-        message: refusal.message,
-        chatid: chatid.map(str::to_owned),
-        data: None,
-    };
-    // A socket that cannot take the refusal is gone or drowning; nothing to do.
-    let _ = emit::chat_error(socket, &payload).await;
-}
-
-/// Answers a refused event without an ack and outside chat rooms with `error`.
-pub async fn error_event<A: Adapter>(socket: &SocketRef<A>, event: &str, refusal: Refusal) {
-    log(socket, event, &refusal);
-    let payload = types::ErrorEvent {
-        error: refusal.code,
-        message: refusal.message,
-        event: Some(bounded(event)),
-        details: None,
-    };
-    let _ = emit::error(socket, &payload).await;
 }
 
 /// Tells the client about a rate limit with the contract's `rate_limited`.

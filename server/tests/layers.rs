@@ -49,6 +49,9 @@ const LAYERS: &[(&str, Layer)] = &[
     ("session", Layer::Service),
     ("presence", Layer::Service),
     ("origin", Layer::Service),
+    ("services", Layer::Service),
+    ("permissions", Layer::Service),
+    ("render", Layer::Service),
     ("store", Layer::Infrastructure),
     ("telemetry", Layer::Infrastructure),
     ("auth", Layer::Infrastructure),
@@ -56,27 +59,6 @@ const LAYERS: &[(&str, Layer)] = &[
     ("limits", Layer::Infrastructure),
     ("config", Layer::Infrastructure),
     ("version", Layer::Infrastructure),
-];
-
-/// Arrows that break the rules today and are being removed: the domains
-/// still reach `App` (their state lives there) and a few of each other's
-/// helpers. Written `from file -> to module`; each entry must still exist
-/// (the test says when one can go), and the list only ever shrinks.
-const KNOWN_VIOLATIONS: &[(&str, &str)] = &[
-    // Domains reaching up into the shell for `App`.
-    ("call/mod.rs", "app"),
-    ("call/rest.rs", "app"),
-    ("chat/mod.rs", "app"),
-    ("chat/rest.rs", "app"),
-    ("health/heartbeat.rs", "app"),
-    ("health/mod.rs", "app"),
-    ("message/mod.rs", "app"),
-    ("message/offline.rs", "app"),
-    ("message/sync.rs", "app"),
-    // Domains using each other's internals.
-    ("chat/rest.rs", "message"),
-    ("message/mod.rs", "chat"),
-    ("message/render.rs", "chat"),
 ];
 
 fn layer_of(module: &str) -> Option<Layer> {
@@ -206,14 +188,9 @@ fn every_module_has_a_layer() {
 #[test]
 fn no_arrow_runs_up_a_layer_or_between_domains() {
     let mut broken = Vec::new();
-    let mut seen_known = BTreeSet::new();
     for (file, from, to) in arrows() {
         if let Some(rule) = broken_rule(&from, &to) {
-            if KNOWN_VIOLATIONS.contains(&(file.as_str(), to.as_str())) {
-                seen_known.insert((file, to));
-            } else {
-                broken.push(format!("{file} -> {to}: {rule}"));
-            }
+            broken.push(format!("{file} -> {to}: {rule}"));
         }
     }
     assert!(
@@ -221,26 +198,14 @@ fn no_arrow_runs_up_a_layer_or_between_domains() {
         "layer rules broken (ARCHITECTURE.md, Architecture Invariant):\n{}",
         broken.join("\n")
     );
-    let gone: Vec<String> = KNOWN_VIOLATIONS
-        .iter()
-        .filter(|(file, to)| !seen_known.contains(&((*file).to_owned(), (*to).to_owned())))
-        .map(|(file, to)| format!("{file} -> {to}"))
-        .collect();
-    assert!(
-        gone.is_empty(),
-        "fixed, so remove from KNOWN_VIOLATIONS: {gone:?}"
-    );
 }
 
 #[test]
 fn no_circle_below_the_shell() {
     let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for (file, from, to) in arrows() {
+    for (_, from, to) in arrows() {
         let below_shell = |module: &str| layer_of(module).is_some_and(|l| l < Layer::Shell);
-        if below_shell(&from)
-            && below_shell(&to)
-            && !KNOWN_VIOLATIONS.contains(&(file.as_str(), to.as_str()))
-        {
+        if below_shell(&from) && below_shell(&to) {
             edges.entry(from).or_default().insert(to);
         }
     }

@@ -232,6 +232,7 @@ const KNOWN_MANIFEST_KEYS: &[&str] = &[
 /// Event keys this check understands.
 const KNOWN_EVENT_KEYS: &[&str] = &[
     "name",
+    "refusals",
     "direction",
     "domain",
     "summary",
@@ -619,6 +620,25 @@ impl<'a> Differ<'a> {
             (Some(a), Some(b)) if a != b => {
                 self.push(Impact::Cosmetic, loc, "deprecation note changed")
             }
+            _ => {}
+        }
+        match (old.get("refusals"), new.get("refusals")) {
+            // Writing down where refusals already travel: the declaration
+            // is new, the wire is not.
+            (None, Some(declared)) => self.push(
+                Impact::Cosmetic,
+                &loc.child("refusals"),
+                format!("refusals declared as {}", show(Some(declared))),
+            ),
+            (Some(a), b) if Some(a) != b => self.push(
+                Impact::Breaking,
+                &loc.child("refusals"),
+                format!(
+                    "refusals moved from {} to {}: clients listen for them where they were",
+                    show(Some(a)),
+                    show(b)
+                ),
+            ),
             _ => {}
         }
         for key in ["summary", "description", "domain", "aliasOf"] {

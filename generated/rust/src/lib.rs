@@ -5,7 +5,9 @@
 //! - [`types`]: a type for every payload and ack.
 //! - [`events`]: the event names and what the contract says of each.
 //! - [`limits`]: every client-facing limit, as typed constants.
-//! - [`handler`]: the handler traits the server implements, and [`handler::register`].
+//! - [`handler`]: the handler traits the server implements, and the table
+//!   `lockstep-runtime`'s dispatch drives ([`handler::register`]).
+//! - [`validate`]: the contract's schemas and error codes for the runtime.
 //! - [`emit`]: a typed function per server-to-client event.
 //! - [`rest`]: the REST routes and the decoding of their query strings, path
 //!   parameters and bodies.
@@ -25,8 +27,6 @@ pub mod handler;
 pub mod limits;
 #[rustfmt::skip]
 pub mod rest;
-#[rustfmt::skip]
-pub mod runtime;
 #[rustfmt::skip]
 #[allow(clippy::all, clippy::pedantic)]
 pub mod types;

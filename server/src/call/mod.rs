@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use lockstep_contract::handler::{AckResult, CallEvents, EventContext};
+use lockstep_contract::handler::{CallEvents, EventContext};
 use lockstep_contract::types::{self, ErrorCode};
 use lockstep_contract::{emit, events};
 use socketioxide::SocketIo;
@@ -24,9 +24,9 @@ use socketioxide::adapter::Adapter;
 use socketioxide::operators::BroadcastOperators;
 use socketioxide::socket::Sid;
 
-use crate::app::App;
-use crate::refusal::{self, Refusal, Refused};
-use crate::session::{Session, iso, now, session_of, user_room};
+use crate::refusal::{self, Refusal};
+use crate::services::Services;
+use crate::session::{Session, iso, now, user_room};
 use crate::store::{CallRecord, Store};
 use log::CallLog;
 use registry::{AnswerError, Busy, CallRegistry, LiveCall};
@@ -250,7 +250,18 @@ fn not_a_party() -> Refusal {
     Refusal::new(ErrorCode::NotCallParty, "you are not a party of this call")
 }
 
-impl<A: Adapter> App<A> {
+/// The call domain's event handlers: the call service and the services
+/// every domain shares.
+pub struct CallHandlers<A: Adapter> {
+    calls: Arc<Calls<A>>,
+    services: Services<A>,
+}
+
+impl<A: Adapter> CallHandlers<A> {
+    pub fn new(calls: Arc<Calls<A>>, services: Services<A>) -> Self {
+        Self { calls, services }
+    }
+
     /// The live call `call_id` with `session` as one of its parties.
     async fn call_of_party(&self, call_id: &str, session: &Session) -> Result<LiveCall, Refusal> {
         let call = self
@@ -270,27 +281,32 @@ impl<A: Adapter> App<A> {
         ctx: &EventContext<A>,
         session: &Session,
         payload: &types::InitiateCall,
-    ) -> Result<LiveCall, Refused> {
-        let refuse = |code, message: &str| Refused::from(Refusal::new(code, message));
+    ) -> Result<LiveCall, Refusal> {
+        let refuse = |code, message: &str| Refusal::new(code, message);
         let target = payload.target_id.as_str();
         if target == session.profileid {
             return Err(refuse(ErrorCode::InvalidTarget, "you cannot call yourself"));
         }
         let shared = match &payload.chatid {
             Some(chatid) => {
-                let caller_in = self.store.get_participant(chatid, &session.profileid).await;
-                let callee_in = self.store.get_participant(chatid, target).await;
+                let caller_in = self
+                    .services
+                    .store
+                    .get_participant(chatid, &session.profileid)
+                    .await;
+                let callee_in = self.services.store.get_participant(chatid, target).await;
                 match (caller_in, callee_in) {
                     (Ok(Some(_)), Ok(Some(_))) => Some(chatid.to_string()),
-                    (Err(error), _) | (_, Err(error)) => return Err(Refused::from(error)),
+                    (Err(error), _) | (_, Err(error)) => return Err(Refusal::from(error)),
                     _ => None,
                 }
             }
             None => self
+                .services
                 .store
                 .shared_chat(&session.profileid, target)
                 .await
-                .map_err(Refused::from)?,
+                .map_err(Refusal::from)?,
         };
         let Some(chatid) = shared else {
             return Err(refuse(
@@ -298,9 +314,11 @@ impl<A: Adapter> App<A> {
                 "you can only call someone you share a chat with",
             ));
         };
-        self.within_rate(&ctx.socket, events::INITIATE_CALL, session)
+        self.services
+            .within_rate(&ctx.socket, events::INITIATE_CALL, session)
             .await?;
         let online = self
+            .services
             .presence
             .is_online(target)
             .await
@@ -315,7 +333,14 @@ impl<A: Adapter> App<A> {
         // A client-chosen id is used only if no call ever had it: the
         // record of an old call must not be overwritten.
         let chosen = match &payload.call_id {
-            Some(id) if !self.store.call_exists(id).await.map_err(Refused::from)? => {
+            Some(id)
+                if !self
+                    .services
+                    .store
+                    .call_exists(id)
+                    .await
+                    .map_err(Refusal::from)? =>
+            {
                 Some(id.to_string())
             }
             _ => None,
@@ -344,7 +369,7 @@ impl<A: Adapter> App<A> {
                 ErrorCode::ReceiverBusy,
                 "the receiver is already in a call",
             )),
-            Err(Busy::Unavailable) => Err(refusal::cluster_unavailable().into()),
+            Err(Busy::Unavailable) => Err(refusal::cluster_unavailable()),
             Err(Busy::CallIdTaken) => Err(refuse(
                 ErrorCode::InternalError,
                 "could not allocate a call id",
@@ -498,39 +523,14 @@ fn new_call_id() -> String {
     ulid::Ulid::new().to_string()
 }
 
-/// Runs a call handler and answers its refusal with the `error` event.
-async fn answer_refusal<A: Adapter, F>(ctx: &EventContext<A>, work: F)
-where
-    F: Future<Output = Result<(), Refusal>>,
-{
-    if let Err(refusal) = work.await {
-        refusal::error_event(&ctx.socket, ctx.event, refusal).await;
-    }
-}
-
-impl<A: Adapter> CallEvents<A> for App<A> {
+impl<A: Adapter> CallEvents<A, Session> for CallHandlers<A> {
     async fn initiate_call(
         &self,
         ctx: EventContext<A>,
+        session: &Session,
         payload: types::InitiateCall,
-    ) -> AckResult<types::InitiateCallAccepted> {
-        let outcome = match session_of(&ctx.socket) {
-            Some(session) => self
-                .start_call(&ctx, &session, &payload)
-                .await
-                .map(|call| (call, session)),
-            None => Err(Refused::from(Refusal::new(
-                ErrorCode::AuthMissingToken,
-                "not authenticated",
-            ))),
-        };
-        let (call, session) = match outcome {
-            Ok(started) => started,
-            Err(refused) => {
-                refusal::log(&ctx.socket, ctx.event, &refused.refusal);
-                return Err(refused.into());
-            }
-        };
+    ) -> Result<types::InitiateCallAccepted, Refusal> {
+        let call = self.start_call(&ctx, session, &payload).await?;
         self.calls.record(&call, "ringing", None);
         let incoming = types::IncomingCall {
             call_id: call.call_id.clone(),
@@ -554,152 +554,153 @@ impl<A: Adapter> CallEvents<A> for App<A> {
         })
     }
 
-    async fn answer_call(&self, ctx: EventContext<A>, payload: types::AnswerCall) {
-        let Some(session) = session_of(&ctx.socket) else {
-            return;
-        };
-        answer_refusal(&ctx, self.answer(&ctx, &session, &payload)).await;
+    async fn answer_call(
+        &self,
+        ctx: EventContext<A>,
+        session: &Session,
+        payload: types::AnswerCall,
+    ) -> Result<(), Refusal> {
+        self.answer(&ctx, session, &payload).await
     }
 
-    async fn reject_call(&self, ctx: EventContext<A>, payload: types::RejectCall) {
-        let Some(session) = session_of(&ctx.socket) else {
-            return;
-        };
-        answer_refusal(&ctx, self.reject(&session, &payload.call_id)).await;
+    async fn reject_call(
+        &self,
+        _ctx: EventContext<A>,
+        session: &Session,
+        payload: types::RejectCall,
+    ) -> Result<(), Refusal> {
+        self.reject(session, &payload.call_id).await
     }
 
-    async fn end_call(&self, ctx: EventContext<A>, payload: types::EndCall) {
-        let Some(session) = session_of(&ctx.socket) else {
-            return;
-        };
-        answer_refusal(&ctx, self.hang_up(&session, &payload)).await;
+    async fn end_call(
+        &self,
+        _ctx: EventContext<A>,
+        session: &Session,
+        payload: types::EndCall,
+    ) -> Result<(), Refusal> {
+        self.hang_up(session, &payload).await
     }
 
-    async fn call_cancelled(&self, ctx: EventContext<A>, payload: types::CallRef) {
-        let Some(session) = session_of(&ctx.socket) else {
-            return;
-        };
-        answer_refusal(&ctx, self.cancel(&session, &payload.call_id)).await;
+    async fn call_cancelled(
+        &self,
+        _ctx: EventContext<A>,
+        session: &Session,
+        payload: types::CallRef,
+    ) -> Result<(), Refusal> {
+        self.cancel(session, &payload.call_id).await
     }
 
-    async fn webrtc_offer(&self, ctx: EventContext<A>, payload: types::WebrtcOffer) {
-        let Some(session) = session_of(&ctx.socket) else {
-            return;
+    async fn webrtc_offer(
+        &self,
+        _ctx: EventContext<A>,
+        session: &Session,
+        payload: types::WebrtcOffer,
+    ) -> Result<(), Refusal> {
+        let call = self
+            .signaling_call(session, &payload.call_id, &payload.target_id)
+            .await?;
+        let relayed = types::WebrtcOfferReceived {
+            call_id: call.call_id.clone(),
+            from_id: session.profileid.clone(),
+            offer: payload.offer.clone(),
         };
-        answer_refusal(&ctx, async {
-            let call = self
-                .signaling_call(&session, &payload.call_id, &payload.target_id)
-                .await?;
-            let relayed = types::WebrtcOfferReceived {
-                call_id: call.call_id.clone(),
-                from_id: session.profileid.clone(),
-                offer: payload.offer.clone(),
-            };
-            let _ =
-                emit::webrtc_offer_received(self.calls.party(&call, &payload.target_id), &relayed)
-                    .await;
-            Ok(())
-        })
-        .await;
-    }
-
-    async fn webrtc_answer(&self, ctx: EventContext<A>, payload: types::WebrtcAnswer) {
-        let Some(session) = session_of(&ctx.socket) else {
-            return;
-        };
-        answer_refusal(&ctx, async {
-            let call = self
-                .signaling_call(&session, &payload.call_id, &payload.target_id)
-                .await?;
-            let relayed = types::WebrtcAnswerReceived {
-                call_id: call.call_id.clone(),
-                from_id: session.profileid.clone(),
-                answer: payload.answer.clone(),
-            };
-            let _ =
-                emit::webrtc_answer_received(self.calls.party(&call, &payload.target_id), &relayed)
-                    .await;
-            Ok(())
-        })
-        .await;
-    }
-
-    async fn webrtc_ice_candidate(&self, ctx: EventContext<A>, payload: types::WebrtcIceCandidate) {
-        let Some(session) = session_of(&ctx.socket) else {
-            return;
-        };
-        answer_refusal(&ctx, async {
-            let call = self
-                .signaling_call(&session, &payload.call_id, &payload.target_id)
-                .await?;
-            self.within_rate(&ctx.socket, events::WEBRTC_ICE_CANDIDATE, &session)
-                .await?;
-            let relayed = types::WebrtcIceCandidateReceived {
-                call_id: call.call_id.clone(),
-                from_id: session.profileid.clone(),
-                candidate: payload.candidate.clone(),
-            };
-            let _ = emit::webrtc_ice_candidate_received(
-                self.calls.party(&call, &payload.target_id),
-                &relayed,
-            )
+        let _ = emit::webrtc_offer_received(self.calls.party(&call, &payload.target_id), &relayed)
             .await;
-            Ok(())
-        })
-        .await;
+        Ok(())
     }
 
-    async fn toggle_mute(&self, ctx: EventContext<A>, payload: types::ToggleMute) {
-        let Some(session) = session_of(&ctx.socket) else {
-            return;
+    async fn webrtc_answer(
+        &self,
+        _ctx: EventContext<A>,
+        session: &Session,
+        payload: types::WebrtcAnswer,
+    ) -> Result<(), Refusal> {
+        let call = self
+            .signaling_call(session, &payload.call_id, &payload.target_id)
+            .await?;
+        let relayed = types::WebrtcAnswerReceived {
+            call_id: call.call_id.clone(),
+            from_id: session.profileid.clone(),
+            answer: payload.answer.clone(),
         };
-        answer_refusal(&ctx, async {
-            let other = self.other_party_of(&session, &payload.call_id).await?;
-            let toggled = types::ParticipantMuted {
-                call_id: payload.call_id.to_string(),
-                profileid: session.profileid.clone(),
-                muted: payload.muted,
-                timestamp: iso(now()),
-            };
-            let _ = emit::participant_muted(other, &toggled).await;
-            Ok(())
-        })
-        .await;
+        let _ = emit::webrtc_answer_received(self.calls.party(&call, &payload.target_id), &relayed)
+            .await;
+        Ok(())
     }
 
-    async fn toggle_video(&self, ctx: EventContext<A>, payload: types::ToggleVideo) {
-        let Some(session) = session_of(&ctx.socket) else {
-            return;
+    async fn webrtc_ice_candidate(
+        &self,
+        ctx: EventContext<A>,
+        session: &Session,
+        payload: types::WebrtcIceCandidate,
+    ) -> Result<(), Refusal> {
+        let call = self
+            .signaling_call(session, &payload.call_id, &payload.target_id)
+            .await?;
+        self.services
+            .within_rate(&ctx.socket, events::WEBRTC_ICE_CANDIDATE, session)
+            .await?;
+        let relayed = types::WebrtcIceCandidateReceived {
+            call_id: call.call_id.clone(),
+            from_id: session.profileid.clone(),
+            candidate: payload.candidate.clone(),
         };
-        answer_refusal(&ctx, async {
-            let other = self.other_party_of(&session, &payload.call_id).await?;
-            let toggled = types::ParticipantVideoToggled {
-                call_id: payload.call_id.to_string(),
-                profileid: session.profileid.clone(),
-                video_enabled: payload.video_enabled,
-                timestamp: iso(now()),
-            };
-            let _ = emit::participant_video_toggled(other, &toggled).await;
-            Ok(())
-        })
+        let _ = emit::webrtc_ice_candidate_received(
+            self.calls.party(&call, &payload.target_id),
+            &relayed,
+        )
         .await;
+        Ok(())
     }
 
-    async fn toggle_screen_share(&self, ctx: EventContext<A>, payload: types::ToggleScreenShare) {
-        let Some(session) = session_of(&ctx.socket) else {
-            return;
+    async fn toggle_mute(
+        &self,
+        _ctx: EventContext<A>,
+        session: &Session,
+        payload: types::ToggleMute,
+    ) -> Result<(), Refusal> {
+        let other = self.other_party_of(session, &payload.call_id).await?;
+        let toggled = types::ParticipantMuted {
+            call_id: payload.call_id.to_string(),
+            profileid: session.profileid.clone(),
+            muted: payload.muted,
+            timestamp: iso(now()),
         };
-        answer_refusal(&ctx, async {
-            let other = self.other_party_of(&session, &payload.call_id).await?;
-            let toggled = types::ParticipantScreenShareToggled {
-                call_id: payload.call_id.to_string(),
-                profileid: session.profileid.clone(),
-                screen_sharing: payload.screen_sharing,
-                timestamp: iso(now()),
-            };
-            let _ = emit::participant_screen_share_toggled(other, &toggled).await;
-            Ok(())
-        })
-        .await;
+        let _ = emit::participant_muted(other, &toggled).await;
+        Ok(())
+    }
+
+    async fn toggle_video(
+        &self,
+        _ctx: EventContext<A>,
+        session: &Session,
+        payload: types::ToggleVideo,
+    ) -> Result<(), Refusal> {
+        let other = self.other_party_of(session, &payload.call_id).await?;
+        let toggled = types::ParticipantVideoToggled {
+            call_id: payload.call_id.to_string(),
+            profileid: session.profileid.clone(),
+            video_enabled: payload.video_enabled,
+            timestamp: iso(now()),
+        };
+        let _ = emit::participant_video_toggled(other, &toggled).await;
+        Ok(())
+    }
+
+    async fn toggle_screen_share(
+        &self,
+        _ctx: EventContext<A>,
+        session: &Session,
+        payload: types::ToggleScreenShare,
+    ) -> Result<(), Refusal> {
+        let other = self.other_party_of(session, &payload.call_id).await?;
+        let toggled = types::ParticipantScreenShareToggled {
+            call_id: payload.call_id.to_string(),
+            profileid: session.profileid.clone(),
+            screen_sharing: payload.screen_sharing,
+            timestamp: iso(now()),
+        };
+        let _ = emit::participant_screen_share_toggled(other, &toggled).await;
+        Ok(())
     }
 }

@@ -3,24 +3,46 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{FromRef, FromRequestParts, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use lockstep_contract::rest::LIST_CALLS;
 use lockstep_contract::types;
 use socketioxide::adapter::Adapter;
 
-use crate::app::App;
+use crate::call::Calls;
 use crate::rest::{ApiError, Caller, QueryPairs};
 use crate::session::iso;
-use crate::store::CallRecord;
+use crate::store::{CallRecord, Store};
 
-pub fn routes<A: Adapter>() -> Router<Arc<App<A>>> {
+/// What the call REST API uses: the shell builds it from its state.
+pub struct CallApi<A: Adapter> {
+    pub calls: Arc<Calls<A>>,
+    pub store: Arc<dyn Store>,
+}
+
+impl<A: Adapter> Clone for CallApi<A> {
+    fn clone(&self) -> Self {
+        Self {
+            calls: Arc::clone(&self.calls),
+            store: Arc::clone(&self.store),
+        }
+    }
+}
+
+/// The routes, on any state the API and the caller can be taken from.
+pub fn routes<A, S>() -> Router<S>
+where
+    A: Adapter,
+    S: Clone + Send + Sync + 'static,
+    CallApi<A>: FromRef<S>,
+    Caller: FromRequestParts<S>,
+{
     Router::new().route(LIST_CALLS.path, get(list_calls::<A>))
 }
 
 async fn list_calls<A: Adapter>(
-    State(app): State<Arc<App<A>>>,
+    State(app): State<CallApi<A>>,
     caller: Caller,
     pairs: QueryPairs,
 ) -> Result<Json<types::CallList>, ApiError> {

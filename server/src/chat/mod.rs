@@ -5,11 +5,11 @@
 //! joined or left, who is typing). Messages do not depend on it: they go to
 //! every participant's user room (see [`crate::message`]).
 
-pub mod permissions;
 pub mod rest;
 pub mod typing;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use lockstep_contract::handler::{ChatEvents, EventContext};
 use lockstep_contract::types::{self, ErrorCode};
@@ -18,11 +18,11 @@ use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::operators::BroadcastOperators;
 
-use crate::app::App;
-use crate::limits::RateLimitError;
-use crate::refusal::{self, Refusal, Refused};
-use crate::session::{CHAT_ROOM_PREFIX, Session, chat_room, iso, now, session_of, user_room};
-use crate::store::{Chat, Role};
+use crate::chat::typing::Typing;
+use crate::permissions;
+use crate::refusal::{self, Refusal};
+use crate::services::Services;
+use crate::session::{CHAT_ROOM_PREFIX, Session, chat_room, iso, now, user_room};
 
 /// Chat rooms one socket may be in at once: a client joins the chats on
 /// screen, not its whole chat list, and the bound keeps a socket's room
@@ -37,55 +37,20 @@ pub fn chatid_of(chat: &types::ChatRef) -> &str {
     }
 }
 
-impl<A: Adapter> App<A> {
-    /// The chat and the user's role in it, or the refusal: `CHAT_NOT_FOUND`
-    /// for an unknown id, `NOT_PARTICIPANT` for a chat the user is not in.
-    /// Telling the two apart reveals only that an id exists, and chat ids
-    /// are unguessable ULIDs.
-    pub async fn participant(
-        &self,
-        chatid: &str,
-        profileid: &str,
-    ) -> Result<(Chat, Role), Refusal> {
-        let chat = self
-            .store
-            .get_chat(chatid)
-            .await
-            .map_err(refusal::from_store)?
-            .ok_or_else(|| Refusal::new(ErrorCode::ChatNotFound, "no such chat"))?;
-        let role = self
-            .store
-            .get_participant(chatid, profileid)
-            .await
-            .map_err(refusal::from_store)?
-            .ok_or_else(|| {
-                Refusal::new(
-                    ErrorCode::NotParticipant,
-                    "you are not a participant of this chat",
-                )
-            })?;
-        Ok((chat, role))
-    }
+/// The chat-room domain: joining and leaving rooms, typing indicators.
+pub struct ChatRooms<A: Adapter> {
+    services: Services<A>,
+    typing: Arc<Typing>,
+    /// How long a typing indicator lasts without `typing_stop`.
+    typing_timeout: Duration,
+}
 
-    /// Counts a rate-limited event; over the limit, tells the client with
-    /// `rate_limited` and refuses.
-    pub async fn within_rate(
-        &self,
-        socket: &socketioxide::extract::SocketRef<A>,
-        event: &'static str,
-        session: &Session,
-    ) -> Result<(), Refused> {
-        match self.rate_limits.check(event, &session.profileid).await {
-            Ok(()) => Ok(()),
-            Err(RateLimitError::Unavailable) => Err(crate::refusal::cluster_unavailable().into()),
-            Err(RateLimitError::Limited(retry_after)) => {
-                tracing::info!(profileid = %session.profileid, event, "rate limited");
-                refusal::rate_limited_event(socket, event, retry_after).await;
-                Err(Refused {
-                    refusal: refusal::rate_limited(event, retry_after),
-                    retry_after: Some(retry_after),
-                })
-            }
+impl<A: Adapter> ChatRooms<A> {
+    pub fn new(services: Services<A>, typing_timeout: Duration) -> Self {
+        Self {
+            services,
+            typing: Arc::default(),
+            typing_timeout,
         }
     }
 
@@ -95,7 +60,10 @@ impl<A: Adapter> App<A> {
         session: &Session,
         chatid: &str,
     ) -> Result<(), Refusal> {
-        let (chat, role) = self.participant(chatid, &session.profileid).await?;
+        let (chat, role) = self
+            .services
+            .participant(chatid, &session.profileid)
+            .await?;
         let room = chat_room(chatid);
         let rooms = ctx.socket.rooms();
         let joined = rooms
@@ -111,6 +79,7 @@ impl<A: Adapter> App<A> {
             ));
         }
         let participants = self
+            .services
             .store
             .list_participants(chatid)
             .await
@@ -150,7 +119,9 @@ impl<A: Adapter> App<A> {
         session: &Session,
         chatid: &str,
     ) -> Result<(), Refusal> {
-        self.participant(chatid, &session.profileid).await?;
+        self.services
+            .participant(chatid, &session.profileid)
+            .await?;
         ctx.socket.leave(chat_room(chatid));
         let left = types::UserLeft {
             chatid: chatid.to_owned(),
@@ -171,8 +142,11 @@ impl<A: Adapter> App<A> {
         session: &Session,
         chatid: &str,
     ) -> Result<(), Refusal> {
-        self.participant(chatid, &session.profileid).await?;
-        self.within_rate(&ctx.socket, events::TYPING_START, session)
+        self.services
+            .participant(chatid, &session.profileid)
+            .await?;
+        self.services
+            .within_rate(&ctx.socket, events::TYPING_START, session)
             .await?;
         let generation = self.typing.start(chatid, &session.profileid);
         let typing = types::UserTyping {
@@ -181,12 +155,13 @@ impl<A: Adapter> App<A> {
             username: session.username.clone(),
             started_at: iso(now()),
         };
-        let _ = emit::user_typing(others_in_room(&self.io, chatid, session), &typing).await;
+        let _ =
+            emit::user_typing(others_in_room(&self.services.io, chatid, session), &typing).await;
 
         let (io, typing, timeout) = (
-            self.io.clone(),
+            self.services.io.clone(),
             Arc::clone(&self.typing),
-            self.config.typing_timeout,
+            self.typing_timeout,
         );
         let (chatid, session) = (chatid.to_owned(), session.clone());
         tokio::spawn(async move {
@@ -204,11 +179,14 @@ impl<A: Adapter> App<A> {
         session: &Session,
         chatid: &str,
     ) -> Result<(), Refusal> {
-        self.participant(chatid, &session.profileid).await?;
-        self.within_rate(&ctx.socket, events::TYPING_STOP, session)
+        self.services
+            .participant(chatid, &session.profileid)
+            .await?;
+        self.services
+            .within_rate(&ctx.socket, events::TYPING_STOP, session)
             .await?;
         if self.typing.stop(chatid, &session.profileid) {
-            announce_stopped_typing(&self.io, chatid, session).await;
+            announce_stopped_typing(&self.services.io, chatid, session).await;
         }
         Ok(())
     }
@@ -234,46 +212,40 @@ fn others_in_room<A: Adapter>(
         .except(user_room(&session.profileid))
 }
 
-/// Runs a chat-room handler and answers its refusal with `chat_error`.
-async fn answer<A: Adapter, F>(ctx: &EventContext<A>, chatid: &str, work: F)
-where
-    F: Future<Output = Result<(), Refusal>>,
-{
-    if let Err(refusal) = work.await {
-        refusal::chat_error(&ctx.socket, ctx.event, Some(chatid), refusal).await;
-    }
-}
-
-impl<A: Adapter> ChatEvents<A> for App<A> {
-    async fn join_chat(&self, ctx: EventContext<A>, payload: types::ChatRef) {
-        let Some(session) = session_of(&ctx.socket) else {
-            return;
-        };
-        let chatid = chatid_of(&payload);
-        answer(&ctx, chatid, self.join_room(&ctx, &session, chatid)).await;
+impl<A: Adapter> ChatEvents<A, Session> for ChatRooms<A> {
+    async fn join_chat(
+        &self,
+        ctx: EventContext<A>,
+        session: &Session,
+        payload: types::ChatRef,
+    ) -> Result<(), Refusal> {
+        self.join_room(&ctx, session, chatid_of(&payload)).await
     }
 
-    async fn leave_chat(&self, ctx: EventContext<A>, payload: types::ChatRef) {
-        let Some(session) = session_of(&ctx.socket) else {
-            return;
-        };
-        let chatid = chatid_of(&payload);
-        answer(&ctx, chatid, self.leave_room(&ctx, &session, chatid)).await;
+    async fn leave_chat(
+        &self,
+        ctx: EventContext<A>,
+        session: &Session,
+        payload: types::ChatRef,
+    ) -> Result<(), Refusal> {
+        self.leave_room(&ctx, session, chatid_of(&payload)).await
     }
 
-    async fn typing_start(&self, ctx: EventContext<A>, payload: types::ChatRef) {
-        let Some(session) = session_of(&ctx.socket) else {
-            return;
-        };
-        let chatid = chatid_of(&payload);
-        answer(&ctx, chatid, self.start_typing(&ctx, &session, chatid)).await;
+    async fn typing_start(
+        &self,
+        ctx: EventContext<A>,
+        session: &Session,
+        payload: types::ChatRef,
+    ) -> Result<(), Refusal> {
+        self.start_typing(&ctx, session, chatid_of(&payload)).await
     }
 
-    async fn typing_stop(&self, ctx: EventContext<A>, payload: types::ChatRef) {
-        let Some(session) = session_of(&ctx.socket) else {
-            return;
-        };
-        let chatid = chatid_of(&payload);
-        answer(&ctx, chatid, self.stop_typing(&ctx, &session, chatid)).await;
+    async fn typing_stop(
+        &self,
+        ctx: EventContext<A>,
+        session: &Session,
+        payload: types::ChatRef,
+    ) -> Result<(), Refusal> {
+        self.stop_typing(&ctx, session, chatid_of(&payload)).await
     }
 }

@@ -7,33 +7,43 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use lockstep_contract::rest::{ADD_PARTICIPANT, CREATE_CHAT, LIST_CHATS, LIST_MESSAGES, Route};
 use lockstep_contract::types::{self, ErrorCode};
-use socketioxide::adapter::Adapter;
 
-use crate::app::App;
-use crate::chat::permissions::{
+use crate::permissions::{
     chat_type_from_wire, chat_type_to_wire, permissions, role_from_assignable, role_to_wire,
 };
-use crate::message::render;
+use crate::render;
 use crate::rest::{ApiError, Caller, JsonBody, PathParam, QueryPairs};
 use crate::session::now;
-use crate::store::{ChatType, NewChat, Role, StoreError};
+use crate::store::{ChatType, NewChat, Role, Store, StoreError};
 
-pub fn routes<A: Adapter>() -> Router<Arc<App<A>>> {
-    Router::new()
-        .route(CREATE_CHAT.path, post(create_chat::<A>))
-        .route(LIST_CHATS.path, get(list_chats::<A>))
-        .route(ADD_PARTICIPANT.path, post(add_participant::<A>))
-        .route(LIST_MESSAGES.path, get(history::<A>))
+/// What the chat REST API uses: the shell builds it from its state.
+#[derive(Clone)]
+pub struct ChatApi {
+    pub store: Arc<dyn Store>,
 }
 
-async fn create_chat<A: Adapter>(
-    State(app): State<Arc<App<A>>>,
+/// The routes, on any state the API and the caller can be taken from.
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    ChatApi: FromRef<S>,
+    Caller: FromRequestParts<S>,
+{
+    Router::new()
+        .route(CREATE_CHAT.path, post(create_chat))
+        .route(LIST_CHATS.path, get(list_chats))
+        .route(ADD_PARTICIPANT.path, post(add_participant))
+        .route(LIST_MESSAGES.path, get(history))
+}
+
+async fn create_chat(
+    State(app): State<ChatApi>,
     caller: Caller,
     pairs: QueryPairs,
     body: JsonBody,
@@ -75,8 +85,8 @@ async fn create_chat<A: Adapter>(
     ))
 }
 
-async fn chat_body<A: Adapter>(
-    app: &App<A>,
+async fn chat_body(
+    app: &ChatApi,
     chat: &crate::store::Chat,
     caller: &str,
 ) -> Result<types::ChatDetails, ApiError> {
@@ -105,8 +115,8 @@ async fn chat_body<A: Adapter>(
     })
 }
 
-async fn list_chats<A: Adapter>(
-    State(app): State<Arc<App<A>>>,
+async fn list_chats(
+    State(app): State<ChatApi>,
     caller: Caller,
     pairs: QueryPairs,
 ) -> Result<Json<types::ChatList>, ApiError> {
@@ -129,8 +139,8 @@ async fn list_chats<A: Adapter>(
     Ok(Json(types::ChatList { chats }))
 }
 
-async fn add_participant<A: Adapter>(
-    State(app): State<Arc<App<A>>>,
+async fn add_participant(
+    State(app): State<ChatApi>,
     caller: Caller,
     PathParam(chatid): PathParam,
     pairs: QueryPairs,
@@ -187,8 +197,8 @@ async fn add_participant<A: Adapter>(
     ))
 }
 
-async fn history<A: Adapter>(
-    State(app): State<Arc<App<A>>>,
+async fn history(
+    State(app): State<ChatApi>,
     caller: Caller,
     PathParam(chatid): PathParam,
     pairs: QueryPairs,
@@ -240,8 +250,8 @@ async fn history<A: Adapter>(
 
 /// The chat and the caller's role, or 404 / 403. An id the contract's
 /// path parameter refuses is no chat.
-async fn authorize<A: Adapter>(
-    app: &App<A>,
+async fn authorize(
+    app: &ChatApi,
     route: &Route,
     chatid: &str,
     caller: &Caller,

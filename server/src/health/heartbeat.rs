@@ -20,16 +20,15 @@
 //! An answer that echoes nothing the server sent is counted
 //! (`lockstep_heartbeat_bad_answers_total`) and otherwise ignored.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use lockstep_contract::{emit, types};
 use metrics::{counter, histogram};
+use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 
-use crate::app::App;
 use crate::session::{iso, now, session_of};
 use crate::telemetry::{Answer, Beat, Client, SocketTelemetry, names};
 
@@ -37,27 +36,29 @@ use crate::telemetry::{Answer, Beat, Client, SocketTelemetry, names};
 /// evenly over the first half of the interval.
 const BEAT_BATCH: usize = 64;
 
-/// Starts the node's heartbeat task; it ends when the app is dropped.
-pub fn spawn<A: Adapter>(app: &Arc<App<A>>) {
-    let interval = app.config.heartbeat_interval;
-    let max_misses = app.config.heartbeat_max_misses;
-    let app = Arc::downgrade(app);
-    tokio::spawn(async move {
+/// Starts the node's heartbeat task over the sockets of `io`; the shell
+/// aborts it by the handle when it stops serving.
+pub fn spawn<A: Adapter>(
+    io: SocketIo<A>,
+    interval: Duration,
+    max_misses: u32,
+) -> tokio::task::AbortHandle {
+    let task = tokio::spawn(async move {
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // The first tick completes at once; sockets connect later.
         tick.tick().await;
         loop {
             tick.tick().await;
-            let Some(app) = app.upgrade() else { break };
-            beat(&app, interval, max_misses).await;
+            beat(&io, interval, max_misses).await;
         }
     });
+    task.abort_handle()
 }
 
 /// One round over the sockets of this node.
-async fn beat<A: Adapter>(app: &App<A>, interval: Duration, max_misses: u32) {
-    let Some(namespace) = app.io.of("/") else {
+async fn beat<A: Adapter>(io: &SocketIo<A>, interval: Duration, max_misses: u32) {
+    let Some(namespace) = io.of("/") else {
         return;
     };
     let sockets = namespace.sockets();
@@ -135,11 +136,14 @@ fn drop_unresponsive<A: Adapter>(
 }
 
 /// Records an answer (`heartbeat_response` or `pong`) of `socket`.
-pub fn answered<A: Adapter>(app: &App<A>, socket: &SocketRef<A>, answer: Answer, echoed_ms: i64) {
-    let window = answer_window(
-        app.config.heartbeat_interval,
-        app.config.heartbeat_max_misses,
-    );
+pub fn answered<A: Adapter>(
+    socket: &SocketRef<A>,
+    interval: Duration,
+    max_misses: u32,
+    answer: Answer,
+    echoed_ms: i64,
+) {
+    let window = answer_window(interval, max_misses);
     let now_ms = Utc::now().timestamp_millis();
     let round_trip = SocketTelemetry::get(socket)
         .and_then(|t| t.liveness.answered(answer, echoed_ms, now_ms, window));

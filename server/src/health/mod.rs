@@ -7,7 +7,7 @@ pub mod heartbeat;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -17,7 +17,13 @@ use lockstep_contract::{rest, types};
 use metrics::gauge;
 use socketioxide::adapter::Adapter;
 
-use crate::app::App;
+use futures::future::BoxFuture;
+
+use crate::config::SecretUrl;
+use crate::presence::PresenceRegistry;
+use crate::refusal::Refusal;
+use crate::session::Session;
+use crate::store::Store;
 use crate::telemetry::Answer;
 use crate::telemetry::{self, names};
 
@@ -29,12 +35,42 @@ const SCRAPE_LOOKUP_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// `GET /health`, `GET /ready` and `GET /metrics`. Building the routes
 /// installs the process's metrics recorder.
-pub fn routes<A: Adapter>() -> Router<Arc<App<A>>> {
+pub fn routes<S>() -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    HealthApi: FromRef<S>,
+{
     telemetry::handle();
     Router::new()
         .route(rest::HEALTH.path, get(health))
-        .route(rest::READY.path, get(ready::<A>))
-        .route(rest::METRICS.path, get(scrape::<A>))
+        .route(rest::READY.path, get(ready))
+        .route(rest::METRICS.path, get(scrape))
+}
+
+/// What the health routes read: the dependencies to probe and the state
+/// to count; the shell builds it from its own.
+#[derive(Clone)]
+pub struct HealthApi {
+    pub store: Arc<dyn Store>,
+    /// The Redis URL, probed on its own when there is no cluster connection.
+    pub redis_url: Option<SecretUrl>,
+    pub presence: Arc<dyn PresenceRegistry>,
+    /// The cluster's connection and the live calls, which only the shell
+    /// knows.
+    pub node: Arc<dyn NodeState>,
+}
+
+/// What the health routes ask of parts of the node that are not theirs:
+/// the cluster's own Redis connection and the count of live calls. The
+/// shell implements it, so this domain depends on neither the cluster nor
+/// the call domain.
+pub trait NodeState: Send + Sync + 'static {
+    /// A `PING` over the cluster's Redis connection (which has a timeout
+    /// of its own); `None` when this node is not part of a cluster.
+    fn ping_cluster(&self) -> Option<BoxFuture<'_, Result<(), ()>>>;
+
+    /// Calls live now (with Redis, across the cluster).
+    fn live_calls(&self) -> BoxFuture<'_, usize>;
 }
 
 /// The process is alive and serving HTTP.
@@ -91,15 +127,14 @@ async fn ping_redis(url: &str) -> redis::RedisResult<()> {
 
 /// The dependencies answer within [`READY_TIMEOUT`] each (checked at the
 /// same time): `200`, else `503` naming what is down in `down`.
-async fn ready<A: Adapter>(State(app): State<Arc<App<A>>>) -> (StatusCode, Json<types::Readiness>) {
+async fn ready(State(app): State<HealthApi>) -> (StatusCode, Json<types::Readiness>) {
     let redis = async {
-        match (&app.cluster, app.config.redis_url.as_deref()) {
-            // The cluster's own connection, which has a timeout of its own.
-            (Some(cluster), _) => {
-                check(async { cluster.ping().await.then_some(()).ok_or(()) }).await
-            }
-            (None, Some(url)) => check(ping_redis(url)).await,
-            (None, None) => Check::NotConfigured,
+        if let Some(ping) = app.node.ping_cluster() {
+            return check(ping).await;
+        }
+        match app.redis_url.as_deref() {
+            Some(url) => check(ping_redis(url)).await,
+            None => Check::NotConfigured,
         }
     };
     let (database, redis) = tokio::join!(check(app.store.ping()), redis);
@@ -133,14 +168,14 @@ async fn ready<A: Adapter>(State(app): State<Arc<App<A>>>) -> (StatusCode, Json<
 
 /// The Prometheus text format. Gauges of state the server already keeps
 /// (sockets, users, calls) are read at scrape time.
-async fn scrape<A: Adapter>(State(app): State<Arc<App<A>>>) -> impl IntoResponse {
+async fn scrape(State(app): State<HealthApi>) -> impl IntoResponse {
     telemetry::collect_process_metrics();
     let (sockets, users) = app.presence.counts();
     gauge!(names::CONNECTED_SOCKETS).set(sockets as f64);
     gauge!(names::ONLINE_USERS).set(users as f64);
     // With Redis the count is a round trip; a scrape does not wait for a
     // Redis that is down (the gauge keeps its last value).
-    if let Ok(calls) = tokio::time::timeout(SCRAPE_LOOKUP_TIMEOUT, app.calls.live_count()).await {
+    if let Ok(calls) = tokio::time::timeout(SCRAPE_LOOKUP_TIMEOUT, app.node.live_calls()).await {
         gauge!(names::ACTIVE_CALLS).set(calls as f64);
     }
     (
@@ -152,13 +187,54 @@ async fn scrape<A: Adapter>(State(app): State<Arc<App<A>>>) -> impl IntoResponse
     )
 }
 
-impl<A: Adapter> HealthEvents<A> for App<A> {
-    async fn pong(&self, ctx: EventContext<A>, payload: types::EpochMillis) {
-        heartbeat::answered(self, &ctx.socket, Answer::Pong, *payload);
+/// The health domain's event handlers: answers to the heartbeat and ping.
+pub struct HeartbeatAnswers {
+    /// How often the heartbeat goes out, and how many may go unanswered:
+    /// together, how old an echoed timestamp may be.
+    interval: Duration,
+    max_misses: u32,
+}
+
+impl HeartbeatAnswers {
+    pub fn new(interval: Duration, max_misses: u32) -> Self {
+        Self {
+            interval,
+            max_misses,
+        }
+    }
+}
+
+impl<A: Adapter> HealthEvents<A, Session> for HeartbeatAnswers {
+    async fn pong(
+        &self,
+        ctx: EventContext<A>,
+        _session: &Session,
+        payload: types::EpochMillis,
+    ) -> Result<(), Refusal> {
+        heartbeat::answered(
+            &ctx.socket,
+            self.interval,
+            self.max_misses,
+            Answer::Pong,
+            *payload,
+        );
+        Ok(())
     }
 
-    async fn heartbeat_response(&self, ctx: EventContext<A>, payload: types::HeartbeatResponse) {
+    async fn heartbeat_response(
+        &self,
+        ctx: EventContext<A>,
+        _session: &Session,
+        payload: types::HeartbeatResponse,
+    ) -> Result<(), Refusal> {
         let echoed_ms = payload.timestamp.timestamp_millis();
-        heartbeat::answered(self, &ctx.socket, Answer::Heartbeat, echoed_ms);
+        heartbeat::answered(
+            &ctx.socket,
+            self.interval,
+            self.max_misses,
+            Answer::Heartbeat,
+            echoed_ms,
+        );
+        Ok(())
     }
 }

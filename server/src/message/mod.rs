@@ -7,21 +7,48 @@
 
 pub mod offline;
 pub mod receipts;
-pub mod render;
 pub mod sync;
 
-use lockstep_contract::handler::{AckResult, EventContext, MessageEvents};
+use std::sync::Arc;
+
+use lockstep_contract::handler::{EventContext, MessageEvents};
 use lockstep_contract::types::{self, ErrorCode};
 use lockstep_contract::{emit, events};
 use socketioxide::adapter::Adapter;
 
-use crate::app::App;
-use crate::chat::permissions::permissions;
-use crate::refusal::{self, Refusal, Refused};
-use crate::session::{Session, iso, now, session_of, user_room};
+use crate::permissions::permissions;
+use crate::refusal::{self, Refusal};
+use crate::render;
+use crate::services::Services;
+use crate::session::{Session, iso, now, user_room};
 use crate::store::{self, StoredMessage};
 
-impl<A: Adapter> App<A> {
+/// The message domain: sending, receipts, reactions, catching up.
+pub struct Messages<A: Adapter> {
+    services: Services<A>,
+    /// Live deliveries waiting to be recorded.
+    receipts: receipts::ReceiptLog,
+    /// The largest `content` accepted, in bytes.
+    max_message_bytes: usize,
+    /// Messages kept per offline user.
+    offline_queue_cap: usize,
+}
+
+impl<A: Adapter> Messages<A> {
+    pub fn new(services: Services<A>, max_message_bytes: usize, offline_queue_cap: usize) -> Self {
+        Self {
+            receipts: receipts::ReceiptLog::spawn(Arc::clone(&services.store)),
+            services,
+            max_message_bytes,
+            offline_queue_cap,
+        }
+    }
+
+    /// The services this domain was built with (for the offline queue).
+    pub fn services(&self) -> &Services<A> {
+        &self.services
+    }
+
     /// Checks, stores and fans out one message. Returns the stored message;
     /// a retry of a stored one returns it again without fanning out.
     async fn send(
@@ -29,18 +56,20 @@ impl<A: Adapter> App<A> {
         ctx: &EventContext<A>,
         session: &Session,
         payload: &types::SendMessage,
-    ) -> Result<StoredMessage, Refused> {
+    ) -> Result<StoredMessage, Refusal> {
         let chatid = payload.chatid.as_str();
         // The same checks as `App::participant` (unknown chat, then not a
         // participant), made on the participant list the fan-out needs
         // anyway: one read of the store per message instead of three.
         let chat = self
+            .services
             .store
             .get_chat(chatid)
             .await
             .map_err(refusal::from_store)?
             .ok_or_else(|| Refusal::new(ErrorCode::ChatNotFound, "no such chat"))?;
         let participants = self
+            .services
             .store
             .list_participants(chatid)
             .await
@@ -59,13 +88,13 @@ impl<A: Adapter> App<A> {
             return Err(Refusal::new(
                 ErrorCode::Forbidden,
                 "your role cannot send messages in this chat",
-            )
-            .into());
+            ));
         }
-        self.within_rate(&ctx.socket, events::SEND_MESSAGE, session)
+        self.services
+            .within_rate(&ctx.socket, events::SEND_MESSAGE, session)
             .await?;
 
-        let max_bytes = self.config.limits.max_message_bytes;
+        let max_bytes = self.max_message_bytes;
         if payload.content.len() > max_bytes {
             return Err(Refusal::new(
                 ErrorCode::ContentTooLarge,
@@ -73,20 +102,19 @@ impl<A: Adapter> App<A> {
                     "content is {} bytes; at most {max_bytes} are allowed",
                     payload.content.len()
                 ),
-            )
-            .into());
+            ));
         }
         let is_participant = |id: &str| participants.iter().any(|p| p.profileid == id);
         if !payload.mentions.iter().all(|m| is_participant(m)) {
             return Err(Refusal::new(
                 ErrorCode::InvalidMention,
                 "a mentioned profile is not a participant of this chat",
-            )
-            .into());
+            ));
         }
         let reply_to = match &payload.reply_to {
             None => None,
             Some(replied) => match self
+                .services
                 .store
                 .get_message(replied)
                 .await
@@ -97,8 +125,7 @@ impl<A: Adapter> App<A> {
                     return Err(Refusal::new(
                         ErrorCode::InvalidReply,
                         "replyTo must be a message of the same chat",
-                    )
-                    .into());
+                    ));
                 }
             },
         };
@@ -119,6 +146,7 @@ impl<A: Adapter> App<A> {
             created_at: now(),
         };
         let inserted = self
+            .services
             .store
             .insert_message(&new_message)
             .await
@@ -135,6 +163,7 @@ impl<A: Adapter> App<A> {
             .map(|p| p.profileid.clone())
             .filter(|p| *p != session.profileid);
         let (online, offline) = self
+            .services
             .presence
             .partition(recipients.collect())
             .await
@@ -174,8 +203,9 @@ impl<A: Adapter> App<A> {
             self.receipts.delivered(&stored.messageid, recipient, at);
         }
         if !offline.is_empty() {
-            let cap = u32::try_from(self.config.limits.offline_queue_cap).unwrap_or(u32::MAX);
+            let cap = u32::try_from(self.offline_queue_cap).unwrap_or(u32::MAX);
             if let Err(error) = self
+                .services
                 .store
                 .enqueue_offline(&offline, &stored.messageid, stored.created_at, cap)
                 .await
@@ -185,7 +215,7 @@ impl<A: Adapter> App<A> {
             }
         }
 
-        let sender_sockets = || self.io.to(user_room(&session.profileid));
+        let sender_sockets = || self.services.io.to(user_room(&session.profileid));
         let sent = types::MessageSent {
             client_message_id: stored.client_message_id.clone(),
             server_message_id: stored.messageid.clone(),
@@ -225,7 +255,11 @@ impl<A: Adapter> App<A> {
         let mut handed = Handed::default();
         let mut local_sockets = Vec::new();
         for participant in participants {
-            let sockets = self.io.to(user_room(&participant.profileid)).sockets();
+            let sockets = self
+                .services
+                .io
+                .to(user_room(&participant.profileid))
+                .sockets();
             let mut took_it = None;
             for socket in sockets {
                 if socket.id == ctx.socket.id {
@@ -266,6 +300,7 @@ impl<A: Adapter> App<A> {
         chatid: &str,
     ) -> Result<StoredMessage, Refusal> {
         match self
+            .services
             .store
             .get_message(messageid)
             .await
@@ -285,9 +320,11 @@ impl<A: Adapter> App<A> {
         session: &Session,
         payload: &types::MarkMessageRead,
     ) -> Result<(), Refusal> {
-        self.participant(&payload.chatid, &session.profileid)
+        self.services
+            .participant(&payload.chatid, &session.profileid)
             .await?;
-        self.within_rate(&ctx.socket, events::MARK_MESSAGE_READ, session)
+        self.services
+            .within_rate(&ctx.socket, events::MARK_MESSAGE_READ, session)
             .await?;
         let message = self
             .message_in_chat(&payload.messageid, &payload.chatid)
@@ -297,6 +334,7 @@ impl<A: Adapter> App<A> {
         }
         let read_at = now();
         let first_time = self
+            .services
             .store
             .mark_read(&message.messageid, &session.profileid, read_at)
             .await
@@ -309,7 +347,8 @@ impl<A: Adapter> App<A> {
                 read_by: session.profileid.clone(),
                 read_at: iso(read_at),
             };
-            let _ = emit::message_read(self.io.to(user_room(&message.senderid)), &read).await;
+            let _ =
+                emit::message_read(self.services.io.to(user_room(&message.senderid)), &read).await;
         }
         Ok(())
     }
@@ -320,21 +359,25 @@ impl<A: Adapter> App<A> {
         session: &Session,
         payload: &types::ReactToMessage,
     ) -> Result<(), Refusal> {
-        self.participant(&payload.chatid, &session.profileid)
+        self.services
+            .participant(&payload.chatid, &session.profileid)
             .await?;
-        self.within_rate(&ctx.socket, events::REACT_TO_MESSAGE, session)
+        self.services
+            .within_rate(&ctx.socket, events::REACT_TO_MESSAGE, session)
             .await?;
         let message = self
             .message_in_chat(&payload.messageid, &payload.chatid)
             .await?;
         let at = now();
         let new = self
+            .services
             .store
             .add_reaction(&message.messageid, &session.profileid, &payload.emoji, at)
             .await
             .map_err(refusal::from_store)?;
         if new {
             let participants = self
+                .services
                 .store
                 .list_participants(&message.chatid)
                 .await
@@ -353,13 +396,13 @@ impl<A: Adapter> App<A> {
                     timestamp: iso(at),
                 },
             };
-            let _ = emit::message_reaction_added(self.io.to(rooms), &added).await;
+            let _ = emit::message_reaction_added(self.services.io.to(rooms), &added).await;
         }
         Ok(())
     }
 }
 
-/// What [`App::fan_out`] achieved.
+/// What [`Messages::fan_out`] achieved.
 #[derive(Default)]
 struct Handed {
     /// Recipients with a socket on this node: whether at least one of those
@@ -369,68 +412,52 @@ struct Handed {
     remote_accepted: bool,
 }
 
-impl<A: Adapter> MessageEvents<A> for App<A> {
+impl<A: Adapter> MessageEvents<A, Session> for Messages<A> {
     async fn send_message(
         &self,
         ctx: EventContext<A>,
+        session: &Session,
         payload: types::SendMessage,
-    ) -> AckResult<types::SendMessageAccepted> {
-        let outcome = match session_of(&ctx.socket) {
-            Some(session) => self.send(&ctx, &session, &payload).await,
-            None => Err(Refusal::new(ErrorCode::AuthMissingToken, "not authenticated").into()),
-        };
-        match outcome {
-            Ok(stored) => Ok(types::SendMessageAccepted {
-                success: true,
-                client_message_id: payload.client_message_id.to_string(),
-                server_message_id: stored.messageid,
-                seq: render::seq(stored.seq),
-                timestamp: iso(stored.created_at),
-            }),
-            // The generated code echoes `clientMessageId` in the refusal.
-            Err(refused) => {
-                refusal::log(&ctx.socket, ctx.event, &refused.refusal);
-                Err(refused.into())
-            }
-        }
+    ) -> Result<types::SendMessageAccepted, Refusal> {
+        // A refusal echoes `clientMessageId` (the generated table does it).
+        let stored = self.send(&ctx, session, &payload).await?;
+        Ok(types::SendMessageAccepted {
+            success: true,
+            client_message_id: payload.client_message_id.to_string(),
+            server_message_id: stored.messageid,
+            seq: render::seq(stored.seq),
+            timestamp: iso(stored.created_at),
+        })
     }
 
     async fn sync(
         &self,
         ctx: EventContext<A>,
+        session: &Session,
         payload: types::Sync,
-    ) -> AckResult<types::SyncAccepted> {
-        let outcome = match session_of(&ctx.socket) {
-            Some(session) => sync::serve(self, &ctx.socket, &session, &payload).await,
-            None => Err(Refusal::new(ErrorCode::AuthMissingToken, "not authenticated").into()),
-        };
-        match outcome {
-            Ok(chats) => Ok(types::SyncAccepted {
-                success: true,
-                chats,
-            }),
-            Err(refused) => {
-                refusal::log(&ctx.socket, ctx.event, &refused.refusal);
-                Err(refused.into())
-            }
-        }
+    ) -> Result<types::SyncAccepted, Refusal> {
+        let chats = sync::serve(&self.services, &ctx.socket, session, &payload).await?;
+        Ok(types::SyncAccepted {
+            success: true,
+            chats,
+        })
     }
 
-    async fn mark_message_read(&self, ctx: EventContext<A>, payload: types::MarkMessageRead) {
-        let Some(session) = session_of(&ctx.socket) else {
-            return;
-        };
-        if let Err(refusal) = self.mark_read(&ctx, &session, &payload).await {
-            refusal::chat_error(&ctx.socket, ctx.event, Some(&payload.chatid), refusal).await;
-        }
+    async fn mark_message_read(
+        &self,
+        ctx: EventContext<A>,
+        session: &Session,
+        payload: types::MarkMessageRead,
+    ) -> Result<(), Refusal> {
+        self.mark_read(&ctx, session, &payload).await
     }
 
-    async fn react_to_message(&self, ctx: EventContext<A>, payload: types::ReactToMessage) {
-        let Some(session) = session_of(&ctx.socket) else {
-            return;
-        };
-        if let Err(refusal) = self.react(&ctx, &session, &payload).await {
-            refusal::chat_error(&ctx.socket, ctx.event, Some(&payload.chatid), refusal).await;
-        }
+    async fn react_to_message(
+        &self,
+        ctx: EventContext<A>,
+        session: &Session,
+        payload: types::ReactToMessage,
+    ) -> Result<(), Refusal> {
+        self.react(&ctx, session, &payload).await
     }
 }

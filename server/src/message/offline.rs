@@ -5,21 +5,20 @@
 //! de-duplicate by `messageid`.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use lockstep_contract::emit;
 use lockstep_contract::types::{self, ErrorCode};
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 
-use crate::app::App;
-use crate::message::render;
+use crate::render;
+use crate::services::Services;
 use crate::session::{Session, iso, now, user_room};
 use crate::store::{Chat, QueuedMessage, StoreError, StoredMessage};
 
 /// Replays the user's queued messages on `socket`, then reports the count
 /// with `offline_messages_delivered` (only when something was queued).
-pub async fn deliver<A: Adapter>(app: &Arc<App<A>>, socket: &SocketRef<A>, session: &Session) {
+pub async fn deliver<A: Adapter>(app: &Services<A>, socket: &SocketRef<A>, session: &Session) {
     let queued = match app.store.take_offline(&session.profileid).await {
         Ok(queued) => queued,
         Err(error) => return report_failure(socket, error).await,
@@ -111,7 +110,7 @@ struct Context {
 }
 
 async fn load_context<A: Adapter>(
-    app: &Arc<App<A>>,
+    app: &Services<A>,
     queued: &[QueuedMessage],
 ) -> Result<Context, StoreError> {
     let mut chats = HashMap::new();

@@ -19,20 +19,20 @@ use lockstep_contract::{emit, events};
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 
-use crate::app::App;
-use crate::message::render;
-use crate::refusal::{self, Refusal, Refused};
+use crate::refusal::{self, Refusal};
+use crate::render;
+use crate::services::Services;
 use crate::session::{Session, iso, now, user_room};
 use crate::store::StoredMessage;
 
 /// Answers one `sync`: the news of each of the caller's chats, in chat id
 /// order, or a refusal (and then nothing).
 pub async fn serve<A: Adapter>(
-    app: &App<A>,
+    app: &Services<A>,
     socket: &SocketRef<A>,
     session: &Session,
     payload: &types::Sync,
-) -> Result<Vec<types::SyncChat>, Refused> {
+) -> Result<Vec<types::SyncChat>, Refusal> {
     app.within_rate(socket, events::SYNC, session).await?;
 
     let mut positions: HashMap<&str, i64> = HashMap::with_capacity(payload.positions.len());
@@ -47,8 +47,7 @@ pub async fn serve<A: Adapter>(
                     "chat {} is listed twice in positions",
                     position.chatid.as_str()
                 ),
-            )
-            .into());
+            ));
         }
     }
     let mut heads = app
@@ -65,8 +64,7 @@ pub async fn serve<A: Adapter>(
             return Err(Refusal::new(
                 ErrorCode::NotParticipant,
                 "you are not a participant of this chat",
-            )
-            .into());
+            ));
         }
     }
     heads.sort_by(|a, b| a.chatid.cmp(&b.chatid));
@@ -130,9 +128,9 @@ struct Context {
 }
 
 async fn load_context<A: Adapter>(
-    app: &App<A>,
+    app: &Services<A>,
     messages: &[&StoredMessage],
-) -> Result<Context, Refused> {
+) -> Result<Context, Refusal> {
     if messages.is_empty() {
         return Ok(Context {
             reactions: HashMap::new(),
@@ -163,7 +161,11 @@ async fn load_context<A: Adapter>(
 /// Records the caller's first delivery of each message others sent and
 /// tells their senders. A failure here loses a receipt, not a message: it
 /// is logged and the answer still goes out.
-async fn report_delivery<A: Adapter>(app: &App<A>, session: &Session, messages: &[&StoredMessage]) {
+async fn report_delivery<A: Adapter>(
+    app: &Services<A>,
+    session: &Session,
+    messages: &[&StoredMessage],
+) {
     let received: Vec<String> = messages
         .iter()
         .filter(|m| m.senderid != session.profileid)

@@ -1,19 +1,12 @@
-//! {{ banner }}
-//!
-//! The machinery `handler::register` uses. It is the same for every
-//! contract; it lives in the generated crate so the server depends on one
-//! crate only.
+//! The per-socket queue: the events of one socket run one after the other,
+//! in arrival order.
 
-use std::future::Future;
 use std::collections::VecDeque;
+use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use socketioxide::adapter::Adapter;
-use socketioxide::handler::FromMessageParts;
-use socketioxide::socket::Socket;
+use crate::Drain;
 
 /// How many events of one socket may wait for their handler. Beyond it the
 /// client is sending faster than the server serves it, and further events
@@ -21,52 +14,6 @@ use socketioxide::socket::Socket;
 pub const SOCKET_QUEUE_CAPACITY: usize = 256;
 
 type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
-
-/// Events queued or being handled, on every socket of the process.
-static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
-/// Set when the server shuts down: new events are refused, queued ones
-/// finish.
-static DRAINING: AtomicBool = AtomicBool::new(false);
-
-/// Stops taking new events (they are refused with `SERVICE_UNAVAILABLE`);
-/// events already queued are still handled and answered.
-pub fn begin_drain() {
-    DRAINING.store(true, Ordering::SeqCst);
-}
-
-/// Whether [`begin_drain`] was called.
-pub fn is_draining() -> bool {
-    DRAINING.load(Ordering::SeqCst)
-}
-
-/// Waits until every queued event was handled, at most `limit`; returns
-/// whether everything finished.
-pub async fn drained(limit: Duration) -> bool {
-    let deadline = tokio::time::Instant::now() + limit;
-    while IN_FLIGHT.load(Ordering::SeqCst) > 0 {
-        if tokio::time::Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    true
-}
-
-/// Counts a job from its push to its end (or its drop, if the queue dies).
-struct InFlight;
-
-impl InFlight {
-    fn start() -> Self {
-        IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
-        InFlight
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
-    }
-}
 
 /// Runs the events of one socket one after the other, in arrival order.
 ///
@@ -78,9 +25,10 @@ impl Drop for InFlight {
 /// therefore holds neither a task nor a buffer: a parked task and a channel
 /// per socket cost every idle socket about 1.2 KB (BENCHMARKS.md, idle).
 /// Clone (socketioxide's handlers must be): clones share one queue.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct SocketQueue {
     pending: Arc<Mutex<Pending>>,
+    drain: Drain,
 }
 
 #[derive(Default)]
@@ -92,14 +40,23 @@ struct Pending {
 }
 
 impl SocketQueue {
-    /// An empty queue; its task starts with the first job.
-    pub fn new() -> Self {
-        Self::default()
+    /// An empty queue whose jobs `drain` counts; its task starts with the
+    /// first job.
+    pub fn new(drain: Drain) -> Self {
+        Self {
+            pending: Arc::default(),
+            drain,
+        }
+    }
+
+    /// The drain handle that counts this queue's jobs.
+    pub fn drain(&self) -> &Drain {
+        &self.drain
     }
 
     /// Queues `job`; `Err` when [`SOCKET_QUEUE_CAPACITY`] jobs are waiting.
     pub fn push(&self, job: impl Future<Output = ()> + Send + 'static) -> Result<(), QueueFull> {
-        let counted = InFlight::start();
+        let counted = self.drain.track();
         let job = Box::pin(async move {
             job.await;
             drop(counted);
@@ -151,30 +108,14 @@ impl Drop for Handover {
 /// The queue's lock; no code panics while holding it, so a poisoned lock
 /// still guards consistent state.
 fn lock(pending: &Mutex<Pending>) -> std::sync::MutexGuard<'_, Pending> {
-    pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    pending
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The socket's queue is full.
 #[derive(Debug, Clone, Copy)]
 pub struct QueueFull;
-
-/// Whether the client asked for an ack (passed a callback). An event with an
-/// ack in the contract but no callback from the client gets its refusals as
-/// the error event instead, so they are never lost.
-#[derive(Debug, Clone, Copy)]
-pub struct HasAck(pub bool);
-
-impl<A: Adapter> FromMessageParts<A> for HasAck {
-    type Error = std::convert::Infallible;
-
-    fn from_message_parts(
-        _socket: &std::sync::Arc<Socket<A>>,
-        _value: &mut socketioxide_core::Value,
-        ack_id: &Option<i64>,
-    ) -> Result<Self, Self::Error> {
-        Ok(HasAck(ack_id.is_some()))
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -184,6 +125,7 @@ mod tests {
     use tokio::sync::{Notify, oneshot};
 
     use super::{SOCKET_QUEUE_CAPACITY, SocketQueue};
+    use crate::Drain;
 
     /// Waits for `done`, failing the test instead of hanging it.
     async fn within(done: oneshot::Receiver<()>) {
@@ -195,7 +137,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn runs_jobs_one_at_a_time_in_arrival_order() {
-        let queue = SocketQueue::new();
+        let queue = SocketQueue::new(Drain::new());
         let seen = Arc::new(Mutex::new(Vec::new()));
         let (finished, done) = oneshot::channel();
         for i in 0..100 {
@@ -208,17 +150,21 @@ mod tests {
                 })
                 .unwrap();
         }
-        queue.push(async move { finished.send(()).unwrap() }).unwrap();
+        queue
+            .push(async move { finished.send(()).unwrap() })
+            .unwrap();
         within(done).await;
         assert_eq!(*seen.lock().unwrap(), (0..100).collect::<Vec<_>>());
     }
 
     #[tokio::test]
     async fn starts_again_after_running_dry() {
-        let queue = SocketQueue::new();
+        let queue = SocketQueue::new(Drain::new());
         for _ in 0..3 {
             let (finished, done) = oneshot::channel();
-            queue.push(async move { finished.send(()).unwrap() }).unwrap();
+            queue
+                .push(async move { finished.send(()).unwrap() })
+                .unwrap();
             within(done).await;
             // Let the draining task see the empty queue and end.
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -230,12 +176,14 @@ mod tests {
         // The race, made deterministic: a push saw `draining` set (so started
         // no task) just after the draining task found the queue empty. The
         // task's end must hand the job to a new task.
-        let queue = SocketQueue::new();
+        let queue = SocketQueue::new(Drain::new());
         let (finished, done) = oneshot::channel();
         {
             let mut pending = super::lock(&queue.pending);
             pending.draining = true;
-            pending.jobs.push_back(Box::pin(async move { finished.send(()).unwrap() }));
+            pending
+                .jobs
+                .push_back(Box::pin(async move { finished.send(()).unwrap() }));
         }
         drop(super::Handover(Arc::clone(&queue.pending)));
         within(done).await;
@@ -243,7 +191,7 @@ mod tests {
 
     #[tokio::test]
     async fn refuses_past_its_capacity_and_takes_jobs_again_once_drained() {
-        let queue = SocketQueue::new();
+        let queue = SocketQueue::new(Drain::new());
         let release = Arc::new(Notify::new());
         let (started, running) = oneshot::channel();
         let gate = Arc::clone(&release);
@@ -263,7 +211,10 @@ mod tests {
         let mut done = None;
         for _ in 0..500 {
             let (finished, wait) = oneshot::channel();
-            if queue.push(async move { finished.send(()).unwrap() }).is_ok() {
+            if queue
+                .push(async move { finished.send(()).unwrap() })
+                .is_ok()
+            {
                 done = Some(wait);
                 break;
             }
@@ -273,12 +224,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_drain_counts_queued_jobs_until_they_finish() {
+        let drain = Drain::new();
+        let queue = SocketQueue::new(drain.clone());
+        let release = Arc::new(Notify::new());
+        let gate = Arc::clone(&release);
+        queue.push(async move { gate.notified().await }).unwrap();
+        queue.push(async {}).unwrap();
+        assert_eq!(drain.in_flight(), 2);
+        assert!(
+            !drain.drained(Duration::from_millis(20)).await,
+            "a job is still running"
+        );
+        release.notify_one();
+        assert!(drain.drained(Duration::from_secs(5)).await);
+        assert_eq!(drain.in_flight(), 0);
+    }
+
+    #[tokio::test]
     async fn a_panicking_job_does_not_wedge_the_queue() {
-        let queue = SocketQueue::new();
+        let queue = SocketQueue::new(Drain::new());
         queue.push(async { panic!("a handler bug") }).unwrap();
         tokio::time::sleep(Duration::from_millis(50)).await;
         let (finished, done) = oneshot::channel();
-        queue.push(async move { finished.send(()).unwrap() }).unwrap();
+        queue
+            .push(async move { finished.send(()).unwrap() })
+            .unwrap();
         within(done).await;
     }
 }

@@ -72,7 +72,7 @@ pub fn chat_summary(chat: &Chat) -> types::ChatSummary {
     types::ChatSummary {
         chatid: chat.chatid.clone(),
         chat_name: chat.chat_name.clone().unwrap_or_default(),
-        chat_type: crate::chat::permissions::chat_type_to_wire(chat.chat_type),
+        chat_type: crate::permissions::chat_type_to_wire(chat.chat_type),
     }
 }
 
