@@ -11,17 +11,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
-use axum::extract::{ConnectInfo, FromRef};
-use futures::future::BoxFuture;
+use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use lockstep_contract::handler::{ContractHandler, Observe};
-use lockstep_contract::types::ErrorCode;
-use lockstep_contract::validate::Refusal;
-use lockstep_runtime::Drain;
+use lockstep_contract::handler::ContractHandler;
 use socketioxide::SocketIo;
 use socketioxide::adapter::{Adapter, LocalAdapter};
-use socketioxide::extract::SocketRef;
 use socketioxide::layer::SocketIoLayer;
 use socketioxide_redis::{RedisAdapter, RedisAdapterCtr};
 use tokio::net::TcpListener;
@@ -29,12 +24,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
-use crate::auth::TokenVerifier;
-use crate::call::registry::{CallRegistry, LocalCalls};
-use crate::call::rest::CallApi;
-use crate::call::{CallHandlers, Calls};
-use crate::chat::ChatRooms;
-use crate::chat::rest::ChatApi;
+use crate::call::registry::LocalCalls;
 use crate::cluster::Cluster;
 use crate::cluster::calls::RedisCalls;
 use crate::cluster::limits::RedisRateLimits;
@@ -42,197 +32,28 @@ use crate::cluster::presence::RedisPresence;
 use crate::config::ServeConfig;
 use crate::expiry::Deadlines;
 use crate::failure::{self, Failure};
-use crate::health::{HealthApi, HeartbeatAnswers, NodeState};
-use crate::limits::{ConnectionRate, RateLimiter, RateLimits};
-use crate::message::Messages;
-use crate::presence::{Presence, PresenceRegistry};
-use crate::services::Services;
+use crate::limits::RateLimits;
+use crate::presence::Presence;
+use crate::state::{App, Components};
 use crate::store::{self, Store};
 use crate::transport::{Admission, ConnectionGuard, SlottedStream};
-
-/// Everything the handlers share.
-pub struct App<A: Adapter> {
-    pub io: SocketIo<A>,
-    pub store: Arc<dyn Store>,
-    pub config: ServeConfig,
-    pub verifier: TokenVerifier,
-    pub presence: Arc<dyn PresenceRegistry>,
-    pub rate_limits: Arc<dyn RateLimiter>,
-    /// New connections per client address; `None` when unlimited.
-    pub connection_rate: Option<ConnectionRate>,
-    pub calls: Arc<Calls<A>>,
-    /// The domains, each with its own state, serving the client events.
-    pub chat: ChatRooms<A>,
-    pub messages: Messages<A>,
-    pub call_handlers: CallHandlers<A>,
-    pub heartbeat_answers: HeartbeatAnswers,
-    /// The Redis cluster state, when this node is one of several.
-    pub cluster: Option<Cluster>,
-    /// When each socket's session ends (`crate::connection`).
-    pub session_ends: Arc<Deadlines>,
-    session_ends_task: tokio::task::AbortHandle,
-    /// Disconnect handlers still running. Closing the sockets at shutdown
-    /// only starts them; the store must stay open until they finished, or
-    /// a user's partners on other nodes are never told they went offline.
-    pub goodbyes: TaskTracker,
-    /// Stops the sockets taking events at shutdown and counts the events
-    /// still queued; every socket's dispatch gets a clone.
-    pub drain: Drain,
-}
-
-impl<A: Adapter> Drop for App<A> {
-    fn drop(&mut self) {
-        self.session_ends_task.abort();
-    }
-}
-
-impl<A: Adapter> ContractHandler<A> for App<A> {
-    type Session = crate::session::Session;
-    type Chat = ChatRooms<A>;
-    type Message = Messages<A>;
-    type Call = CallHandlers<A>;
-    type Health = HeartbeatAnswers;
-
-    fn chat(&self) -> &ChatRooms<A> {
-        &self.chat
-    }
-
-    fn message(&self) -> &Messages<A> {
-        &self.messages
-    }
-
-    fn call(&self) -> &CallHandlers<A> {
-        &self.call_handlers
-    }
-
-    fn health(&self) -> &HeartbeatAnswers {
-        &self.heartbeat_answers
-    }
-}
-
-impl<A: Adapter> Observe<A, ErrorCode> for App<A> {
-    fn refused(&self, socket: &SocketRef<A>, event: &str, refusal: &Refusal) {
-        crate::telemetry::event_received(event);
-        crate::refusal::log(socket, event, refusal);
-    }
-
-    fn declined(&self, socket: &SocketRef<A>, event: &'static str, refusal: &Refusal) {
-        crate::refusal::log(socket, event, refusal);
-    }
-
-    fn served(&self, event: &'static str, elapsed: Duration) {
-        crate::telemetry::event_served(event, elapsed);
-    }
-}
-
-/// The chat REST API's part of the shell's state.
-impl<A: Adapter> FromRef<Arc<App<A>>> for ChatApi {
-    fn from_ref(app: &Arc<App<A>>) -> Self {
-        ChatApi {
-            store: Arc::clone(&app.store),
-        }
-    }
-}
-
-/// The call REST API's part of the shell's state.
-impl<A: Adapter> FromRef<Arc<App<A>>> for CallApi<A> {
-    fn from_ref(app: &Arc<App<A>>) -> Self {
-        CallApi {
-            calls: Arc::clone(&app.calls),
-            store: Arc::clone(&app.store),
-        }
-    }
-}
-
-/// The health routes' part of the shell's state.
-impl<A: Adapter> FromRef<Arc<App<A>>> for HealthApi {
-    fn from_ref(app: &Arc<App<A>>) -> Self {
-        HealthApi {
-            store: Arc::clone(&app.store),
-            redis_url: app.config.redis_url.clone(),
-            presence: Arc::clone(&app.presence),
-            node: Arc::clone(app) as Arc<dyn NodeState>,
-        }
-    }
-}
-
-impl<A: Adapter> NodeState for App<A> {
-    fn ping_cluster(&self) -> Option<BoxFuture<'_, Result<(), ()>>> {
-        let cluster = self.cluster.as_ref()?;
-        Some(Box::pin(async move {
-            cluster.ping().await.then_some(()).ok_or(())
-        }))
-    }
-
-    fn live_calls(&self) -> BoxFuture<'_, usize> {
-        Box::pin(self.calls.live_count())
-    }
-}
 
 /// How long a node's presence entries in Redis live without a refresh:
 /// a dead node's users go offline for their partners within this plus a
 /// third of it.
 pub const NODE_TTL: Duration = Duration::from_secs(10);
 
-/// The shared state a deployment chooses: in process for one node, in Redis
-/// for several.
-struct Components {
-    presence: Arc<dyn PresenceRegistry>,
-    rate_limits: Arc<dyn RateLimiter>,
-    calls: Arc<dyn CallRegistry>,
-    cluster: Option<Cluster>,
-}
-
-impl<A: Adapter> App<A> {
-    fn new(
-        io: SocketIo<A>,
-        store: Arc<dyn Store>,
-        config: ServeConfig,
-        parts: Components,
-    ) -> Arc<Self> {
-        let session_ends = Arc::new(Deadlines::default());
-        let session_ends_task =
-            crate::connection::spawn_session_ends(io.clone(), session_ends.clone());
-        let services = Services {
-            io: io.clone(),
-            store: store.clone(),
-            presence: parts.presence.clone(),
-            rate_limits: parts.rate_limits.clone(),
-        };
-        let calls = Arc::new(Calls::new(
-            io.clone(),
-            store.clone(),
-            parts.calls,
-            config.call_ring_timeout,
-            config.call_max_duration,
-        ));
-        Arc::new(App {
-            session_ends,
-            session_ends_task,
-            goodbyes: TaskTracker::new(),
-            verifier: config.token_verifier(),
-            presence: parts.presence,
-            rate_limits: parts.rate_limits,
-            connection_rate: ConnectionRate::new(config.limits.connections_per_minute),
-            chat: ChatRooms::new(services.clone(), config.typing_timeout),
-            messages: Messages::new(
-                services.clone(),
-                config.limits.max_message_bytes,
-                config.limits.offline_queue_cap,
-            ),
-            call_handlers: CallHandlers::new(Arc::clone(&calls), services),
-            heartbeat_answers: HeartbeatAnswers::new(
-                config.heartbeat_interval,
-                config.heartbeat_max_misses,
-            ),
-            calls,
-            cluster: parts.cluster,
-            drain: Drain::new(),
-            io,
-            store,
-            config,
-        })
-    }
+/// The node's state, with the task that ends sessions when their tokens
+/// expire (`crate::connection`) already running.
+fn assemble<A: Adapter>(
+    io: SocketIo<A>,
+    store: Arc<dyn Store>,
+    config: ServeConfig,
+    parts: Components,
+) -> Arc<App<A>> {
+    let session_ends = Arc::new(Deadlines::default());
+    let session_ends_task = crate::connection::spawn_session_ends(io.clone(), session_ends.clone());
+    App::new(io, store, config, parts, (session_ends, session_ends_task))
 }
 
 /// Binds the listen address: the first thing `serve` does, so that a port
@@ -276,7 +97,7 @@ pub async fn run_on(listener: TcpListener, config: ServeConfig) -> anyhow::Resul
                 calls: Arc::new(LocalCalls::default()),
                 cluster: None,
             };
-            let app = App::<LocalAdapter>::new(io, store, config, parts);
+            let app = assemble::<LocalAdapter>(io, store, config, parts);
             crate::connection::register_namespace(&app);
             serve(app, layer, listener).await
         }
@@ -301,7 +122,7 @@ pub async fn run_on(listener: TcpListener, config: ServeConfig) -> anyhow::Resul
                 )),
                 cluster: Some(cluster.clone()),
             };
-            let app = App::new(io, store, config, parts);
+            let app = assemble(io, store, config, parts);
             crate::connection::register_namespace(&app)
                 .await
                 .context("registering the namespace with the Redis adapter")?;
@@ -579,12 +400,5 @@ async fn shutdown_signal<A: Adapter>(app: Arc<App<A>>) {
             running = app.goodbyes.len(),
             "disconnect handlers did not finish within the grace period"
         );
-    }
-}
-
-/// REST routes learn the caller from the token (`rest::Caller`).
-impl<A: Adapter> crate::rest::Authenticates for Arc<App<A>> {
-    fn token_verifier(&self) -> &crate::auth::TokenVerifier {
-        &self.verifier
     }
 }

@@ -25,11 +25,11 @@ use socketioxide::handler::ConnectHandler;
 use socketioxide::socket::DisconnectReason;
 use socketioxide_core::adapter::DefinedAdapter;
 
-use crate::app::App;
 use crate::auth::{self, AuthenticatedSession};
 use crate::expiry::Deadlines;
 use crate::presence::{self, PresenceError};
 use crate::session::{Session, iso, now, session_of, user_room};
+use crate::state::App;
 use crate::store::Profile;
 use crate::telemetry::{disconnect_label, names};
 

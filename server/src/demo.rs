@@ -26,8 +26,8 @@ use chrono::Duration;
 use sha2::{Digest, Sha256};
 use socketioxide::adapter::Adapter;
 
-use crate::app::App;
 use crate::auth::Claims;
+use crate::state::App;
 use crate::store::{ChatType, NewChat, Profile};
 
 const INDEX_HTML: &str = include_str!("../../demo/index.html");

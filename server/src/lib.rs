@@ -29,6 +29,7 @@ mod render;
 mod rest;
 mod services;
 mod session;
+mod state;
 mod store;
 mod telemetry;
 mod transport;

@@ -35,6 +35,7 @@ const LAYERS: &[(&str, Layer)] = &[
     ("cli", Layer::Shell),
     ("failure", Layer::Shell),
     ("app", Layer::Shell),
+    ("state", Layer::Shell),
     ("connection", Layer::Shell),
     ("expiry", Layer::Shell),
     ("cluster", Layer::Shell),

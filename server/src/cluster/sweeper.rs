@@ -15,7 +15,7 @@ use socketioxide::socket::Sid;
 
 use super::presence::{EXPIRY_KEY, RedisPresence, parse_expiry_member, user_key};
 use super::{Cluster, now_ms};
-use crate::app::App;
+use crate::state::App;
 
 /// Entries handled per sweep; the rest wait for the next one.
 const SWEEP_BATCH: isize = 500;
