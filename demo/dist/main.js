@@ -151,7 +151,7 @@ function chatTitle(chat, chatid) {
     if (people.length)
         return people.join(', ');
     if (chat?.chatType === 'direct')
-        return 'Direct chat (waiting to hear from the other person)';
+        return 'Direct chat';
     return `Group of ${chat?.participantCount ?? '?'}`;
 }
 /** The person on the other side of a direct chat, once known. */
@@ -425,6 +425,9 @@ async function loadChats() {
         state.chats = chats;
         setText('chats-status', chats.length ? '' : 'No chats yet: start one below.');
         renderChats();
+        // Who is in each chat and what they are called, so titles are names
+        // from the start (`GET /api/chats/{chatid}`).
+        void Promise.all(chats.map((chat) => loadMembers(chat.chatid)));
         // Open the first chat straight away: the page is useful at once.
         const first = chats[0];
         if (!state.openChatId && first)
@@ -432,6 +435,22 @@ async function loadChats() {
     }
     catch (error) {
         setText('chats-status', `Cannot load your chats: ${error.message}.`);
+    }
+}
+/** Learns a chat's participants and their names from the server. */
+async function loadMembers(chatid) {
+    try {
+        const chat = await rest('GET', `/api/chats/${encodeURIComponent(chatid)}`);
+        learnParticipants(chat);
+    }
+    catch (error) {
+        log(`could not load the people of a chat: ${error.message}`);
+    }
+}
+function learnParticipants(chat) {
+    for (const p of chat.participants) {
+        learnName(p.profileid, p.displayname || p.username);
+        learnMember(chat.chatid, p.profileid);
     }
 }
 function renderChats() {
@@ -481,8 +500,7 @@ async function createChat() {
             participants,
             ...(chatType === 'group' && chatName ? { chatName } : {}),
         });
-        for (const p of chat.participants)
-            learnMember(chat.chatid, p.profileid);
+        learnParticipants(chat);
         await loadChats();
         openChat(chat.chatid);
     }

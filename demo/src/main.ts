@@ -237,7 +237,7 @@ function chatTitle(chat: ChatListEntry | undefined, chatid: string): string {
   if (chat?.chatName) return chat.chatName;
   const people = others(chatid).map(nameOf);
   if (people.length) return people.join(', ');
-  if (chat?.chatType === 'direct') return 'Direct chat (waiting to hear from the other person)';
+  if (chat?.chatType === 'direct') return 'Direct chat';
   return `Group of ${chat?.participantCount ?? '?'}`;
 }
 
@@ -531,11 +531,31 @@ async function loadChats(): Promise<void> {
     state.chats = chats;
     setText('chats-status', chats.length ? '' : 'No chats yet: start one below.');
     renderChats();
+    // Who is in each chat and what they are called, so titles are names
+    // from the start (`GET /api/chats/{chatid}`).
+    void Promise.all(chats.map((chat) => loadMembers(chat.chatid)));
     // Open the first chat straight away: the page is useful at once.
     const first = chats[0];
     if (!state.openChatId && first) openChat(first.chatid);
   } catch (error) {
     setText('chats-status', `Cannot load your chats: ${(error as Error).message}.`);
+  }
+}
+
+/** Learns a chat's participants and their names from the server. */
+async function loadMembers(chatid: string): Promise<void> {
+  try {
+    const chat = await rest<ChatDetails>('GET', `/api/chats/${encodeURIComponent(chatid)}`);
+    learnParticipants(chat);
+  } catch (error) {
+    log(`could not load the people of a chat: ${(error as Error).message}`);
+  }
+}
+
+function learnParticipants(chat: ChatDetails): void {
+  for (const p of chat.participants) {
+    learnName(p.profileid, p.displayname || p.username);
+    learnMember(chat.chatid, p.profileid);
   }
 }
 
@@ -588,7 +608,7 @@ async function createChat(): Promise<void> {
       participants,
       ...(chatType === 'group' && chatName ? { chatName } : {}),
     });
-    for (const p of chat.participants) learnMember(chat.chatid, p.profileid);
+    learnParticipants(chat);
     await loadChats();
     openChat(chat.chatid);
   } catch (error) {

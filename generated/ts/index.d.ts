@@ -890,10 +890,18 @@ export interface CreateChatRequest {
   participants: Id[];
 }
 
-/** A member of a chat and their role. */
+/**
+ * A member of a chat and their role, with the names the server knows for them (from the last token
+ * they connected with); `displayname` and `username` are absent while the server has never seen the
+ * member.
+ */
 export interface ChatParticipant {
   profileid: string;
   role: ChatRole;
+  /** The member's username, as their token last said. */
+  username?: string;
+  /** The member's display name, as their token last said. */
+  displayname?: string;
 }
 
 /** A chat as the caller sees it: `role` and `permissions` are the caller's. */
@@ -1842,6 +1850,22 @@ export interface RestRoutes {
     body: undefined;
     responses: { 200: ChatList };
     errorStatus: 401 | 404 | 405 | 500 | 503;
+  };
+  /**
+   * One chat with its participants and their names.
+   *
+   * What a client needs to show a chat: its participants with their roles and, where the server
+   * knows them, their display names and usernames (from the tokens they connected with), so that a
+   * direct chat can be titled with the other person's name. Participants only.
+   *
+   * OpenAPI operation `getChat`.
+   */
+  'GET /api/chats/{chatid}': {
+    params: { chatid: Id };
+    query: undefined;
+    body: undefined;
+    responses: { 200: ChatDetails };
+    errorStatus: 401 | 403 | 404 | 405 | 500 | 503;
   };
   /**
    * Add a participant to a chat.

@@ -160,6 +160,25 @@ pub const LIST_CHATS: Route = Route {
     body: None,
     statuses: &[200],
 };
+/// `GET /api/chats/{chatid}`: One chat with its participants and their names.
+///
+/// What a client needs to show a chat: its participants with their roles and, where the server knows them, their display names and usernames (from the tokens they connected with), so that a direct chat can be titled with the other person's name. Participants only.
+pub const GET_CHAT: Route = Route {
+    operation_id: "getChat",
+    method: Method::Get,
+    path: "/api/chats/{chatid}",
+    authenticated: true,
+    path_params: &[
+        PathParam {
+            name: "chatid",
+            def: "Id",
+        },
+    ],
+    query: None,
+    query_fields: &[],
+    body: None,
+    statuses: &[200],
+};
 /// `POST /api/chats/{chatid}/participants`: Add a participant to a chat.
 ///
 /// Needs `canAddMembers`; only owners and admins may add an admin. A `direct` chat takes no new member. Adding a current participant changes nothing and answers 200 with `added: false`.
@@ -250,6 +269,7 @@ pub const METRICS: Route = Route {
 pub const ROUTES: &[Route] = &[
     CREATE_CHAT,
     LIST_CHATS,
+    GET_CHAT,
     ADD_PARTICIPANT,
     LIST_MESSAGES,
     LIST_CALLS,

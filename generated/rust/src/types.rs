@@ -774,12 +774,18 @@ pub struct ChatListEntry {
     pub participant_count: i64,
     pub role: ChatRole,
 }
-///A member of a chat and their role.
+///A member of a chat and their role, with the names the server knows for them (from the last token they connected with); `displayname` and `username` are absent while the server has never seen the member.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct ChatParticipant {
+    ///The member's display name, as their token last said.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub displayname: ::std::option::Option<::std::string::String>,
     pub profileid: ::std::string::String,
     pub role: ChatRole,
+    ///The member's username, as their token last said.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub username: ::std::option::Option<::std::string::String>,
 }
 ///Decision: permissions follow the role. owner and admin: all four; moderator: send, add and remove members; member: send only, except in a `channel`, where only owner and admin send.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]

@@ -11,7 +11,9 @@ use axum::extract::{FromRef, FromRequestParts, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use lockstep_contract::rest::{ADD_PARTICIPANT, CREATE_CHAT, LIST_CHATS, LIST_MESSAGES, Route};
+use lockstep_contract::rest::{
+    ADD_PARTICIPANT, CREATE_CHAT, GET_CHAT, LIST_CHATS, LIST_MESSAGES, Route,
+};
 use lockstep_contract::types::{self, ErrorCode};
 
 use crate::permissions::{
@@ -20,7 +22,7 @@ use crate::permissions::{
 use crate::render;
 use crate::rest::{ApiError, Caller, JsonBody, PathParam, QueryPairs};
 use crate::session::now;
-use crate::store::{ChatType, NewChat, Role, Store, StoreError};
+use crate::store::{ChatType, NewChat, Profile, Role, Store, StoreError};
 
 /// What the chat REST API uses: the shell builds it from its state.
 #[derive(Clone)]
@@ -38,6 +40,7 @@ where
     Router::new()
         .route(CREATE_CHAT.path, post(create_chat))
         .route(LIST_CHATS.path, get(list_chats))
+        .route(GET_CHAT.path, get(get_chat))
         .route(ADD_PARTICIPANT.path, post(add_participant))
         .route(LIST_MESSAGES.path, get(history))
 }
@@ -85,6 +88,19 @@ async fn create_chat(
     ))
 }
 
+/// One chat with its participants and their names: what a client shows a
+/// chat with (a direct chat is titled with the other person's name).
+async fn get_chat(
+    State(app): State<ChatApi>,
+    caller: Caller,
+    PathParam(chatid): PathParam,
+    pairs: QueryPairs,
+) -> Result<Json<types::ChatDetails>, ApiError> {
+    crate::rest::no_query(&GET_CHAT, &pairs)?;
+    let (chat, _) = authorize(&app, &GET_CHAT, &chatid, &caller).await?;
+    Ok(Json(chat_body(&app, &chat, &caller.profileid).await?))
+}
+
 async fn chat_body(
     app: &ChatApi,
     chat: &crate::store::Chat,
@@ -96,6 +112,14 @@ async fn chat_body(
         .find(|p| p.profileid == caller)
         .map(|p| p.role)
         .unwrap_or(Role::Member);
+    let ids: Vec<String> = participants.iter().map(|p| p.profileid.clone()).collect();
+    let profiles: HashMap<String, Profile> = app
+        .store
+        .get_profiles(&ids)
+        .await?
+        .into_iter()
+        .map(|profile| (profile.profileid.clone(), profile))
+        .collect();
     Ok(types::ChatDetails {
         chatid: chat.chatid.clone(),
         chat_type: chat_type_to_wire(chat.chat_type),
@@ -105,9 +129,14 @@ async fn chat_body(
         participant_count: participants.len() as i64,
         participants: participants
             .iter()
-            .map(|p| types::ChatParticipant {
-                profileid: p.profileid.clone(),
-                role: role_to_wire(p.role),
+            .map(|p| {
+                let profile = profiles.get(&p.profileid);
+                types::ChatParticipant {
+                    profileid: p.profileid.clone(),
+                    role: role_to_wire(p.role),
+                    username: profile.map(|profile| profile.username.clone()),
+                    displayname: profile.and_then(|profile| profile.displayname.clone()),
+                }
             })
             .collect(),
         created_by: chat.created_by.clone(),

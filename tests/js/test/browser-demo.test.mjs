@@ -198,6 +198,10 @@ describe('development mode: the two printed links sign in as Alice and Bob, who 
     assert.equal(await alice.evaluate(() => location.hash), '', 'the token left the address bar');
     await waitFor(alice, () => window.lockstepDemo.state.openChatId !== null, { what: 'the shared chat to open' });
     assert.equal(await alice.textContent('#me'), 'Alice');
+    // Titled with Bob's name before Bob has connected or written: the page
+    // asks GET /api/chats/{chatid} who is in each chat and what they are called.
+    await see(alice, '#chat-title', { hasText: 'Bob' });
+    await see(alice, `#chats .chat-name`, { hasText: 'Bob' });
 
     bob = await newPage(browser, 'bob');
     await bob.goto(server.startup.demo_links.split(' ')[1]);

@@ -94,6 +94,44 @@ for (const db of await databases()) {
       assert.deepEqual(member.permissions, PERMISSIONS.member);
     });
 
+    test('GET /api/chats/{chatid} -> the chat with its participants, their roles and the names their tokens gave', T, async () => {
+      const alice = await newUser(server, 'alice', { displayname: 'Alice Liddell' });
+      const [bob, carol] = await users(server, 'bob', 'carol');
+      // Names are known once a member has connected (the handshake stores the profile).
+      for (const user of [alice, bob]) {
+        const { socket } = await user.connect();
+        await closeAll(socket);
+      }
+      const chatid = await createChat(server, alice, { chatType: 'direct', participants: [bob] });
+      const response = await api(server, bob.token, 'GET', `/api/chats/${chatid}`);
+      assert.equal(response.status, 200, show(response));
+      const chat = response.body;
+      assert.equal(chat.chatid, chatid);
+      assert.equal(chat.chatType, 'direct');
+      assert.equal(chat.role, 'member', "role and permissions are the caller's");
+      assert.deepEqual(chat.permissions, PERMISSIONS.member);
+      assert.equal(chat.participantCount, 2);
+      const byId = new Map(chat.participants.map((p) => [p.profileid, p]));
+      assert.deepEqual(byId.get(alice.profileid), {
+        profileid: alice.profileid,
+        role: 'owner',
+        username: alice.username,
+        displayname: 'Alice Liddell',
+      });
+      assert.equal(byId.get(bob.profileid).role, 'member');
+      assert.equal(byId.get(bob.profileid).username, bob.username);
+
+      for (const [response, status, code, label] of [
+        [await api(server, carol.token, 'GET', `/api/chats/${chatid}`), 403, 'NOT_PARTICIPANT', 'not a participant'],
+        [await api(server, alice.token, 'GET', `/api/chats/${uid('nochat')}`), 404, 'CHAT_NOT_FOUND', 'an unknown chat'],
+        [await api(server, alice.token, 'GET', `/api/chats/${chatid}?x=1`), 400, 'VALIDATION_ERROR', 'a query parameter'],
+      ]) {
+        assertRestError(response, status, label);
+        assert.equal(response.body.error, code, `${label}: ${show(response)}`);
+      }
+      assertRestError(await api(server, undefined, 'GET', `/api/chats/${chatid}`), 401, 'no token');
+    });
+
     test('listing the caller among the participants is fine', T, async () => {
       const [alice, bob] = await users(server, 'alice', 'bob');
       const chatid = await createChat(server, alice, { participants: [alice, bob, alice] });
