@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use sqlx::postgres::PgConnectOptions;
 use sqlx::sqlite::SqliteConnectOptions;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 
 use crate::config::redact_url_password;
 use crate::store::StoreError;
@@ -62,7 +62,7 @@ impl std::error::Error for Failure {}
 
 /// Binds the listen address, before anything else is touched.
 pub async fn bind(addr: SocketAddr) -> Result<TcpListener, Failure> {
-    TcpListener::bind(addr).await.map_err(|error| {
+    listen(addr).map_err(|error| {
         let problem = format!("cannot listen on {addr}: {}", io_cause(&error));
         let hint = match error.kind() {
             io::ErrorKind::AddrInUse => format!(
@@ -79,6 +79,27 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, Failure> {
         };
         Failure::new(problem, hint)
     })
+}
+
+/// Connections the kernel may hold for `accept`. When a node dies, all of
+/// its clients reconnect at once to the survivors, and a connect that finds
+/// the queue full waits for the client's SYN retry (1 s, then 3 s, 7 s…):
+/// tokio's `TcpListener::bind` asks for 1,024. The kernel caps the request
+/// at `net.core.somaxconn` (4,096 by default since Linux 5.4).
+const LISTEN_BACKLOG: u32 = 8192;
+
+/// `TcpListener::bind` with a [`LISTEN_BACKLOG`] deep queue.
+fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // As `TcpListener::bind` does: a restarted server may bind while the
+    // previous one's connections linger in TIME_WAIT.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// Checks that the database named by `url` can plausibly be opened, before
