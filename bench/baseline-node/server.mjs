@@ -33,6 +33,8 @@ const { values: args } = parseArgs({
     host: { type: "string", default: "127.0.0.1" },
     db: { type: "string", default: "baseline.db" },
     "jwt-secret": { type: "string", default: process.env.LOCKSTEP_JWT_SECRET ?? "" },
+    // Node.js's own default: what an operator gets without tuning.
+    backlog: { type: "string", default: "511" },
   },
 });
 if (!args["jwt-secret"]) {
@@ -576,8 +578,8 @@ io.on("connection", (socket) => {
   });
 });
 
-httpServer.listen(Number(args.port), args.host, () => {
-  console.log(`baseline listening on ${args.host}:${args.port}, database ${args.db}`);
+httpServer.listen({ port: Number(args.port), host: args.host, backlog: Number(args.backlog) }, () => {
+  console.log(`baseline listening on ${args.host}:${args.port} (backlog ${args.backlog}), database ${args.db}`);
 });
 
 const stop = () => {

@@ -104,6 +104,11 @@ pub struct BenchArgs {
     /// Storm: skip the `sync` each socket calls once authenticated.
     #[arg(long)]
     storm_no_sync: bool,
+    /// The Node.js baseline's listen backlog (default: Node.js's own, 511).
+    /// Lockstep asks for 8,192 (the kernel caps both at somaxconn); give the
+    /// baseline the same to compare storms with equal accept queues.
+    #[arg(long)]
+    node_backlog: Option<u32>,
     /// Signaling: concurrent calls.
     #[arg(long)]
     calls: Option<usize>,
@@ -367,6 +372,9 @@ fn start(
                 .args(["--port", &port.to_string(), "--db"])
                 .arg(&file)
                 .args(["--jwt-secret", secret]);
+            if let Some(backlog) = args.node_backlog {
+                command.args(["--backlog", &backlog.to_string()]);
+            }
             database_file = Some(file);
         }
     }
