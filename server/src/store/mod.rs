@@ -184,7 +184,7 @@ pub trait Store: Send + Sync {
     // --- receipts and reactions ---
 
     /// Records delivery of each of `messageids` to `profileid` in one
-    /// statement per few hundred ids; returns the ids delivered for the
+    /// statement; returns the ids delivered for the
     /// first time (whose senders have not been told yet). Unknown ids
     /// (deleted meanwhile) are skipped.
     ///

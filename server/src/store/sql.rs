@@ -697,39 +697,34 @@ impl Store for SqlStore {
         profileid: &str,
         at: Timestamp,
     ) -> StoreResult<Vec<String>> {
-        let mut first_time = Vec::new();
-        let _turn = self.write_turn().await;
-        for chunk in distinct(messageids.iter().map(String::as_str)).chunks(MAX_ROWS_PER_STATEMENT)
-        {
-            // ($1 profileid, $2 delivered_at) shared; one value per message.
-            // A message is taken when its receipt row exists (the upsert
-            // then reports it only if `delivered_at` was empty) or when its
-            // seq is outside the recipient's delivered range; see
-            // migrations/*/0004_chat_deliveries.sql.
-            let sql = format!(
-                "INSERT INTO message_receipts (messageid, profileid, delivered_at) \
-                 SELECT m.messageid, $1, $2 FROM messages m \
-                 LEFT JOIN chat_deliveries w ON w.chatid = m.chatid AND w.profileid = $1 \
-                 LEFT JOIN message_receipts r ON r.messageid = m.messageid AND r.profileid = $1 \
-                 WHERE m.messageid IN ({}) \
-                   AND (r.messageid IS NOT NULL OR w.chatid IS NULL \
-                        OR m.chat_seq < w.from_seq OR m.chat_seq > w.delivered_seq) \
-                 ON CONFLICT (messageid, profileid) DO UPDATE \
-                     SET delivered_at = excluded.delivered_at \
-                     WHERE message_receipts.delivered_at IS NULL \
-                 RETURNING messageid",
-                placeholders(3, chunk.len())
-            );
-            let delivered: Vec<String> = on_pool!(self, |pool| {
-                let mut query = sqlx::query_scalar(&sql).bind(profileid).bind(millis(at));
-                for messageid in chunk {
-                    query = query.bind(*messageid);
-                }
-                query.fetch_all(pool).await?
-            });
-            first_time.extend(delivered);
+        let ids = distinct(messageids.iter().map(String::as_str));
+        if ids.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(first_time)
+        let _turn = self.write_turn().await;
+        // The ids as one value, so the statement's text is fixed (prepared
+        // once) and binding is not quadratic in the ids (see
+        // `FLUSH_MISSED_SQLITE`).
+        Ok(match &self.pools {
+            Pools::Sqlite(pool) => {
+                let ids = serde_json::to_string(&ids)
+                    .map_err(|error| StoreError::Database(sqlx::Error::Encode(Box::new(error))))?;
+                sqlx::query_scalar(&mark_delivered_sql("IN (SELECT value FROM json_each($3))"))
+                    .bind(profileid)
+                    .bind(millis(at))
+                    .bind(ids)
+                    .fetch_all(pool)
+                    .await?
+            }
+            Pools::Postgres(pool) => {
+                sqlx::query_scalar(&mark_delivered_sql("= ANY($3::text[])"))
+                    .bind(profileid)
+                    .bind(millis(at))
+                    .bind(ids)
+                    .fetch_all(pool)
+                    .await?
+            }
+        })
     }
 
     async fn mark_delivered(
@@ -1048,6 +1043,27 @@ impl Store for SqlStore {
         self.upsert_profile(profile).await?;
         self.touch_device(&profile.profileid, fingerprint, at).await
     }
+}
+
+/// [`Store::mark_delivered_many`]'s statement, `$1` the recipient, `$2`
+/// the time, `$3` the message ids (`ids_match` says how they are matched).
+/// A message is taken when its receipt row exists (the upsert then reports
+/// it only if `delivered_at` was empty) or when its seq is outside the
+/// recipient's delivered range; see migrations/*/0004_chat_deliveries.sql.
+fn mark_delivered_sql(ids_match: &str) -> String {
+    format!(
+        "INSERT INTO message_receipts (messageid, profileid, delivered_at) \
+         SELECT m.messageid, $1, $2 FROM messages m \
+         LEFT JOIN chat_deliveries w ON w.chatid = m.chatid AND w.profileid = $1 \
+         LEFT JOIN message_receipts r ON r.messageid = m.messageid AND r.profileid = $1 \
+         WHERE m.messageid {ids_match} \
+           AND (r.messageid IS NOT NULL OR w.chatid IS NULL \
+                OR m.chat_seq < w.from_seq OR m.chat_seq > w.delivered_seq) \
+         ON CONFLICT (messageid, profileid) DO UPDATE \
+             SET delivered_at = excluded.delivered_at \
+             WHERE message_receipts.delivered_at IS NULL \
+         RETURNING messageid"
+    )
 }
 
 /// [`Store::flush_deliveries`] on SQLite, missed deliveries first: the
