@@ -4,8 +4,9 @@
 //! Why record them at all: a later `sync` of the same message (which every
 //! reconnecting client makes) or the offline queue's replay must not report
 //! it to the sender a second time. A row per message and recipient did
-//! that, and cost more than the message itself (nine rows per message in a
-//! group of ten: CPU and disk per message rose by half, BENCHMARKS.md).
+//! that, and cost about as much as storing the message (nine rows per
+//! message in groups of ten at 2,000 messages/s on SQLite: 62 % → 95 % of
+//! a core, 23 → 42 KB written per message).
 //!
 //! Instead this log keeps, per (chat, recipient), the range of `seq`s
 //! handed live since its last flush, and every 250 ms (and when the server
