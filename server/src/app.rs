@@ -187,6 +187,7 @@ where
     )
     .await;
     heartbeat.abort();
+    app.messages.flush_receipts().await;
     app.store.close().await;
     tracing::info!("lockstep stopped");
     Ok(())

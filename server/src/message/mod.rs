@@ -44,6 +44,12 @@ impl<A: Adapter> Messages<A> {
         }
     }
 
+    /// Writes the live deliveries not yet recorded; for the drain, before
+    /// the store closes.
+    pub async fn flush_receipts(&self) {
+        self.receipts.flush().await;
+    }
+
     /// The services this domain was built with (for the offline queue).
     pub fn services(&self) -> &Services<A> {
         &self.services
@@ -158,16 +164,26 @@ impl<A: Adapter> Messages<A> {
         let stored = inserted.message;
 
         // The message is durable from here on; what follows is delivery.
-        let recipients = participants
-            .iter()
-            .map(|p| p.profileid.clone())
-            .filter(|p| *p != session.profileid);
-        let (online, offline) = self
+        let recipients = || {
+            participants
+                .iter()
+                .map(|p| p.profileid.as_str())
+                .filter(|p| *p != session.profileid)
+        };
+        let (online, offline) = match self
             .services
             .presence
-            .partition(recipients.collect())
+            .partition(recipients().map(str::to_owned).collect())
             .await
-            .map_err(|_| refusal::cluster_unavailable())?;
+        {
+            Ok(parts) => parts,
+            Err(_) => {
+                // Handed to nobody: each recipient is an exception to the
+                // delivered ranges that later messages raise.
+                self.receipts.record(&stored, &[], recipients(), now());
+                return Err(refusal::cluster_unavailable());
+            }
+        };
         crate::telemetry::fanout(online.len(), offline.len());
         let broadcast = types::NewMessage {
             message: render::message(&stored, &[], reply_to.as_ref()),
@@ -188,20 +204,21 @@ impl<A: Adapter> Messages<A> {
         // Delivered live: handed to one of the recipient's sockets here, or,
         // for a recipient with no socket on this node, accepted by the
         // cluster for the node that holds it (see `MessageDelivered`).
-        let delivered_live: Vec<String> = online
-            .iter()
-            .filter(|recipient| match handed.local.get(recipient.as_str()) {
+        let (delivered_live, not_handed): (Vec<String>, Vec<String>) = online
+            .into_iter()
+            .partition(|recipient| match handed.local.get(recipient.as_str()) {
                 Some(took_it) => *took_it,
                 None => handed.remote_accepted,
-            })
-            .cloned()
-            .collect();
-        // Recorded so that a later `sync` of the same message does not
-        // report it again; in batches, off the ack's path.
-        let at = now();
-        for recipient in &delivered_live {
-            self.receipts.delivered(&stored.messageid, recipient, at);
-        }
+            });
+        // Recorded so that a later `sync` or queue replay of the same
+        // message reports it only to those who did not get it live; in
+        // memory, written a few times a second off the ack's path.
+        self.receipts.record(
+            &stored,
+            &delivered_live,
+            not_handed.iter().chain(&offline).map(String::as_str),
+            now(),
+        );
         if !offline.is_empty() {
             let cap = u32::try_from(self.offline_queue_cap).unwrap_or(u32::MAX);
             if let Err(error) = self

@@ -76,8 +76,9 @@ pub async fn deliver<A: Adapter>(app: &Services<A>, socket: &SocketRef<A>, sessi
             .mark_delivered(&message.messageid, &session.profileid, delivered_at)
             .await
         {
-            // Another device of the user fetched it first (`sync`): its
-            // sender was told then.
+            // Already reported: another device of the user fetched it
+            // first (`sync`), or it was handed live meanwhile (its sender
+            // was told then), or the message is gone.
             Ok(false) => continue,
             Ok(true) => {}
             Err(error) => tracing::warn!(%error, "could not record an offline delivery"),

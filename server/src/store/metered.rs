@@ -18,9 +18,10 @@ use std::time::Instant;
 use metrics::{counter, histogram};
 
 use super::{
-    Backend, CallRecord, Chat, ChatHead, ChatSummary, CreatedChat, DeviceSeen, HistoryPage,
-    Inserted, NewChat, NewMessage, OfflineEnqueued, Participant, Profile, QueuedMessage, Reaction,
-    Role, SeqPage, Store, StoreError, StoreResult, StoredMessage, Timestamp,
+    Backend, CallRecord, Chat, ChatHead, ChatSummary, CreatedChat, DeliveryFlush, DeviceSeen,
+    HistoryPage, Inserted, NewChat, NewMessage, OfflineEnqueued, Participant, Profile,
+    QueuedMessage, Reaction, Role, SeqPage, Store, StoreError, StoreResult, StoredMessage,
+    Timestamp,
 };
 use crate::telemetry::names;
 
@@ -160,15 +161,8 @@ impl Store for MeteredStore {
         .await
     }
 
-    async fn record_deliveries(
-        &self,
-        deliveries: &[(String, String, Timestamp)],
-    ) -> StoreResult<()> {
-        timed(
-            "record_deliveries",
-            self.inner.record_deliveries(deliveries),
-        )
-        .await
+    async fn flush_deliveries(&self, flush: &DeliveryFlush) -> StoreResult<()> {
+        timed("flush_deliveries", self.inner.flush_deliveries(flush)).await
     }
 
     async fn mark_delivered_many(

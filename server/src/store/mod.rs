@@ -51,9 +51,10 @@ use std::collections::HashMap;
 
 pub use error::{StoreError, StoreResult};
 pub use model::{
-    Backend, CallRecord, Chat, ChatHead, ChatSummary, ChatType, CreatedChat, DeviceSeen,
-    HistoryMessage, HistoryPage, Inserted, NewChat, NewMessage, OfflineEnqueued, Participant,
-    Profile, QueuedMessage, Reaction, Role, SeqPage, StoredMessage, Timestamp, UnknownVariant,
+    Backend, CallRecord, Chat, ChatHead, ChatSummary, ChatType, CreatedChat, DeliveredRange,
+    DeliveryFlush, DeviceSeen, HistoryMessage, HistoryPage, Inserted, NewChat, NewMessage,
+    OfflineEnqueued, Participant, Profile, QueuedMessage, Reaction, Role, SeqPage, StoredMessage,
+    Timestamp, UnknownVariant,
 };
 pub use sql::connect;
 
@@ -183,8 +184,15 @@ pub trait Store: Send + Sync {
     // --- receipts and reactions ---
 
     /// Records delivery of each of `messageids` to `profileid` in one
-    /// statement per few hundred ids; returns the ids delivered for the
-    /// first time (whose senders have not been told yet).
+    /// statement; returns the ids delivered for the
+    /// first time (whose senders have not been told yet). Unknown ids
+    /// (deleted meanwhile) are skipped.
+    ///
+    /// First time: the message's receipt row has no `delivered_at` yet (a
+    /// missed live delivery, see [`Store::flush_deliveries`]), or it has no
+    /// row and its `seq` is outside the recipient's delivered range in its
+    /// chat. The delivery is then recorded in a row, so it is not reported
+    /// again.
     async fn mark_delivered_many(
         &self,
         messageids: &[String],
@@ -192,15 +200,16 @@ pub trait Store: Send + Sync {
         at: Timestamp,
     ) -> StoreResult<Vec<String>>;
 
-    /// Records each (messageid, profileid, at) delivery, in one statement
-    /// per few hundred; deliveries already recorded keep their first time,
-    /// and messages deleted meanwhile are skipped.
-    async fn record_deliveries(
-        &self,
-        deliveries: &[(String, String, Timestamp)],
-    ) -> StoreResult<()>;
+    /// Writes the receipt log's flush in one transaction: first each missed
+    /// delivery as a receipt row without `delivered_at` (an exception to
+    /// the range; an existing row is kept), then each recipient's delivered
+    /// range in its chat, raised, never lowered (its lower end is set only
+    /// when the row is made). Messages and chats deleted meanwhile are
+    /// skipped.
+    async fn flush_deliveries(&self, flush: &DeliveryFlush) -> StoreResult<()>;
 
-    /// Records delivery to `profileid`; true only the first time.
+    /// Records delivery to `profileid`; true only the first time (the rule
+    /// of [`Store::mark_delivered_many`]). Unknown message: false.
     async fn mark_delivered(
         &self,
         messageid: &str,

@@ -319,3 +319,34 @@ pub struct CallRecord {
     pub ended_at: Option<Timestamp>,
     pub duration_seconds: Option<i64>,
 }
+
+/// Live deliveries of one chat's messages to one recipient, as a range of
+/// `seq`s: the receipt log's summary of what it saw since its last flush.
+/// See [`super::Store::flush_deliveries`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveredRange {
+    pub chatid: String,
+    pub profileid: String,
+    /// The lowest `seq` handed live in this flush.
+    pub from_seq: i64,
+    /// The highest `seq` handed live in this flush.
+    pub to_seq: i64,
+    /// When the latest of them was handed.
+    pub at: Timestamp,
+}
+
+/// What the receipt log writes at once: see [`super::Store::flush_deliveries`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryFlush {
+    /// Recipients who were handed messages live, per chat.
+    pub delivered: Vec<DeliveredRange>,
+    /// (messageid, profileid): recipients a message was not handed live
+    /// (offline, a full socket queue, a refused cluster broadcast).
+    pub missed: Vec<(String, String)>,
+}
+
+impl DeliveryFlush {
+    pub fn is_empty(&self) -> bool {
+        self.delivered.is_empty() && self.missed.is_empty()
+    }
+}

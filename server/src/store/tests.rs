@@ -74,6 +74,7 @@ store_tests!(
     closed_store_reports_unavailable,
     seq_numbers_each_chat_without_gaps,
     deliveries_by_sync_report_first_time_only,
+    delivered_ranges_and_exceptions,
 );
 
 fn sqlite_url(path: &std::path::Path) -> String {
@@ -1575,31 +1576,185 @@ async fn deliveries_by_sync_report_first_time_only(store: Arc<dyn Store>) {
             .expect("again")
             .is_empty()
     );
-    // Recorded in a batch (live deliveries): a repeat, an already delivered
-    // pair and a deleted message are fine; later reports see them delivered.
-    let c = send(&*store, &chatid, "alice", 3).await;
-    store
-        .record_deliveries(&[
-            (c.messageid.clone(), "bob".to_owned(), at(9)),
-            (c.messageid.clone(), "bob".to_owned(), at(9)),
-            (a.messageid.clone(), "bob".to_owned(), at(9)),
-            ("no-such-message".to_owned(), "bob".to_owned(), at(9)),
-        ])
-        .await
-        .expect("record");
+    // Unknown ids (a message deleted meanwhile) are skipped.
     assert!(
         store
-            .mark_delivered_many(std::slice::from_ref(&c.messageid), "bob", at(10))
+            .mark_delivered_many(&["no-such-message".to_owned()], "bob", at(8))
             .await
-            .expect("after record")
+            .expect("unknown id")
             .is_empty()
     );
-    assert!(matches!(
+    assert!(
+        !store
+            .mark_delivered("no-such-message", "bob", at(8))
+            .await
+            .expect("unknown id")
+    );
+}
+
+fn range(chatid: &str, profileid: &str, from_seq: i64, to_seq: i64, when: i64) -> DeliveredRange {
+    DeliveredRange {
+        chatid: chatid.to_owned(),
+        profileid: profileid.to_owned(),
+        from_seq,
+        to_seq,
+        at: at(when),
+    }
+}
+
+fn missed(message: &StoredMessage, profileid: &str) -> (String, String) {
+    (message.messageid.clone(), profileid.to_owned())
+}
+
+async fn first_time(store: &dyn Store, messages: &[&StoredMessage], profileid: &str) -> Vec<i64> {
+    let ids: Vec<String> = messages.iter().map(|m| m.messageid.clone()).collect();
+    let first = store
+        .mark_delivered_many(&ids, profileid, at(100))
+        .await
+        .expect("mark delivered");
+    let mut seqs: Vec<i64> = messages
+        .iter()
+        .filter(|m| first.contains(&m.messageid))
+        .map(|m| m.seq)
+        .collect();
+    seqs.sort_unstable();
+    seqs
+}
+
+/// The receipt log's flush: a delivered range per (chat, recipient) that
+/// only rises, and exceptions for what was not handed live.
+async fn delivered_ranges_and_exceptions(store: Arc<dyn Store>) {
+    let chatid = group(&*store, "alice", &["bob", "carol", "dave"]).await;
+    let mut m = Vec::new();
+    for n in 1..=6 {
+        m.push(send(&*store, &chatid, "alice", n).await);
+    }
+    let all: Vec<&StoredMessage> = m.iter().collect();
+
+    // Bob got 1..=3 live except 2; a late flush of an older range (1..=1)
+    // does not lower the top. Unknown chats and messages are skipped.
+    store
+        .flush_deliveries(&DeliveryFlush {
+            delivered: vec![range(&chatid, "bob", 1, 3, 10)],
+            missed: vec![
+                missed(&m[1], "bob"),
+                ("no-such-message".into(), "bob".into()),
+            ],
+        })
+        .await
+        .expect("flush");
+    store
+        .flush_deliveries(&DeliveryFlush {
+            delivered: vec![
+                range(&chatid, "bob", 1, 1, 5),
+                range("no-such-chat", "bob", 1, 9, 5),
+            ],
+            missed: vec![],
+        })
+        .await
+        .expect("older flush");
+    // Below the top, not reported; the exception (2) and what lies above
+    // (4..=6) are, once.
+    assert_eq!(first_time(&*store, &all, "bob").await, vec![2, 4, 5, 6]);
+    assert!(first_time(&*store, &all, "bob").await.is_empty(), "once");
+
+    // An exception written after its delivery by sync keeps it delivered;
+    // a range raised over fetched messages changes nothing.
+    store
+        .flush_deliveries(&DeliveryFlush {
+            delivered: vec![range(&chatid, "bob", 6, 6, 11)],
+            missed: vec![missed(&m[3], "bob")],
+        })
+        .await
+        .expect("late exception");
+    assert!(
+        !store
+            .mark_delivered(&m[3].messageid, "bob", at(101))
+            .await
+            .expect("4")
+    );
+    assert!(first_time(&*store, &all, "bob").await.is_empty());
+
+    // Carol's range starts at 3: what came before it (she was not handed
+    // those live) is delivered for the first time by sync.
+    store
+        .flush_deliveries(&DeliveryFlush {
+            delivered: vec![range(&chatid, "carol", 3, 4, 10)],
+            missed: vec![],
+        })
+        .await
+        .expect("carol");
+    assert!(
         store
-            .mark_delivered_many(&["no-such-message".to_owned()], "bob", at(8))
-            .await,
-        Err(StoreError::NotFound(_))
-    ));
+            .mark_delivered(&m[0].messageid, "carol", at(101))
+            .await
+            .expect("1")
+    );
+    assert!(
+        !store
+            .mark_delivered(&m[0].messageid, "carol", at(102))
+            .await
+            .expect("1 again")
+    );
+    assert!(
+        !store
+            .mark_delivered(&m[2].messageid, "carol", at(101))
+            .await
+            .expect("3")
+    );
+    assert_eq!(first_time(&*store, &all, "carol").await, vec![2, 5, 6]);
+
+    // An exception alone (dave offline for 5), then his range raised past
+    // it by later live messages: 5 is still reported, once; 1..=4 were
+    // never handed to him and are too.
+    store
+        .flush_deliveries(&DeliveryFlush {
+            delivered: vec![],
+            missed: vec![missed(&m[4], "dave")],
+        })
+        .await
+        .expect("dave missed");
+    store
+        .flush_deliveries(&DeliveryFlush {
+            delivered: vec![range(&chatid, "dave", 6, 6, 12)],
+            missed: vec![],
+        })
+        .await
+        .expect("dave live");
+    assert!(
+        store
+            .mark_delivered(&m[4].messageid, "dave", at(101))
+            .await
+            .expect("5")
+    );
+    assert!(
+        !store
+            .mark_delivered(&m[4].messageid, "dave", at(102))
+            .await
+            .expect("5 again")
+    );
+    assert_eq!(first_time(&*store, &all, "dave").await, vec![1, 2, 3, 4]);
+    assert!(first_time(&*store, &all, "dave").await.is_empty());
+
+    // Reading implies delivery, also of a message inside the range.
+    assert!(
+        store
+            .mark_read(&m[0].messageid, "bob", at(103))
+            .await
+            .expect("read")
+    );
+    assert!(
+        !store
+            .mark_delivered(&m[0].messageid, "bob", at(104))
+            .await
+            .expect("read, delivered")
+    );
+
+    // Nothing to write is fine.
+    store
+        .flush_deliveries(&DeliveryFlush::default())
+        .await
+        .expect("empty flush");
 }
 
 /// Two stores on one database stand for two nodes: each has its own

@@ -56,6 +56,7 @@ pub mod labels {
         "chat_heads",
         "reactions_for",
         "mark_read",
+        "flush_deliveries",
         "take_offline",
         "ack_offline",
         "upsert_calls",
