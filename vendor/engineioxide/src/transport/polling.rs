@@ -54,7 +54,7 @@ where
 
     let packet = make_open_packet(TransportType::Polling, socket.id, &engine.config);
 
-    socket.spawn_heartbeat(engine.config.ping_interval, engine.config.ping_timeout);
+    engine.start_heartbeat(&socket);
 
     let packet: String = Packet::Open(packet).into();
     let packet = {
@@ -192,8 +192,7 @@ where
                 break;
             }
             Ok(Packet::Pong | Packet::Ping) => {
-                // A full channel means that the client is already known to be alive.
-                socket.heartbeat_tx.try_send(()).ok();
+                engine.heartbeat_received(&socket);
                 Ok(())
             }
             Ok(Packet::Message(msg)) => {
