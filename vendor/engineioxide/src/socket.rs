@@ -72,7 +72,6 @@ use smallvec::{SmallVec, smallvec};
 use tokio::sync::{
     Mutex,
     mpsc::{self, Receiver, error::TrySendError},
-    watch,
 };
 
 pub use engineioxide_core::Sid;
@@ -235,22 +234,37 @@ pub fn on_slow_consumer(hook: fn(Sid, usize)) {
     let _ = SLOW_CONSUMER_HOOK.set(hook);
 }
 
+/// The latest volatile packets, until the transport takes them, and the
+/// transport's wake-up.
+///
+/// Upstream used a tokio `watch` channel, which allocates its shared state
+/// (about 500 bytes: the value and nine `Notify`s) for every socket, most of
+/// which never send a volatile packet; this is a few words in the socket.
+/// Only the latest packets are kept, as with the channel.
+#[derive(Debug, Default)]
+pub(crate) struct Volatile {
+    latest: std::sync::Mutex<Option<Box<PacketBuf>>>,
+    pub(crate) changed: tokio::sync::Notify,
+}
+
+impl Volatile {
+    /// Takes the latest volatile packets, if they were not taken yet.
+    pub(crate) fn take(&self) -> Option<PacketBuf> {
+        self.latest.lock().unwrap().take().map(|packets| *packets)
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct InternalRx {
     pub buffered_rx: Receiver<Queued>,
     pub peeked_packet: Option<PacketBuf>,
-    pub volatile_rx: watch::Receiver<Option<PacketBuf>>,
 }
 
 impl InternalRx {
-    fn new(
-        buffered_rx: Receiver<Queued>,
-        volatile_rx: watch::Receiver<Option<PacketBuf>>,
-    ) -> Self {
+    fn new(buffered_rx: Receiver<Queued>) -> Self {
         Self {
             buffered_rx,
             peeked_packet: None,
-            volatile_rx,
         }
     }
 }
@@ -303,10 +317,10 @@ where
     /// Set once the socket was closed for passing the queued-bytes cap.
     dropped_slow: AtomicBool,
 
-    /// Channel to send volatile [PacketBuf]s that bypass the internal buffer.
-    /// Uses a [`watch`](tokio::sync::watch) channel so only the latest volatile
-    /// message is retained; subsequent volatile sends overwrite the previous one.
-    volatile_tx: watch::Sender<Option<PacketBuf>>,
+    /// Volatile [PacketBuf]s that bypass the internal buffer. Only the latest
+    /// volatile message is retained; subsequent volatile sends overwrite the
+    /// previous one.
+    pub(crate) volatile: Volatile,
 
     /// Where the socket's heartbeat stands; the engine's heartbeat task
     /// moves it along (see the `heartbeat` module).
@@ -340,7 +354,6 @@ where
         supports_binary: bool,
     ) -> Self {
         let (internal_tx, internal_rx) = mpsc::channel(config.max_buffer_size);
-        let (volatile_tx, volatile_rx) = watch::channel(None);
 
         Self {
             id: Sid::new(),
@@ -348,12 +361,12 @@ where
             transport: AtomicU8::new(transport as u8),
             upgrading: AtomicBool::new(false),
 
-            internal_rx: Mutex::new(InternalRx::new(internal_rx, volatile_rx)),
+            internal_rx: Mutex::new(InternalRx::new(internal_rx)),
             internal_tx,
             queued_bytes: Arc::default(),
             dropped_slow: AtomicBool::new(false),
 
-            volatile_tx,
+            volatile: Volatile::default(),
 
             heartbeat: Default::default(),
             cancellation_token: CancellationToken::new(),
@@ -558,7 +571,9 @@ where
     }
 
     pub(crate) fn send_volatile(&self, packets: PacketBuf) -> bool {
-        self.volatile_tx.send(Some(packets)).is_ok()
+        *self.volatile.latest.lock().unwrap() = Some(Box::new(packets));
+        self.volatile.changed.notify_one();
+        true
     }
 }
 
@@ -618,7 +633,6 @@ where
         buffer_size: usize,
     ) -> (Arc<Socket<D>>, tokio::sync::mpsc::Receiver<Packet>) {
         let (internal_tx, internal_rx) = mpsc::channel(buffer_size);
-        let (volatile_tx, volatile_rx) = watch::channel(None);
 
         let sock = Self {
             id: sid,
@@ -626,12 +640,12 @@ where
             transport: AtomicU8::new(TransportType::Websocket as u8),
             upgrading: AtomicBool::new(false),
 
-            internal_rx: Mutex::new(InternalRx::new(internal_rx, volatile_rx)),
+            internal_rx: Mutex::new(InternalRx::new(internal_rx)),
             internal_tx,
             queued_bytes: Arc::default(),
             dropped_slow: AtomicBool::new(false),
 
-            volatile_tx,
+            volatile: Volatile::default(),
 
             heartbeat: Default::default(),
             cancellation_token: CancellationToken::new(),

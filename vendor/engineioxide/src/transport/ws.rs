@@ -24,7 +24,7 @@ use tokio_tungstenite::{
 use tokio_util::future::FutureExt as _;
 
 use engineioxide_core::{Packet, PacketBuf, ProtocolVersion, Sid, Str, TransportType};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 use crate::socket::Queued;
 use crate::{
@@ -282,11 +282,7 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
         tracing::debug!(sid = %socket.id, "session closed before starting the ws writer");
         return;
     };
-    let InternalRx {
-        buffered_rx,
-        volatile_rx,
-        ..
-    } = &mut *internal_rx;
+    let InternalRx { buffered_rx, .. } = &mut *internal_rx;
 
     // Forward buffered packets until the channel is closed, a send fails, or
     // the session is cancelled. Cancellation also ends a send that is stuck
@@ -295,7 +291,7 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
     // The futures are built in place: a future moved into a local before it
     // is awaited would be stored twice in this task's state.
     tokio::select! {
-        () = forward_packets(&socket, &mut tx, buffered_rx, volatile_rx) => {}
+        () = forward_packets(&socket, &mut tx, buffered_rx) => {}
         // A stuck send or closing flush: give it a moment after the
         // cancellation (a reading client gets its close frame), then drop it.
         () = closing_grace(&socket.cancellation_token) => {}
@@ -308,7 +304,6 @@ async fn forward_packets<D, S>(
     socket: &Socket<D>,
     tx: &mut SplitSink<WebSocketStream<S>, Message>,
     buffered_rx: &mut mpsc::Receiver<Queued>,
-    volatile_rx: &mut watch::Receiver<Option<PacketBuf>>,
 ) where
     D: Default + Send + Sync + 'static,
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -321,9 +316,8 @@ async fn forward_packets<D, S>(
                 None => false,
             },
             _ = socket.cancellation_token.cancelled() => false,
-            Ok(()) = volatile_rx.changed() => {
-                let val = volatile_rx.borrow_and_update().clone();
-                match val {
+            () = socket.volatile.changed.notified() => {
+                match socket.volatile.take() {
                     Some(packets) => {
                         #[cfg(feature = "tracing")]
                         tracing::debug!(sid = ?socket.id, "ws volatile flush: {} packets", packets.len());
