@@ -12,7 +12,9 @@
 # lockstep-bench`. The server runs with its CONNECT deadline and header
 # timeout raised (sockets that stop early would otherwise be closed) and
 # every connection cap off; one server per stage, on a scratch database.
+# LOCKSTEP_BIN names another server binary (an A/B against an older build).
 set -euo pipefail
+server=${LOCKSTEP_BIN:-target/release/lockstep}
 sockets=${1:-10000}
 sources=${2:-4}
 secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
@@ -20,7 +22,7 @@ scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 for stage in tcp engineio authenticated; do
   port=$((20000 + RANDOM % 20000))
-  bash -c 'ulimit -n "$(ulimit -Hn)"; exec "$@"' bash target/release/lockstep serve \
+  bash -c 'ulimit -n "$(ulimit -Hn)"; exec "$@"' bash "$server" serve \
     --bind "127.0.0.1:$port" --database-url "sqlite://$scratch/$stage.db" --jwt-secret "$secret" \
     --max-connections-per-minute 0 --max-connections-per-address 0 --max-connections 0 \
     --connect-timeout 120 --header-read-timeout 0 >"$scratch/$stage.log" 2>&1 &
@@ -29,6 +31,9 @@ for stage in tcp engineio authenticated; do
   target/release/lockstep-bench --addr "127.0.0.1:$port" --secret "$secret" --server-pid "$pid" \
     --source-addresses "$sources" idle --sockets "$sockets" --hold 3 --stage "$stage" 2>&1 >/dev/null |
     grep 'KB per socket' || true
-  kill "$pid"
+  if ! kill "$pid" 2>/dev/null; then
+    echo "  $stage: the server had exited; its log ends:" >&2
+    tail -n 20 "$scratch/$stage.log" >&2
+  fi
   wait "$pid" 2>/dev/null || true
 done

@@ -25,7 +25,7 @@ use std::num::NonZeroU32;
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::StatusCode;
-use axum::http::{Extensions, HeaderMap, HeaderName, HeaderValue, Uri};
+use axum::http::{Extensions, HeaderMap, HeaderName, HeaderValue, Uri, header};
 use axum::middleware::Next;
 use axum::response::IntoResponse;
 use axum::response::Response;
@@ -397,9 +397,28 @@ pub async fn limit_session_opens(
     next.run(request).await
 }
 
+/// The headers a Socket.IO request keeps ([`detach_head`]): those read
+/// after it reached Socket.IO, where its head is kept for the socket's life.
+/// engine.io reads `Sec-WebSocket-Key` (to answer the upgrade) and
+/// `Content-Type` (a polling POST's payload); the handshake
+/// (`connection::admit`) reads the tokens (`Authorization`, `Cookie`), the
+/// client's address behind a proxy (`X-Forwarded-For`) and `User-Agent`.
+/// Origin, host and the upgrade's own headers are checked before (the CORS
+/// and origin layers, hyper). A handler that reads another header from
+/// `socket.req_parts()` must add it here.
+const KEPT_HEADERS: [HeaderName; 6] = [
+    header::AUTHORIZATION,
+    header::COOKIE,
+    header::USER_AGENT,
+    header::CONTENT_TYPE,
+    header::SEC_WEBSOCKET_KEY,
+    HeaderName::from_static("x-forwarded-for"),
+];
+
 /// Middleware in front of Socket.IO: gives a Socket.IO request owned copies
-/// of its URI and headers, and only the extensions Socket.IO and the
-/// handshake use. Other requests pass untouched.
+/// of its URI and of the headers read later ([`KEPT_HEADERS`]), and only the
+/// extensions Socket.IO and the handshake use. Other requests pass
+/// untouched.
 ///
 /// hyper parses a request head in place: the header values and the URI are
 /// slices of the connection's 16 KB read buffer. engine.io keeps each
@@ -410,21 +429,29 @@ pub async fn limit_session_opens(
 /// too; of those routing and other layers add (axum's path parameters, its
 /// `OriginalUri`, still a slice of that buffer) only two are read later:
 /// hyper's upgrade handle (engine.io's WebSocket upgrade) and the peer
-/// address (the handshake's rate limit and logs).
+/// address (the handshake's rate limit and logs). Of the headers, likewise,
+/// only those read once the request reached Socket.IO are kept: a browser
+/// sends a dozen more (`Accept-Language`, `Sec-WebSocket-Extensions`,
+/// `Cache-Control`, ...), each an entry in the socket's header map and a
+/// copied value.
 pub async fn detach_head(mut request: Request, next: Next) -> Response {
     // A REST request lives no longer than its response, and its handler
     // may need its path parameters.
     if !request.uri().path().starts_with(SOCKET_IO_PATH) {
         return next.run(request).await;
     }
-    let mut headers = HeaderMap::with_capacity(request.headers().len());
-    for (name, value) in request.headers() {
-        // Standard names are static; other names, like the values, would
-        // still point into the buffer.
-        let name =
-            HeaderName::from_bytes(name.as_str().as_bytes()).unwrap_or_else(|_| name.clone());
-        let value = HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
-        headers.append(name, value);
+    let kept = KEPT_HEADERS
+        .iter()
+        .map(|name| request.headers().get_all(name).iter().count())
+        .sum();
+    let mut headers = HeaderMap::with_capacity(kept);
+    for name in KEPT_HEADERS {
+        for value in request.headers().get_all(&name) {
+            // The names are static; the values would still point into the
+            // buffer.
+            let value = HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
+            headers.append(name.clone(), value);
+        }
     }
     *request.headers_mut() = headers;
     if let Ok(uri) = Uri::try_from(request.uri().to_string()) {
@@ -572,6 +599,42 @@ mod tests {
         assert_eq!(
             get_text("/other/").await,
             (200, "original_uri=true peer=true".to_owned())
+        );
+    }
+
+    #[tokio::test]
+    async fn socket_io_requests_keep_only_the_headers_read_later() {
+        let app = Router::new()
+            .route(
+                "/socket.io/",
+                get(|request: Request| async move {
+                    let mut seen: Vec<String> = request
+                        .headers()
+                        .iter()
+                        .map(|(name, value)| format!("{name}={}", value.to_str().unwrap_or("?")))
+                        .collect();
+                    seen.sort();
+                    seen.join(" ")
+                }),
+            )
+            .layer(axum::middleware::from_fn(detach_head));
+        let request = axum::http::Request::get("/socket.io/?EIO=4&transport=websocket")
+            .header("host", "chat.example")
+            .header("authorization", "Bearer t")
+            .header("accept-language", "fr")
+            .header("x-forwarded-for", "10.0.0.1")
+            .header("x-forwarded-for", "10.0.0.2")
+            .header("sec-websocket-key", "k")
+            .header("sec-websocket-extensions", "permessage-deflate")
+            .body(Body::empty())
+            .expect("request");
+        let response = app.oneshot(request).await.expect("response");
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .expect("body");
+        assert_eq!(
+            String::from_utf8_lossy(&body),
+            "authorization=Bearer t sec-websocket-key=k x-forwarded-for=10.0.0.1 x-forwarded-for=10.0.0.2"
         );
     }
 

@@ -9,6 +9,7 @@ use http::request::Parts;
 use crate::{
     config::EngineIoConfig,
     handler::EngineIoHandler,
+    heartbeat::Heartbeats,
     socket::{DisconnectReason, Socket},
 };
 
@@ -24,6 +25,9 @@ pub struct EngineIo<H: EngineIoHandler> {
 
     /// The config for the engine.io server
     pub config: EngineIoConfig,
+
+    /// The heartbeat deadlines of all sockets, served by one task.
+    pub(crate) heartbeats: Arc<Heartbeats>,
 }
 
 impl<H: EngineIoHandler> EngineIo<H> {
@@ -33,7 +37,16 @@ impl<H: EngineIoHandler> EngineIo<H> {
             sockets: RwLock::new(HashMap::new()),
             config,
             handler,
+            heartbeats: Arc::default(),
         }
+    }
+}
+
+impl<H: EngineIoHandler> Drop for EngineIo<H> {
+    fn drop(&mut self) {
+        // The heartbeat task may be waiting with nothing scheduled: it ends
+        // when it wakes up and finds the engine gone.
+        self.heartbeats.wake();
     }
 }
 

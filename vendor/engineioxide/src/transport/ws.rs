@@ -23,7 +23,8 @@ use tokio_tungstenite::{
 };
 use tokio_util::future::FutureExt as _;
 
-use engineioxide_core::{Packet, ProtocolVersion, Sid, Str, TransportType};
+use engineioxide_core::{Packet, PacketBuf, ProtocolVersion, Sid, Str, TransportType};
+use tokio::sync::mpsc;
 
 use crate::socket::Queued;
 use crate::{
@@ -103,7 +104,8 @@ pub fn new_req<R: Send + 'static, B, H: EngineIoHandler>(
 ///
 /// Sends an open packet if it is not an upgrade from a polling request
 ///
-/// Read packets from the websocket and handle them, it will block until the connection is closed
+/// Then starts the session's reader and writer tasks, and returns: it does not wait for the
+/// connection to close.
 #[cfg_attr(
     feature = "tracing",
     tracing::instrument(level = "trace", name = "init_websocket", skip(engine, conn, req_data))
@@ -160,9 +162,7 @@ where
 
         let mut ws = ws_init().await;
         init_handshake(socket.id, &mut ws, &engine.config).await?;
-        socket
-            .clone()
-            .spawn_heartbeat(engine.config.ping_interval, engine.config.ping_timeout);
+        engine.start_heartbeat(&socket);
         (socket, ws)
     };
     let (tx, rx) = ws.split();
@@ -170,7 +170,22 @@ where
     // Pipe between websocket and internal socket channel.
     tokio::spawn(forward_to_socket::<H, S>(socket.clone(), tx));
 
-    // pipe between internal socket channel and websocket
+    // pipe between internal socket channel and websocket, in a task of its
+    // own rather than on in this one: this future holds the request and
+    // the handshake's states (a few KB) that an idle socket would otherwise
+    // keep for its whole life.
+    tokio::spawn(read_ws(engine, rx, socket));
+    Ok(())
+}
+
+/// Reads the websocket for the session's life, then closes the session.
+async fn read_ws<H: EngineIoHandler, S>(
+    engine: Arc<EngineIo<H>>,
+    rx: SplitStream<WebSocketStream<S>>,
+    socket: Arc<Socket<H::Data>>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     match forward_to_handler(&engine, rx, &socket)
         .with_cancellation_token(&socket.cancellation_token)
         .await
@@ -193,7 +208,6 @@ where
             tracing::debug!(sid = %socket.id, "socket is closing");
         }
     }
-    Ok(())
 }
 
 /// Forwards all packets received from a websocket to a EngineIo [`Socket`]
@@ -215,8 +229,7 @@ where
                     break;
                 }
                 Packet::Pong | Packet::Ping => {
-                    // A full channel means that the client is already known to be alive.
-                    socket.heartbeat_tx.try_send(()).ok();
+                    engine.heartbeat_received(socket);
                     Ok::<(), Error>(())
                 }
                 Packet::Message(msg) => {
@@ -259,8 +272,9 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     // A polling request that was in progress during the upgrade may still hold the lock.
-    let lock = socket.internal_rx.lock();
-    let Some(mut internal_rx) = lock
+    let Some(mut internal_rx) = socket
+        .internal_rx
+        .lock()
         .with_cancellation_token(&socket.cancellation_token)
         .await
     else {
@@ -268,107 +282,169 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
         tracing::debug!(sid = %socket.id, "session closed before starting the ws writer");
         return;
     };
-    let InternalRx {
-        buffered_rx,
-        volatile_rx,
-        ..
-    } = &mut *internal_rx;
-
-    // map a packet to a websocket message
-    // It is declared as a macro rather than a closure to avoid ownership issues.
-    // A failed send means the connection is dead: stop forwarding, rather
-    // than move the rest of the queue into the websocket's write buffer.
-    macro_rules! map_fn {
-            ($item:ident, $forward:lifetime) => {
-                let res = match $item {
-                    Packet::Binary(bin) | Packet::BinaryV3(bin) => {
-                        if socket.protocol == ProtocolVersion::V3 {
-                            // v3 protocol requires packet type as the first byte.
-                            // This requires a new buffer. This is OK as it is only for the V3 protocol.
-                            let mut buff = Vec::with_capacity(bin.len() + 1);
-                            buff.push(0x04);
-                            buff.extend(bin);
-                            tx.feed(Message::Binary(buff.into())).await
-                        } else {
-                            tx.feed(Message::Binary(bin)).await
-                        }
-                    }
-                    // A Noop Packet maybe sent by the server to upgrade from a polling connection
-                    // In the case that the packet was not poll in time it will remain in the buffer and therefore
-                    // it should be discarded here
-                    Packet::Noop => Ok(()),
-                    _ => {
-                        let packet: String = $item.try_into().unwrap();
-                        tx.feed(Message::Text(packet.into())).await
-                    }
-                };
-                if let Err(_e) = res {
-                    #[cfg(feature = "tracing")]
-                    tracing::debug!("[sid={}] error sending packet: {}", socket.id, _e);
-                    break $forward;
-                }
-            };
-        }
+    let InternalRx { buffered_rx, .. } = &mut *internal_rx;
 
     // Forward buffered packets until the channel is closed, a send fails, or
     // the session is cancelled. Cancellation also ends a send that is stuck
     // (the client stopped reading): the session's close must not wait for a
     // peer that does not read, nor keep its queue alive meanwhile.
-    let cancelled = socket.cancellation_token.clone();
-    let forward = async {
-        'forward: loop {
-            tokio::select! {
-                biased;
-                items = buffered_rx.recv() => {
-                    match items {
-                        Some(packets) => {
-                            for item in packets.take() {
-                                map_fn!(item, 'forward);
-                            }
-                            while let Ok(packets) = buffered_rx.try_recv() {
-                                for item in packets.take() {
-                                    map_fn!(item, 'forward);
-                                }
-                            }
-                        }
-                        None => break
-                    }
-                }
-                _ = socket.cancellation_token.cancelled() => break,
-                Ok(()) = volatile_rx.changed() => {
-                    let val = volatile_rx.borrow_and_update().clone();
-                    if let Some(packets) = val {
-                        #[cfg(feature = "tracing")]
-                        tracing::debug!(sid = ?socket.id, "ws volatile flush: {} packets", packets.len());
-                        for item in packets {
-                            map_fn!(item, 'forward);
-                        }
-                    }
-                },
-            }
-
-            #[cfg(feature = "tracing")]
-            tracing::trace!(sid = %socket.id, "ws flush");
-            if tx.flush().await.is_err() {
-                break;
-            }
-        }
-
-        #[cfg(feature = "tracing")]
-        tracing::trace!(sid = %socket.id, "ws closing flush");
-
-        tx.flush().await.ok();
-        tx.close().await.ok();
-    };
+    // The futures are built in place: a future moved into a local before it
+    // is awaited would be stored twice in this task's state.
     tokio::select! {
-        () = forward => {}
+        () = forward_packets(&socket, &mut tx, buffered_rx) => {}
         // A stuck send or closing flush: give it a moment after the
         // cancellation (a reading client gets its close frame), then drop it.
-        () = async {
-            cancelled.cancelled().await;
-            tokio::time::sleep(CLOSING_FLUSH_GRACE).await;
-        } => {}
+        () = closing_grace(&socket.cancellation_token) => {}
     }
+}
+
+/// The writer's loop. It is idle nearly all the time, waiting for packets;
+/// what it does with them is boxed, so that the waiting state is small.
+async fn forward_packets<D, S>(
+    socket: &Socket<D>,
+    tx: &mut SplitSink<WebSocketStream<S>, Message>,
+    buffered_rx: &mut mpsc::Receiver<Queued>,
+) where
+    D: Default + Send + Sync + 'static,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    loop {
+        let sent = tokio::select! {
+            biased;
+            items = buffered_rx.recv() => match items {
+                Some(packets) => Box::pin(write_buffered(socket, tx, packets, buffered_rx)).await,
+                None => false,
+            },
+            _ = socket.cancellation_token.cancelled() => false,
+            () = socket.volatile.changed.notified() => {
+                match socket.volatile.take() {
+                    Some(packets) => {
+                        #[cfg(feature = "tracing")]
+                        tracing::debug!(sid = ?socket.id, "ws volatile flush: {} packets", packets.len());
+                        Box::pin(write_packets(socket, tx, packets)).await
+                    }
+                    None => true,
+                }
+            },
+        };
+        if !sent {
+            break;
+        }
+    }
+
+    #[cfg(feature = "tracing")]
+    tracing::trace!(sid = %socket.id, "ws closing flush");
+
+    Box::pin(async {
+        tx.flush().await.ok();
+        tx.close().await.ok();
+    })
+    .await;
+}
+
+/// Writes a batch of queued packets, and the rest of the queue, then
+/// flushes. `false`: a send failed, the connection is dead.
+async fn write_buffered<D, S>(
+    socket: &Socket<D>,
+    tx: &mut SplitSink<WebSocketStream<S>, Message>,
+    first: Queued,
+    buffered_rx: &mut mpsc::Receiver<Queued>,
+) -> bool
+where
+    D: Default + Send + Sync + 'static,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    for item in first.take() {
+        if !feed_packet(socket, tx, item).await {
+            return false;
+        }
+    }
+    while let Ok(packets) = buffered_rx.try_recv() {
+        for item in packets.take() {
+            if !feed_packet(socket, tx, item).await {
+                return false;
+            }
+        }
+    }
+    flush(socket, tx).await
+}
+
+/// Writes packets (a volatile batch) and flushes. `false`: a send failed.
+async fn write_packets<D, S>(
+    socket: &Socket<D>,
+    tx: &mut SplitSink<WebSocketStream<S>, Message>,
+    packets: PacketBuf,
+) -> bool
+where
+    D: Default + Send + Sync + 'static,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    for item in packets {
+        if !feed_packet(socket, tx, item).await {
+            return false;
+        }
+    }
+    flush(socket, tx).await
+}
+
+async fn flush<D, S>(socket: &Socket<D>, tx: &mut SplitSink<WebSocketStream<S>, Message>) -> bool
+where
+    D: Default + Send + Sync + 'static,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    #[cfg(feature = "tracing")]
+    tracing::trace!(sid = %socket.id, "ws flush");
+    #[cfg(not(feature = "tracing"))]
+    let _ = socket;
+    tx.flush().await.is_ok()
+}
+
+/// Maps a packet to a websocket message and feeds it. A failed send means
+/// the connection is dead: the writer stops forwarding, rather than move the
+/// rest of the queue into the websocket's write buffer.
+async fn feed_packet<D, S>(
+    socket: &Socket<D>,
+    tx: &mut SplitSink<WebSocketStream<S>, Message>,
+    item: Packet,
+) -> bool
+where
+    D: Default + Send + Sync + 'static,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let res = match item {
+        Packet::Binary(bin) | Packet::BinaryV3(bin) => {
+            if socket.protocol == ProtocolVersion::V3 {
+                // v3 protocol requires packet type as the first byte.
+                // This requires a new buffer. This is OK as it is only for the V3 protocol.
+                let mut buff = Vec::with_capacity(bin.len() + 1);
+                buff.push(0x04);
+                buff.extend(bin);
+                tx.feed(Message::Binary(buff.into())).await
+            } else {
+                tx.feed(Message::Binary(bin)).await
+            }
+        }
+        // A Noop Packet maybe sent by the server to upgrade from a polling connection
+        // In the case that the packet was not poll in time it will remain in the buffer and therefore
+        // it should be discarded here
+        Packet::Noop => Ok(()),
+        _ => {
+            let packet: String = item.into();
+            tx.feed(Message::Text(packet.into())).await
+        }
+    };
+    if let Err(_e) = res {
+        #[cfg(feature = "tracing")]
+        tracing::debug!("[sid={}] error sending packet: {}", socket.id, _e);
+        return false;
+    }
+    true
+}
+
+/// Ends once the session was cancelled and [`CLOSING_FLUSH_GRACE`] passed.
+async fn closing_grace(cancelled: &tokio_util::sync::CancellationToken) {
+    cancelled.cancelled().await;
+    Box::pin(tokio::time::sleep(CLOSING_FLUSH_GRACE)).await;
 }
 
 /// How long the writer may still flush after its session was closed.
