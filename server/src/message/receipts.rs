@@ -10,8 +10,9 @@
 //!
 //! Instead this log keeps, per (chat, recipient), the range of `seq`s
 //! handed live since its last flush, and every 250 ms (and when the server
-//! drains, [`ReceiptLog::flush`]) writes them in one upsert that only ever
-//! raises the stored range's top (`Store::flush_deliveries`). A recipient
+//! drains, [`ReceiptLog::flush`]) writes them in upserts that only ever
+//! raise the stored range's top (`Store::flush_deliveries`; on SQLite a few
+//! hundred rows per transaction, so the message writer never waits long). A recipient
 //! who was not handed a message live (offline and queued, a socket whose
 //! queue was full, a cluster broadcast that was refused) is an exception:
 //! a receipt row without `delivered_at`, written in the same flush, before

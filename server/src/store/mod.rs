@@ -200,7 +200,8 @@ pub trait Store: Send + Sync {
         at: Timestamp,
     ) -> StoreResult<Vec<String>>;
 
-    /// Writes the receipt log's flush in one transaction: first each missed
+    /// Writes the receipt log's flush (in one transaction on PostgreSQL, in
+    /// a few short ones on SQLite): first each missed
     /// delivery as a receipt row without `delivered_at` (an exception to
     /// the range; an existing row is kept), then each recipient's delivered
     /// range in its chat, raised, never lowered (its lower end is set only
