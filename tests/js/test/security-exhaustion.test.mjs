@@ -236,7 +236,11 @@ describe('clients that stop reading (issue 20, item 3)', () => {
     const SENDERS = 5;
     const BATCH = 20;
     const CONTENT_BYTES = 5_000;
-    const server = await startServer({ name: 'exhaust-slow', args: ['--message-rate', '100'] });
+    // Half the default send-buffer cap (2 MB): 30 paused sockets may then
+    // hold 30 MB by design. With the default, what the cap allows (60 MB)
+    // plus the flood took RSS up 88 to 99 MB, at the bound below, leaving
+    // it no room to catch a spike at the drops; with 1 MB, 53 to 57 MB.
+    const server = await startServer({ name: 'exhaust-slow', args: ['--message-rate', '100', '--max-send-buffer-bytes', '1048576'] });
     const sockets = [];
     const paused = [];
     try {
